@@ -1,0 +1,54 @@
+# recgan: recommenders trained inside PostgreSQL.  Built with PGXS.
+#
+#   make && make install          build and install into $(PG_CONFIG)'s server
+#   make installcheck             pg_regress against a running server (PGHOST/PGPORT)
+#   make tapcheck                 TAP tests in test/t (each starts its own clusters)
+#   make unitcheck                engine unit tests in test/unit, no server needed
+#   bash test/run.sh              everything above in a throwaway cluster (what CI runs)
+
+EXTENSION = recgan
+MODULE_big = recgan
+
+# Engine (pure C + cblas, no postgres.h): unit-tested without a server.
+ENGINE_OBJS = src/rng.o
+
+# Backend glue.
+OBJS = src/recgan.o $(ENGINE_OBJS)
+
+DATA = sql/recgan--0.1.0.sql
+
+REGRESS = basic
+REGRESS_OPTS = --inputdir=$(srcdir)
+
+# TAP tests run by `make tapcheck` (not folded into installcheck).
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
+# -Wextra, less unused-parameter: PG_FUNCTION_ARGS and server headers trip it.
+PG_CFLAGS = -Wextra -Wno-unused-parameter
+SHLIB_LINK = $(BLAS_LIBS) -lm
+
+EXTRA_CLEAN = test/unit/test_engine test/unit/*.o results regression.diffs regression.out tmp_check
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Engine unit tests: the engine sources compiled on their own, without PostgreSQL.
+UNIT_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -I$(srcdir)/src $(BLAS_CFLAGS)
+ENGINE_SRCS = $(ENGINE_OBJS:.o=.c)
+
+test/unit/test_engine: test/unit/test_engine.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_engine.c $(ENGINE_SRCS) $(BLAS_LIBS) -lm
+
+.PHONY: unitcheck
+unitcheck: test/unit/test_engine
+	OPENBLAS_NUM_THREADS=1 ./test/unit/test_engine
+
+.PHONY: tapcheck
+tapcheck:
+	$(prove_installcheck)

@@ -1,0 +1,146 @@
+# cluster.sh: shared by test/run.sh and test/demo.sh (source it, do not run it).
+#
+# Installs what is missing (Debian packages), builds and installs recgan, and
+# runs a throwaway PostgreSQL 15 cluster in a temporary directory that listens
+# only on a private unix socket.  PostgreSQL refuses to run as root, so when
+# invoked as root the server and every test run as an unprivileged OS user
+# ($RECGAN_TEST_USER, created if missing).  recgan_cleanup stops the server and
+# removes the directory; callers install it as an EXIT trap.
+
+set -o pipefail
+
+RECGAN_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+RECGAN_TEST_USER=${RECGAN_TEST_USER:-recgan_test}
+RECGAN_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev libipc-run-perl build-essential pkg-config"
+
+TMP_ROOT=""
+PGBIN=""
+PG_STARTED=0
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root (directly, or through sudo when we are not root).
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		die "need root (or sudo) for: $*"
+	fi
+}
+
+# Run a command as the unprivileged user that owns the cluster.
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$RECGAN_TEST_USER" -- env HOME="$TMP_ROOT" "$@"
+	else
+		"$@"
+	fi
+}
+
+# Install the Debian packages recgan needs to build and test, if any is missing
+# (in CI always: apt-get is idempotent, and a green run must not depend on
+# what an earlier session left installed).
+recgan_ensure_packages() {
+	local missing=""
+	for p in $RECGAN_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing="$missing $p"
+	done
+	[ "${CI:-}" = true ] && missing=" $RECGAN_PACKAGES"
+	if [ -n "$missing" ]; then
+		say "installing Debian packages:$missing"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+		# shellcheck disable=SC2086
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+	fi
+	[ -x "$PG_CONFIG" ] || die "$PG_CONFIG not found (PostgreSQL 15 server headers missing?)"
+	PGBIN=$("$PG_CONFIG" --bindir)
+}
+
+# Create the temporary directory and, under root, the unprivileged user.
+recgan_make_tmp() {
+	TMP_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/recgan.XXXXXX")
+	chmod 755 "$TMP_ROOT"
+	if [ "$(id -u)" -eq 0 ]; then
+		if ! id "$RECGAN_TEST_USER" >/dev/null 2>&1; then
+			useradd --system --no-create-home --shell /usr/sbin/nologin "$RECGAN_TEST_USER" ||
+				die "cannot create user $RECGAN_TEST_USER"
+		fi
+		chown "$RECGAN_TEST_USER" "$TMP_ROOT"
+	fi
+}
+
+# Copy the source tree to $TMP_ROOT/src (owned by the test user), build there,
+# and install as root.  The clone itself is left untouched.
+recgan_build_install() {
+	say "building recgan"
+	mkdir -p "$TMP_ROOT/src"
+	(cd "$RECGAN_SRC" && tar --exclude=.git --exclude='*.o' --exclude='*.so' -cf - .) |
+		(cd "$TMP_ROOT/src" && tar -xf -)
+	[ "$(id -u)" -eq 0 ] && chown -R "$RECGAN_TEST_USER" "$TMP_ROOT/src"
+	as_pg make -C "$TMP_ROOT/src" -s PG_CONFIG="$PG_CONFIG" all || die "build failed"
+	as_root make -C "$TMP_ROOT/src" -s PG_CONFIG="$PG_CONFIG" install >/dev/null || die "install failed"
+}
+
+# Make a data file or directory readable by the test user; copy it if not.
+# Prints the path to use.
+recgan_readable() {
+	local path=$1
+	if [ -z "$path" ] || [ ! -e "$path" ]; then
+		echo ""
+	elif as_pg test -r "$path" -a -x "$(dirname "$path")"; then
+		(cd "$path" 2>/dev/null && pwd) || echo "$path"
+	else
+		local copy
+		copy="$TMP_ROOT/data/$(basename "$path")"
+		mkdir -p "$TMP_ROOT/data"
+		cp -r "$path" "$copy"
+		[ "$(id -u)" -eq 0 ] && chown -R "$RECGAN_TEST_USER" "$TMP_ROOT/data"
+		echo "$copy"
+	fi
+}
+
+# initdb and start a cluster with recgan preloaded, on a private socket only.
+recgan_cluster_start() {
+	say "starting a throwaway cluster in $TMP_ROOT"
+	export PGHOST="$TMP_ROOT/sock" PGPORT=5432 PGDATABASE=postgres
+	export PGUSER
+	PGUSER=$(as_pg id -un)
+	as_pg mkdir -p "$PGHOST"
+	as_pg "$PGBIN/initdb" -D "$TMP_ROOT/pgdata" -A trust -E UTF8 --locale=C --no-sync \
+		>"$TMP_ROOT/initdb.log" 2>&1 || { cat "$TMP_ROOT/initdb.log"; die "initdb failed"; }
+	cat >>"$TMP_ROOT/pgdata/postgresql.conf" <<-EOF
+		listen_addresses = ''
+		unix_socket_directories = '$PGHOST'
+		port = $PGPORT
+		shared_preload_libraries = 'recgan'
+		fsync = off
+		max_connections = 40
+		log_min_messages = warning
+	EOF
+	as_pg "$PGBIN/pg_ctl" -D "$TMP_ROOT/pgdata" -l "$TMP_ROOT/server.log" -w -t 60 start >/dev/null ||
+		{ cat "$TMP_ROOT/server.log"; die "server did not start"; }
+	PG_STARTED=1
+}
+
+# Stop what we started and remove the temporary directory (EXIT trap).
+recgan_cleanup() {
+	local rc=$?
+	if [ "$PG_STARTED" = 1 ]; then
+		as_pg "$PGBIN/pg_ctl" -D "$TMP_ROOT/pgdata" -m immediate -w stop >/dev/null 2>&1
+		PG_STARTED=0
+	fi
+	if [ -n "$TMP_ROOT" ] && [ -d "$TMP_ROOT" ] && [ -z "${RECGAN_KEEP_TMP:-}" ]; then
+		rm -rf "$TMP_ROOT"
+	fi
+	exit $rc
+}
+
+# psql as the test user against the throwaway cluster, stopping on the first error.
+recgan_psql() {
+	as_pg "$PGBIN/psql" -X -v ON_ERROR_STOP=1 "$@"
+}

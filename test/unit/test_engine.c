@@ -1,0 +1,244 @@
+/*
+ * test_engine.c
+ *	  Unit tests of the training engine, run without a server by
+ *	  `make unitcheck`.  Exit status 0 only when every check passed.
+ */
+#include <cblas.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "unit.h"
+
+/* First outputs pinned against an independent implementation (Python). */
+static void
+test_rng_reference_stream(void)
+{
+	Rng			rng;
+
+	rng_seed(&rng, 0);
+	CHECK(rng_next(&rng) == UINT64_C(0x99ec5f36cb75f2b4), "seed 0, output 1");
+	CHECK(rng_next(&rng) == UINT64_C(0xbf6e1f784956452a), "seed 0, output 2");
+	CHECK(rng_next(&rng) == UINT64_C(0x1a5f849d4933e6e0), "seed 0, output 3");
+	rng_seed(&rng, 42);
+	CHECK(rng_next(&rng) == UINT64_C(0x15780b2e0c2ec716), "seed 42, output 1");
+}
+
+/* Same seed, same stream; different seeds, different streams. */
+static void
+test_rng_determinism(void)
+{
+	Rng			a,
+				b,
+				c;
+	int			same = 1,
+				differ = 0;
+
+	rng_seed(&a, 7);
+	rng_seed(&b, 7);
+	rng_seed(&c, 8);
+	for (int i = 0; i < 1000; i++)
+	{
+		uint64_t	x = rng_next(&a);
+
+		same &= (x == rng_next(&b));
+		differ |= (x != rng_next(&c));
+	}
+	CHECK(same, "two generators with seed 7 diverged");
+	CHECK(differ, "seeds 7 and 8 gave the same stream");
+}
+
+/* Uniform doubles stay in [0, 1) with mean 1/2 and variance 1/12. */
+static void
+test_rng_uniform_moments(void)
+{
+	Rng			rng;
+	const int	n = 200000;
+	double		sum = 0,
+				sumsq = 0;
+	int			in_range = 1;
+
+	rng_seed(&rng, 1);
+	for (int i = 0; i < n; i++)
+	{
+		double		u = rng_uniform(&rng);
+
+		in_range &= (u >= 0.0 && u < 1.0);
+		sum += u;
+		sumsq += u * u;
+	}
+	CHECK(in_range, "uniform outside [0, 1)");
+	CHECK_CLOSE(sum / n, 0.5, 0.005, "uniform mean");
+	CHECK_CLOSE(sumsq / n - (sum / n) * (sum / n), 1.0 / 12, 0.005, "uniform variance");
+}
+
+/* rng_below covers [0, n) evenly (chi-square against a loose bound). */
+static void
+test_rng_below_even(void)
+{
+	Rng			rng;
+	enum
+	{
+		N = 10, DRAWS = 100000
+	};
+	int			count[N] = {0};
+	int			in_range = 1;
+	double		chi2 = 0;
+
+	rng_seed(&rng, 3);
+	for (int i = 0; i < DRAWS; i++)
+	{
+		uint64_t	v = rng_below(&rng, N);
+
+		in_range &= (v < N);
+		if (v < N)
+			count[v]++;
+	}
+	for (int i = 0; i < N; i++)
+		chi2 += (count[i] - DRAWS / N) * (double) (count[i] - DRAWS / N) / (DRAWS / N);
+	CHECK(in_range, "rng_below out of range");
+	/* 9 degrees of freedom: P(chi2 > 27.9) = 0.001 */
+	CHECK(chi2 < 27.9, "rng_below chi-square %.2f", chi2);
+}
+
+/* Normal deviates have mean 0 and variance 1. */
+static void
+test_rng_normal_moments(void)
+{
+	Rng			rng;
+	const int	n = 200000;
+	double		sum = 0,
+				sumsq = 0;
+
+	rng_seed(&rng, 5);
+	for (int i = 0; i < n; i++)
+	{
+		double		z = rng_normal(&rng);
+
+		sum += z;
+		sumsq += z * z;
+	}
+	CHECK(fabs(sum / n) < 0.01, "normal mean %g", sum / n);
+	CHECK_CLOSE(sumsq / n, 1.0, 0.01, "normal variance");
+}
+
+/* Selection sampling returns k distinct sorted values, each equally likely. */
+static void
+test_rng_sample_sorted(void)
+{
+	Rng			rng;
+	enum
+	{
+		N = 20, K = 7, ROUNDS = 20000
+	};
+	int32_t		out[K];
+	int			hits[N] = {0};
+	int			ok = 1;
+
+	rng_seed(&rng, 11);
+	for (int r = 0; r < ROUNDS; r++)
+	{
+		memset(out, -1, sizeof(out));
+		rng_sample_sorted(&rng, N, K, out);
+		for (int i = 0; i < K; i++)
+		{
+			ok &= (out[i] >= 0 && out[i] < N);
+			if (i > 0)
+				ok &= (out[i] > out[i - 1]);
+			if (out[i] >= 0 && out[i] < N)
+				hits[out[i]]++;
+		}
+	}
+	CHECK(ok, "sample not sorted, distinct and in range");
+	for (int i = 0; i < N; i++)
+		CHECK_CLOSE(hits[i] / (double) ROUNDS, (double) K / N, 0.03, "inclusion probability");
+
+	/* edge cases: k = 0 writes nothing, k = n takes everything */
+	out[0] = -5;
+	rng_sample_sorted(&rng, N, 0, out);
+	CHECK(out[0] == -5, "k = 0 wrote output");
+	{
+		int32_t		all[N];
+
+		rng_sample_sorted(&rng, N, N, all);
+		for (int i = 0; i < N; i++)
+			CHECK(all[i] == i, "k = n must return 0..n-1, got %d at %d", all[i], i);
+	}
+}
+
+/* A shuffle is a permutation. */
+static void
+test_rng_shuffle_permutation(void)
+{
+	Rng			rng;
+	enum
+	{
+		N = 1000
+	};
+	int32_t		idx[N];
+	int			seen[N] = {0};
+	int			moved = 0,
+				ok = 1;
+
+	for (int i = 0; i < N; i++)
+		idx[i] = i;
+	rng_seed(&rng, 13);
+	rng_shuffle(&rng, idx, N);
+	for (int i = 0; i < N; i++)
+	{
+		ok &= (idx[i] >= 0 && idx[i] < N && !seen[idx[i]]);
+		if (idx[i] >= 0 && idx[i] < N)
+			seen[idx[i]] = 1;
+		moved += (idx[i] != i);
+	}
+	CHECK(ok, "shuffle is not a permutation");
+	CHECK(moved > N / 2, "shuffle left %d of %d in place", N - moved, N);
+}
+
+/* The linked cblas_sgemm agrees with a naive triple loop. */
+static void
+test_cblas_sgemm_links(void)
+{
+	enum
+	{
+		M = 17, N = 13, K = 29
+	};
+	float		a[M * K],
+				b[K * N],
+				c[M * N];
+	Rng			rng;
+	double		maxerr = 0;
+
+	rng_seed(&rng, 17);
+	for (int i = 0; i < M * K; i++)
+		a[i] = (float) rng_normal(&rng);
+	for (int i = 0; i < K * N; i++)
+		b[i] = (float) rng_normal(&rng);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K,
+				1.0f, a, K, b, N, 0.0f, c, N);
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		ref = 0;
+
+			for (int k = 0; k < K; k++)
+				ref += (double) a[i * K + k] * b[k * N + j];
+			maxerr = fmax(maxerr, fabs(ref - c[i * N + j]));
+		}
+	CHECK(maxerr < 1e-4, "sgemm differs from naive loop by %g", maxerr);
+}
+
+int
+main(void)
+{
+	RUN(test_rng_reference_stream);
+	RUN(test_rng_determinism);
+	RUN(test_rng_uniform_moments);
+	RUN(test_rng_below_even);
+	RUN(test_rng_normal_moments);
+	RUN(test_rng_sample_sorted);
+	RUN(test_rng_shuffle_permutation);
+	RUN(test_cblas_sgemm_links);
+	return unit_summary();
+}
