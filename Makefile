@@ -10,7 +10,7 @@ EXTENSION = recgan
 MODULE_big = recgan
 
 # Engine (pure C + cblas, no postgres.h): unit-tested without a server.
-ENGINE_OBJS = src/rng.o
+ENGINE_OBJS = src/rng.o src/topk.o
 
 # Backend glue.
 OBJS = src/recgan.o $(ENGINE_OBJS)
@@ -33,21 +33,25 @@ PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
 PG_CFLAGS = -Wextra -Wno-unused-parameter
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
-EXTRA_CLEAN = test/unit/test_engine test/unit/*.o results regression.diffs regression.out tmp_check
+EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# Engine unit tests: the engine sources compiled on their own, without PostgreSQL.
+# Engine unit tests: each test/unit/test_*.c is linked with the engine sources
+# alone, without PostgreSQL.
 UNIT_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -I$(srcdir)/src $(BLAS_CFLAGS)
 ENGINE_SRCS = $(ENGINE_OBJS:.o=.c)
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
-test/unit/test_engine: test/unit/test_engine.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/*.h)
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_engine.c $(ENGINE_SRCS) $(BLAS_LIBS) -lm
+test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm
 
 .PHONY: unitcheck
-unitcheck: test/unit/test_engine
-	OPENBLAS_NUM_THREADS=1 ./test/unit/test_engine
+unitcheck: $(UNIT_TESTS)
+	@status=0; for t in $(UNIT_TESTS); do \
+		echo "== $$t"; OPENBLAS_NUM_THREADS=1 ./$$t || status=1; \
+	done; exit $$status
 
 .PHONY: tapcheck
 tapcheck:

@@ -56,7 +56,8 @@ if as_pg make -C "$TMP_ROOT/src" -s PG_CONFIG="$PG_CONFIG" unitcheck 2>&1 | tee 
 else
 	RESULT[unit]=FAILED
 fi
-read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$TMP_ROOT/unit.log" | tail -1)
+read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$TMP_ROOT/unit.log" |
+	awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }')
 count unit "${p:-0}" "${f:-0}"
 
 say "regression tests (sql/, expected/)"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "topk.h"
 #include "unit.h"
 
 /* First outputs pinned against an independent implementation (Python). */
@@ -229,6 +230,58 @@ test_cblas_sgemm_links(void)
 	CHECK(maxerr < 1e-4, "sgemm differs from naive loop by %g", maxerr);
 }
 
+/* topk_select agrees with a full sort, ties by index, skipping -inf and NaN. */
+static void
+test_topk_matches_sort(void)
+{
+	enum
+	{
+		N = 500
+	};
+	float		scores[N];
+	int32_t		heap[N],
+				out[N],
+				ref[N];
+	Rng			rng;
+	int			nref = 0;
+
+	rng_seed(&rng, 19);
+	for (int i = 0; i < N; i++)
+	{
+		/* few distinct values, so ties are common */
+		scores[i] = (float) rng_below(&rng, 20);
+		if (i % 17 == 0)
+			scores[i] = -INFINITY;
+		if (i % 23 == 0)
+			scores[i] = NAN;
+	}
+	/* reference: selection sort by (score desc, index asc) over eligible */
+	for (int i = 0; i < N; i++)
+		if (!isnan(scores[i]) && scores[i] != -INFINITY)
+			ref[nref++] = i;
+	for (int a = 0; a < nref; a++)
+		for (int b = a + 1; b < nref; b++)
+			if (scores[ref[b]] > scores[ref[a]] ||
+				(scores[ref[b]] == scores[ref[a]] && ref[b] < ref[a]))
+			{
+				int32_t		t = ref[a];
+
+				ref[a] = ref[b];
+				ref[b] = t;
+			}
+
+	for (int k = 0; k <= N; k += (k < 12 ? 1 : 97))
+	{
+		int32_t		got = topk_select(scores, N, k, heap, out);
+		int			same = (got == (k < nref ? k : nref));
+
+		for (int i = 0; same && i < got; i++)
+			same = (out[i] == ref[i]);
+		CHECK(same, "top-%d differs from the sorted reference", k);
+	}
+	CHECK(topk_select(scores, N, 0, heap, out) == 0, "k = 0 selects nothing");
+}
+
 int
 main(void)
 {
@@ -240,5 +293,6 @@ main(void)
 	RUN(test_rng_sample_sorted);
 	RUN(test_rng_shuffle_permutation);
 	RUN(test_cblas_sgemm_links);
+	RUN(test_topk_matches_sort);
 	return unit_summary();
 }

@@ -1,0 +1,22 @@
+/*
+ * topk.h
+ *	  Partial selection of the k best scores, never a full sort.
+ *
+ * Order: higher score first; equal scores by ascending index (so by
+ * ascending raw id, since index order is id order).  Scores that are
+ * -INFINITY or NaN are skipped: callers exclude an item by setting its score
+ * to -INFINITY.  Pure C: no postgres.h.
+ */
+#ifndef RECGAN_TOPK_H
+#define RECGAN_TOPK_H
+
+#include <stdint.h>
+
+/*
+ * Write the indexes of the best min(k, eligible) of scores[0..n) to out,
+ * best first; return how many were written.  heap must hold k entries.
+ */
+int32_t		topk_select(const float *scores, int32_t n, int32_t k,
+						int32_t *heap, int32_t *out);
+
+#endif							/* RECGAN_TOPK_H */
