@@ -1,0 +1,157 @@
+/*
+ * model.h
+ *	  A trained model in memory, and the small ops table every algorithm
+ *	  implements.
+ *
+ * Legend: U users, I items, N training positives, Q queries in a block.
+ *
+ * Every algorithm scores a block of queries.  A query is a user's training
+ * history (item indexes) plus, when the user is known to the model, its user
+ * index; a fold-in query (recgan_recommend_items) has user = -1.  Models
+ * that score from the history alone (popularity, ItemKNN, EASE, CFGAN
+ * user-based) ignore the user index; factor models use it.
+ */
+#ifndef RECGAN_MODEL_H
+#define RECGAN_MODEL_H
+
+#include "postgres.h"
+
+#include "dataset.h"
+#include "utils/jsonb.h"
+
+#define RECGAN_MAX_HYPER 16
+#define RECGAN_MAX_TENSORS 16
+
+typedef enum RecganAlgorithm
+{
+	RECGAN_ALG_POPULARITY = 1,
+	RECGAN_ALG_ITEMKNN = 2,
+	RECGAN_ALG_EASE = 3
+} RecganAlgorithm;
+
+/* A float32 weight tensor stored in the model. */
+typedef struct Tensor
+{
+	int64		len;			/* number of floats */
+	float	   *data;
+} Tensor;
+
+/* A decoded model; all arrays are palloc'd and aligned. */
+typedef struct Model
+{
+	RecganAlgorithm algorithm;
+	int32		n_users;		/* U */
+	int32		n_items;		/* I */
+	uint64		seed;
+	double		threshold;		/* NaN: every row was a positive */
+	int			n_hyper;
+	double		hyper[RECGAN_MAX_HYPER];	/* resolved options, in spec order */
+	int64	   *user_ids;		/* (U) sorted raw ids */
+	int64	   *item_ids;		/* (I) sorted raw ids */
+	Csr			pos;			/* (U x I) training positives */
+	int			n_tensors;
+	Tensor		tensors[RECGAN_MAX_TENSORS];
+	float	   *popularity;		/* (I) training positives per item, derived */
+	const struct ModelOps *ops;
+} Model;
+
+/* One query of a scoring block. */
+typedef struct ScoreQuery
+{
+	int32		user;			/* user index, or -1 for a fold-in history */
+	const int32 *items;			/* history: item indexes, ascending */
+	int32		n_items;
+} ScoreQuery;
+
+/* Kind of an option value. */
+typedef enum OptionType
+{
+	OPT_INT,
+	OPT_REAL,
+	OPT_BOOL,
+	OPT_ENUM					/* one of a '|'-separated list; stored as its position */
+} OptionType;
+
+/* One accepted option key of an algorithm. */
+typedef struct OptionSpec
+{
+	const char *key;
+	OptionType	type;
+	double		defval;
+	double		min;			/* inclusive bounds for INT and REAL */
+	double		max;
+	const char *choices;		/* OPT_ENUM: "user|item" */
+	const char *doc;
+} OptionSpec;
+
+/* Everything a training function gets. */
+typedef struct TrainInput
+{
+	const Dataset *data;
+	const double *opt;			/* resolved option values, in spec order */
+	uint64		seed;
+} TrainInput;
+
+/*
+ * Reports one finished epoch of an iterative model to recgan_train's output;
+ * closed-form models report once with epoch 1.
+ */
+typedef struct EpochReport
+{
+	int32		epoch;
+	double		loss;			/* NaN when not applicable */
+	double		aux_loss;		/* NaN when not applicable */
+	double		validation;		/* NaN when no validation */
+	double		seconds;
+} EpochReport;
+
+typedef void (*EpochCallback) (void *arg, const EpochReport *report);
+
+typedef struct ModelOps
+{
+	const char *name;
+	RecganAlgorithm algorithm;
+	const OptionSpec *options;
+	int			n_options;
+
+	/* Train on in->data and fill model->tensors (model->pos etc. are set). */
+	void		(*train) (const TrainInput *in, Model *model,
+						  EpochCallback report, void *report_arg);
+
+	/* Check tensor count and lengths after decoding; ereport on mismatch. */
+	void		(*validate) (const Model *model);
+
+	/* Scores of every item for Q queries: scores is (Q, I), row-major. */
+	void		(*score) (const Model *model, const ScoreQuery *queries, int nq,
+						  float *scores);
+} ModelOps;
+
+/* Registry (model.c) */
+extern const ModelOps *ModelOpsByName(const char *name);
+extern const ModelOps *ModelOpsById(int id);
+
+/* Resolve user options against an algorithm's spec; ereport on bad input. */
+extern void ModelParseOptions(const ModelOps *ops, Jsonb *options, double *values);
+
+/* The resolved options as a jsonb object (defaults included). */
+extern Jsonb *ModelOptionsToJsonb(const ModelOps *ops, const double *values);
+
+/* Per-item training positive counts, used for cold start and popularity. */
+extern void ModelComputePopularity(Model *model);
+
+/* Encode / decode (model_format.c) */
+extern bytea *ModelEncode(const Model *model);
+extern Model *ModelDecode(bytea *raw);
+
+/* Load and decode a model by name from recgan_models (recommend.c). */
+extern Model *ModelLoad(const char *name);
+
+/* Query of a known user: history from the training positives. */
+extern void ModelUserQuery(const Model *model, int32 user, ScoreQuery *q);
+
+/* Per-algorithm ops tables */
+extern const ModelOps popularity_ops;
+extern const ModelOps itemknn_ops;
+extern const ModelOps ease_ops;
+
+#endif							/* RECGAN_MODEL_H */
