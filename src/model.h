@@ -19,8 +19,9 @@
 #include "dataset.h"
 #include "utils/jsonb.h"
 
-#define RECGAN_MAX_HYPER 16
+#define RECGAN_MAX_HYPER 14
 #define RECGAN_MAX_TENSORS 16
+#define RECGAN_DEFAULT_SEED 42
 
 typedef enum RecganAlgorithm
 {
@@ -130,11 +131,16 @@ typedef struct ModelOps
 extern const ModelOps *ModelOpsByName(const char *name);
 extern const ModelOps *ModelOpsById(int id);
 
-/* Resolve user options against an algorithm's spec; ereport on bad input. */
-extern void ModelParseOptions(const ModelOps *ops, Jsonb *options, double *values);
+/*
+ * Resolve user options against an algorithm's spec; ereport on bad input.
+ * Every algorithm also accepts "seed" (default RECGAN_DEFAULT_SEED).
+ */
+extern void ModelParseOptions(const ModelOps *ops, Jsonb *options,
+							  double *values, uint64 *seed);
 
-/* The resolved options as a jsonb object (defaults included). */
-extern Jsonb *ModelOptionsToJsonb(const ModelOps *ops, const double *values);
+/* The resolved options (defaults included, seed last) as jsonb. */
+extern Jsonb *ModelOptionsToJsonb(const ModelOps *ops, const double *values,
+								  uint64 seed);
 
 /* Per-item training positive counts, used for cold start and popularity. */
 extern void ModelComputePopularity(Model *model);
@@ -142,6 +148,9 @@ extern void ModelComputePopularity(Model *model);
 /* Encode / decode (model_format.c) */
 extern bytea *ModelEncode(const Model *model);
 extern Model *ModelDecode(bytea *raw);
+
+/* For validate(): DATA_CORRUPTED unless n tensors of these lengths. */
+extern void ModelCheckTensors(const Model *model, int n, const int64 *expected);
 
 /* Load and decode a model by name from recgan_models (recommend.c). */
 extern Model *ModelLoad(const char *name);

@@ -13,7 +13,17 @@
 
 #include <cblas.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "fmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -22,6 +32,7 @@
 PG_MODULE_MAGIC;
 
 int			recgan_blas_threads = 1;
+int			recgan_max_train_memory = 4096;
 
 void		_PG_init(void);
 
@@ -37,6 +48,14 @@ _PG_init(void)
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("recgan.max_train_memory",
+							"Largest estimated training footprint recgan_train accepts.",
+							"Training refuses to start, naming both figures, above this.",
+							&recgan_max_train_memory,
+							4096, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("recgan");
 }
 
@@ -46,6 +65,68 @@ RecganBlasSetup(void)
 {
 	if (openblas_get_num_threads() != recgan_blas_threads)
 		openblas_set_num_threads(recgan_blas_threads);
+}
+
+/* Error out when an estimated training footprint exceeds the GUC. */
+void
+RecganCheckTrainMemory(double bytes, const char *what)
+{
+	double		mb = bytes / (1024.0 * 1024.0);
+
+	if (mb > recgan_max_train_memory)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training %s needs an estimated %.0f MB, more than recgan.max_train_memory (%d MB)",
+						what, mb, recgan_max_train_memory),
+				 errhint("Raise recgan.max_train_memory, or train on fewer items.")));
+}
+
+/* Schema of an installed extension (get_extension_schema is static in PG 15). */
+static Oid
+ExtensionSchema(Oid ext)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+/* Qualify an extension table with the schema recgan was installed in. */
+char *
+RecganCatalogTable(const char *table)
+{
+	Oid			ext = get_extension_oid("recgan", true);
+	Oid			nsp = OidIsValid(ext) ? ExtensionSchema(ext) : InvalidOid;
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"recgan\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION recgan.")));
+	return quote_qualified_identifier(get_namespace_name(nsp), table);
+}
+
+/* Seconds elapsed since start. */
+double
+RecganElapsed(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
 }
 
 PG_FUNCTION_INFO_V1(recgan_version);

@@ -10,10 +10,22 @@
 
 #define RECGAN_VERSION_STR "0.1.0"
 
+#include "portability/instr_time.h"
+
 /* GUC variables, defined in recgan.c */
 extern int	recgan_blas_threads;
+extern int	recgan_max_train_memory;	/* MB */
 
 /* Apply recgan.blas_threads to OpenBLAS; call before any BLAS-heavy work. */
 extern void RecganBlasSetup(void);
+
+/* Refuse, with both figures in MB, an estimate above recgan.max_train_memory. */
+extern void RecganCheckTrainMemory(double bytes, const char *what);
+
+/* Quoted, schema-qualified name of one of the extension's tables. */
+extern char *RecganCatalogTable(const char *table);
+
+/* Seconds since start. */
+extern double RecganElapsed(instr_time start);
 
 #endif							/* RECGAN_H */

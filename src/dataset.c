@@ -1,0 +1,400 @@
+/*
+ * dataset.c
+ *	  Read interactions from a table, view or materialized view through SPI
+ *	  and build the user/item id maps and the CSR of positives.
+ *
+ * The relation name is resolved with regclass semantics (quoting, schema
+ * qualification and search_path behave as in SQL), and the rows are read by
+ * an ordinary query with the caller's privileges.  Rows are fetched through a
+ * cursor in batches, so the SPI tuple table never holds the whole relation.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+
+#include "dataset.h"
+
+#define FETCH_BATCH 50000
+
+/* Raw rows read from a relation. */
+typedef struct RawRows
+{
+	int64		n;				/* rows with non-NULL ids */
+	int64		cap;
+	int64	   *users;			/* (n) */
+	int64	   *items;			/* (n) */
+	bool	   *positive;		/* (n) */
+	int64		n_null_ids;
+} RawRows;
+
+/* Resolve the source relation; return its quoted, qualified name. */
+static char *
+ResolveSource(const char *source, Oid *relid)
+{
+	List	   *names = stringToQualifiedNameList(source);
+	RangeVar   *rv = makeRangeVarFromNameList(names);
+	char		relkind;
+
+	*relid = RangeVarGetRelid(rv, AccessShareLock, false);
+	relkind = get_rel_relkind(*relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_VIEW &&
+		relkind != RELKIND_MATVIEW && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table, view or materialized view", source)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(*relid)),
+									  get_rel_name(*relid));
+}
+
+/* Check that a column exists and has one of the accepted types. */
+static void
+CheckColumn(Oid relid, const char *source, const char *col, bool numeric_ok)
+{
+	AttrNumber	att = get_attnum(relid, col);
+	Oid			type;
+
+	if (att == InvalidAttrNumber || att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" does not exist in \"%s\"", col, source)));
+	type = get_atttype(relid, att);
+	if (type == INT2OID || type == INT4OID || type == INT8OID)
+		return;
+	if (numeric_ok && (type == FLOAT4OID || type == FLOAT8OID || type == NUMERICOID))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" of \"%s\" has type %s", col, source, format_type_be(type)),
+			 errdetail(numeric_ok ? "Ratings must be of a numeric type." :
+					   "User and item ids must be of an integer type (smallint, integer or bigint).")));
+}
+
+/* Append one row to a RawRows, growing its arrays geometrically. */
+static void
+RawRowsAppend(RawRows *raw, int64 user, int64 item, bool positive)
+{
+	if (raw->n == raw->cap)
+	{
+		raw->cap = raw->cap ? raw->cap * 2 : 65536;
+		raw->users = repalloc_huge(raw->users, raw->cap * sizeof(int64));
+		raw->items = repalloc_huge(raw->items, raw->cap * sizeof(int64));
+		raw->positive = repalloc_huge(raw->positive, raw->cap * sizeof(bool));
+	}
+	raw->users[raw->n] = user;
+	raw->items[raw->n] = item;
+	raw->positive[raw->n] = positive;
+	raw->n++;
+}
+
+/* Read (user, item, is_positive) for every row of the relation. */
+static void
+ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	Oid			relid;
+	char	   *qualified = ResolveSource(spec->source, &relid);
+	bool		all_positive = spec->rating_col == NULL || isnan(spec->threshold);
+	StringInfoData sql;
+	Portal		portal;
+	Oid			argtypes[1] = {FLOAT8OID};
+	Datum		args[1] = {Float8GetDatum(spec->threshold)};
+
+	CheckColumn(relid, spec->source, spec->user_col, false);
+	CheckColumn(relid, spec->source, spec->item_col, false);
+	if (!all_positive)
+		CheckColumn(relid, spec->source, spec->rating_col, true);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, ",
+					 quote_identifier(spec->user_col), quote_identifier(spec->item_col));
+	if (all_positive)
+		appendStringInfoString(&sql, "true");
+	else
+		appendStringInfo(&sql, "%s::pg_catalog.float8 OPERATOR(pg_catalog.>=) $1",
+						 quote_identifier(spec->rating_col));
+	appendStringInfo(&sql, " FROM %s", qualified);
+
+	memset(raw, 0, sizeof(*raw));
+	raw->cap = 65536;
+	raw->users = palloc_extended(raw->cap * sizeof(int64), MCXT_ALLOC_HUGE);
+	raw->items = palloc_extended(raw->cap * sizeof(int64), MCXT_ALLOC_HUGE);
+	raw->positive = palloc_extended(raw->cap * sizeof(bool), MCXT_ALLOC_HUGE);
+
+	SPI_connect();
+	portal = SPI_cursor_open_with_args(NULL, sql.data, all_positive ? 0 : 1,
+									   argtypes, args, NULL, true, 0);
+	for (;;)
+	{
+		MemoryContext spi_cxt;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		if (SPI_processed == 0)
+			break;
+		spi_cxt = MemoryContextSwitchTo(outer);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		null_u,
+						null_i,
+						null_p;
+			Datum		u = SPI_getbinval(tup, desc, 1, &null_u);
+			Datum		i = SPI_getbinval(tup, desc, 2, &null_i);
+			Datum		p = SPI_getbinval(tup, desc, 3, &null_p);
+
+			if (null_u || null_i)
+				raw->n_null_ids++;
+			else
+				RawRowsAppend(raw, DatumGetInt64(u), DatumGetInt64(i),
+							  !null_p && DatumGetBool(p));
+		}
+		MemoryContextSwitchTo(spi_cxt);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	*source_name = MemoryContextStrdup(outer, qualified);
+	if (raw->n_null_ids > 0)
+		ereport(NOTICE,
+				(errmsg("skipped " INT64_FORMAT " rows of %s with a NULL user or item id",
+						raw->n_null_ids, *source_name)));
+}
+
+/* qsort comparator for int64. */
+static int
+CompareInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* qsort comparator for (int64, int64) pairs, lexicographic. */
+static int
+CompareInt64Pair(const void *a, const void *b)
+{
+	const int64 *x = a;
+	const int64 *y = b;
+
+	if (x[0] != y[0])
+		return (x[0] > y[0]) - (x[0] < y[0]);
+	return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Sorted distinct values of ids[0..n) in a new array; count in *n_out. */
+static int64 *
+SortedDistinct(const int64 *ids, int64 n, int32 *n_out, const char *what)
+{
+	int64	   *out = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	int64		m = 0;
+
+	memcpy(out, ids, n * sizeof(int64));
+	qsort(out, n, sizeof(int64), CompareInt64);
+	for (int64 i = 0; i < n; i++)
+		if (m == 0 || out[i] != out[m - 1])
+			out[m++] = out[i];
+	if (m > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct %s: " INT64_FORMAT, what, m)));
+	*n_out = (int32) m;
+	return out;
+}
+
+/* Dense index of id in the sorted array ids[0..n), or -1. */
+int32
+DatasetFindId(const int64 *ids, int32 n, int64 id)
+{
+	int32		lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else if (ids[mid] > id)
+			hi = mid - 1;
+		else
+			return mid;
+	}
+	return -1;
+}
+
+/* qsort comparator for int32. */
+static int
+CompareInt32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Build a deduplicated CSR with ascending columns from (row, col) pairs. */
+void
+CsrFromPairs(Csr *csr, int32 n_rows, int32 n_cols,
+			 const int32 *rows, const int32 *cols, int64 n)
+{
+	int64	   *fill = palloc0_array(int64, (Size) n_rows + 1);
+	int32	   *indices = palloc_extended(Max(n, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	int64		nnz = 0;
+
+	csr->n_rows = n_rows;
+	csr->n_cols = n_cols;
+	csr->indptr = palloc0_array(int64, (Size) n_rows + 1);
+
+	/* counting sort by row */
+	for (int64 p = 0; p < n; p++)
+		csr->indptr[rows[p] + 1]++;
+	for (int32 r = 0; r < n_rows; r++)
+		csr->indptr[r + 1] += csr->indptr[r];
+	memcpy(fill, csr->indptr, ((Size) n_rows + 1) * sizeof(int64));
+	for (int64 p = 0; p < n; p++)
+		indices[fill[rows[p]]++] = cols[p];
+
+	/* sort each row and drop duplicates, compacting in place */
+	for (int32 r = 0; r < n_rows; r++)
+	{
+		int64		start = csr->indptr[r],
+					end = csr->indptr[r + 1];
+
+		qsort(indices + start, end - start, sizeof(int32), CompareInt32);
+		csr->indptr[r] = nnz;
+		for (int64 p = start; p < end; p++)
+			if (p == start || indices[p] != indices[p - 1])
+				indices[nnz++] = indices[p];
+	}
+	csr->indptr[n_rows] = nnz;
+	csr->indices = indices;
+	pfree(fill);
+}
+
+/* Transpose a CSR: out has in->n_cols rows. */
+void
+CsrTranspose(const Csr *in, Csr *out)
+{
+	int64		nnz = CsrNnz(in);
+	int64	   *fill;
+
+	out->n_rows = in->n_cols;
+	out->n_cols = in->n_rows;
+	out->indptr = palloc0_array(int64, (Size) out->n_rows + 1);
+	out->indices = palloc_extended(Max(nnz, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	for (int64 p = 0; p < nnz; p++)
+		out->indptr[in->indices[p] + 1]++;
+	for (int32 r = 0; r < out->n_rows; r++)
+		out->indptr[r + 1] += out->indptr[r];
+	fill = palloc_array(int64, (Size) out->n_rows + 1);
+	memcpy(fill, out->indptr, ((Size) out->n_rows + 1) * sizeof(int64));
+	/* rows of in are visited in order, so each out row comes out ascending */
+	for (int32 r = 0; r < in->n_rows; r++)
+		for (int64 p = in->indptr[r]; p < in->indptr[r + 1]; p++)
+			out->indices[fill[in->indices[p]]++] = r;
+	pfree(fill);
+}
+
+/* Read a relation into user/item maps and a CSR of positives. */
+Dataset *
+DatasetLoad(const DatasetSpec *spec)
+{
+	Dataset    *ds = palloc0(sizeof(Dataset));
+	RawRows		raw;
+	int32	   *rows;
+	int32	   *cols;
+	int64		n_pos = 0;
+
+	ReadRows(spec, &raw, &ds->source_name);
+	ds->n_rows = raw.n;
+	ds->n_null_ids = raw.n_null_ids;
+	if (raw.n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s has no rows with a user and an item id", ds->source_name)));
+
+	ds->user_ids = SortedDistinct(raw.users, raw.n, &ds->n_users, "users");
+	ds->item_ids = SortedDistinct(raw.items, raw.n, &ds->n_items, "items");
+
+	rows = palloc_extended(raw.n * sizeof(int32), MCXT_ALLOC_HUGE);
+	cols = palloc_extended(raw.n * sizeof(int32), MCXT_ALLOC_HUGE);
+	for (int64 p = 0; p < raw.n; p++)
+	{
+		if ((p & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!raw.positive[p])
+			continue;
+		rows[n_pos] = DatasetFindId(ds->user_ids, ds->n_users, raw.users[p]);
+		cols[n_pos] = DatasetFindId(ds->item_ids, ds->n_items, raw.items[p]);
+		n_pos++;
+	}
+	if (n_pos == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s has no positive interactions", ds->source_name),
+				 errdetail("No row has %s >= %g.", spec->rating_col, spec->threshold),
+				 errhint("Lower the threshold, or pass threshold => NULL to count every row as a positive.")));
+
+	CsrFromPairs(&ds->pos, ds->n_users, ds->n_items, rows, cols, n_pos);
+	pfree(rows);
+	pfree(cols);
+	pfree(raw.users);
+	pfree(raw.items);
+	pfree(raw.positive);
+	return ds;
+}
+
+/* Read the positive (user, item) pairs of a relation, sorted and distinct. */
+int64
+DatasetLoadPairs(const DatasetSpec *spec, int64 **users, int64 **items)
+{
+	RawRows		raw;
+	char	   *name;
+	int64	   *keys;
+	int64		n = 0;
+
+	ReadRows(spec, &raw, &name);
+	keys = palloc_extended(Max(raw.n, 1) * 2 * sizeof(int64), MCXT_ALLOC_HUGE);
+	for (int64 p = 0; p < raw.n; p++)
+		if (raw.positive[p])
+		{
+			keys[2 * n] = raw.users[p];
+			keys[2 * n + 1] = raw.items[p];
+			n++;
+		}
+	qsort(keys, n, 2 * sizeof(int64), CompareInt64Pair);
+	*users = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	*items = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	{
+		int64		m = 0;
+
+		for (int64 p = 0; p < n; p++)
+			if (m == 0 || keys[2 * p] != (*users)[m - 1] || keys[2 * p + 1] != (*items)[m - 1])
+			{
+				(*users)[m] = keys[2 * p];
+				(*items)[m] = keys[2 * p + 1];
+				m++;
+			}
+		n = m;
+	}
+	pfree(keys);
+	pfree(raw.users);
+	pfree(raw.items);
+	pfree(raw.positive);
+	return n;
+}

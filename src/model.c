@@ -1,0 +1,262 @@
+/*
+ * model.c
+ *	  Algorithm registry and option parsing shared by every model.
+ *
+ * Options arrive as a jsonb object.  Each algorithm declares the keys it
+ * accepts in an OptionSpec table; an unknown key, a value of the wrong type or
+ * out of range is an error naming the key, never silently ignored.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "model.h"
+
+static const ModelOps *const registry[] = {
+	&popularity_ops,
+	&itemknn_ops,
+	&ease_ops,
+};
+
+#define N_REGISTRY ((int) lengthof(registry))
+
+/* Comma-separated names of all algorithms, for hints. */
+static char *
+AlgorithmNames(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < N_REGISTRY; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", registry[i]->name);
+	return buf.data;
+}
+
+/* Look up an algorithm by name; error if unknown. */
+const ModelOps *
+ModelOpsByName(const char *name)
+{
+	for (int i = 0; i < N_REGISTRY; i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown algorithm \"%s\"", name),
+			 errhint("Available algorithms: %s.", AlgorithmNames())));
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Look up an algorithm by its stored id; NULL if unknown. */
+const ModelOps *
+ModelOpsById(int id)
+{
+	for (int i = 0; i < N_REGISTRY; i++)
+		if ((int) registry[i]->algorithm == id)
+			return registry[i];
+	return NULL;
+}
+
+/* Comma-separated option keys of an algorithm, for hints. */
+static char *
+OptionNames(const ModelOps *ops)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < ops->n_options; i++)
+		appendStringInfo(&buf, "%s, ", ops->options[i].key);
+	appendStringInfoString(&buf, "seed");
+	return buf.data;
+}
+
+/* Convert a jsonb numeric to double, rejecting non-finite values. */
+static double
+JsonbNumericToDouble(JsonbValue *v, const char *key)
+{
+	double		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													   NumericGetDatum(v->val.numeric)));
+
+	if (!isfinite(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be a finite number", key)));
+	return d;
+}
+
+/* Parse one option value according to its spec. */
+static double
+ParseOptionValue(const OptionSpec *spec, JsonbValue *v)
+{
+	double		d;
+
+	switch (spec->type)
+	{
+		case OPT_BOOL:
+			if (v->type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be a boolean", spec->key)));
+			return v->val.boolean ? 1.0 : 0.0;
+		case OPT_ENUM:
+			{
+				char	   *s;
+				char	   *choices;
+				char	   *tok;
+				int			pos = 0;
+
+				if (v->type != jbvString)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("option \"%s\" must be a string", spec->key)));
+				s = pnstrdup(v->val.string.val, v->val.string.len);
+				choices = pstrdup(spec->choices);
+				for (tok = strtok(choices, "|"); tok; tok = strtok(NULL, "|"), pos++)
+					if (strcmp(tok, s) == 0)
+						return pos;
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for option \"%s\"", s, spec->key),
+						 errhint("Valid values: %s.", spec->choices)));
+			}
+			break;
+		case OPT_INT:
+		case OPT_REAL:
+			if (v->type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be a number", spec->key)));
+			d = JsonbNumericToDouble(v, spec->key);
+			if (spec->type == OPT_INT && d != floor(d))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be an integer", spec->key)));
+			if (d < spec->min || d > spec->max)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be between %g and %g", spec->key,
+								spec->min, spec->max),
+						 errdetail("Got %g.", d)));
+			return d;
+	}
+	elog(ERROR, "unknown option type %d. Please report a bug.", (int) spec->type);
+	return 0;
+}
+
+/* Resolve a jsonb options object against the algorithm's spec. */
+void
+ModelParseOptions(const ModelOps *ops, Jsonb *options, double *values, uint64 *seed)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	for (int i = 0; i < ops->n_options; i++)
+		values[i] = ops->options[i].defval;
+	*seed = RECGAN_DEFAULT_SEED;
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object"),
+				 errhint("For example: '{\"lambda\": 200}'.")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			i;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+
+		if (strcmp(key, "seed") == 0)
+		{
+			static const OptionSpec seed_spec = {"seed", OPT_INT, 0, 0, 9007199254740991.0, NULL, NULL};
+
+			*seed = (uint64) ParseOptionValue(&seed_spec, &v);
+			continue;
+		}
+		for (i = 0; i < ops->n_options; i++)
+			if (strcmp(ops->options[i].key, key) == 0)
+				break;
+		if (i == ops->n_options)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for algorithm \"%s\"", key, ops->name),
+					 errhint("Valid options: %s.", OptionNames(ops))));
+		values[i] = ParseOptionValue(&ops->options[i], &v);
+	}
+}
+
+/* Render resolved options, defaults included, as a jsonb object. */
+Jsonb *
+ModelOptionsToJsonb(const ModelOps *ops, const double *values, uint64 seed)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < ops->n_options; i++)
+	{
+		const OptionSpec *spec = &ops->options[i];
+
+		appendStringInfo(&buf, "%s", i ? ", " : "");
+		escape_json(&buf, spec->key);
+		appendStringInfoString(&buf, ": ");
+		switch (spec->type)
+		{
+			case OPT_BOOL:
+				appendStringInfoString(&buf, values[i] != 0 ? "true" : "false");
+				break;
+			case OPT_ENUM:
+				{
+					char	   *choices = pstrdup(spec->choices);
+					char	   *tok = strtok(choices, "|");
+
+					for (int pos = 0; tok && pos < (int) values[i]; pos++)
+						tok = strtok(NULL, "|");
+					escape_json(&buf, tok ? tok : "");
+				}
+				break;
+			case OPT_INT:
+				appendStringInfo(&buf, "%.0f", values[i]);
+				break;
+			case OPT_REAL:
+				appendStringInfo(&buf, "%.17g", values[i]);
+				break;
+		}
+	}
+	appendStringInfo(&buf, "%s\"seed\": " UINT64_FORMAT "}", ops->n_options ? ", " : "", seed);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* Count training positives per item into model->popularity. */
+void
+ModelComputePopularity(Model *model)
+{
+	int64		nnz = CsrNnz(&model->pos);
+
+	model->popularity = palloc0_array(float, model->n_items);
+	for (int64 p = 0; p < nnz; p++)
+		model->popularity[model->pos.indices[p]] += 1.0f;
+}
+
+/* Fill a query with a known user's training history. */
+void
+ModelUserQuery(const Model *model, int32 user, ScoreQuery *q)
+{
+	q->user = user;
+	q->items = CsrRow(&model->pos, user);
+	q->n_items = CsrRowLen(&model->pos, user);
+}

@@ -1,0 +1,197 @@
+/*
+ * train.c
+ *	  recgan_train: read a ratings relation, train a model, store it.
+ *
+ * Everything happens in the caller's transaction: the model row is inserted
+ * or replaced only after training succeeded, so an error or a cancel at any
+ * point leaves the previous model of that name untouched.  All training
+ * memory lives in a "recgan train" context deleted at the end.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "model.h"
+#include "recgan.h"
+
+/* Where epoch reports go: the SRF's tuplestore. */
+typedef struct TrainOutput
+{
+	ReturnSetInfo *rsinfo;
+	double		total_seconds;
+} TrainOutput;
+
+/* Float8 datum, or NULL for NaN (not applicable). */
+static void
+SetMaybeNull(Datum *values, bool *nulls, int i, double v)
+{
+	nulls[i] = isnan(v);
+	values[i] = Float8GetDatum(v);
+}
+
+/* Append one epoch row to the output. */
+static void
+EmitEpoch(void *arg, const EpochReport *r)
+{
+	TrainOutput *out = arg;
+	Datum		values[5];
+	bool		nulls[5] = {false};
+
+	values[0] = Int32GetDatum(r->epoch);
+	SetMaybeNull(values, nulls, 1, r->loss);
+	SetMaybeNull(values, nulls, 2, r->aux_loss);
+	SetMaybeNull(values, nulls, 3, r->validation);
+	values[4] = Float8GetDatum(r->seconds);
+	out->total_seconds += r->seconds;
+	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
+}
+
+/* Text argument that must not be NULL. */
+static char *
+RequiredText(FunctionCallInfo fcinfo, int arg, const char *name)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+/* Insert or replace the model row in recgan_models. */
+static void
+StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, Jsonb *options,
+		   double seconds, Jsonb *metrics, bytea *bytes)
+{
+	char	   *sql = psprintf(
+		"INSERT INTO %s AS m (name, algorithm, source, options, n_users, n_items, "
+		"n_interactions, trained_at, train_seconds, metrics, owner, model) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now(), $8, $9, CURRENT_USER, $10) "
+		"ON CONFLICT (name) DO UPDATE SET algorithm = EXCLUDED.algorithm, "
+		"source = EXCLUDED.source, options = EXCLUDED.options, n_users = EXCLUDED.n_users, "
+		"n_items = EXCLUDED.n_items, n_interactions = EXCLUDED.n_interactions, "
+		"trained_at = EXCLUDED.trained_at, train_seconds = EXCLUDED.train_seconds, "
+		"metrics = EXCLUDED.metrics, owner = EXCLUDED.owner, model = EXCLUDED.model",
+		RecganCatalogTable("recgan_models"));
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, INT4OID,
+	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID};
+	Datum		values[10];
+	int			rc;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(ops->name);
+	values[2] = CStringGetTextDatum(ds->source_name);
+	values[3] = JsonbPGetDatum(options);
+	values[4] = Int32GetDatum(ds->n_users);
+	values[5] = Int32GetDatum(ds->n_items);
+	values[6] = Int64GetDatum(CsrNnz(&ds->pos));
+	values[7] = Float8GetDatum(seconds);
+	values[8] = JsonbPGetDatum(metrics);
+	values[9] = PointerGetDatum(bytes);
+
+	SPI_connect();
+	rc = SPI_execute_with_args(sql, 10, types, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "storing the model failed: %s. Please report a bug.", SPI_result_code_string(rc));
+	SPI_finish();
+}
+
+/* Training statistics stored in the metrics column. */
+static Jsonb *
+TrainStats(const Dataset *ds)
+{
+	char	   *json = psprintf("{\"rows\": " INT64_FORMAT ", \"positives\": " INT64_FORMAT
+								", \"null_ids_skipped\": " INT64_FORMAT "}",
+								ds->n_rows, CsrNnz(&ds->pos), ds->n_null_ids);
+
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+PG_FUNCTION_INFO_V1(recgan_train);
+
+/* Train a model on a ratings relation and store it; one row per epoch. */
+Datum
+recgan_train(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *source = RequiredText(fcinfo, 0, "source");
+	char	   *name = RequiredText(fcinfo, 1, "model");
+	char	   *algorithm = RequiredText(fcinfo, 2, "algorithm");
+	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	DatasetSpec spec;
+	const ModelOps *ops;
+	double		opt[RECGAN_MAX_HYPER];
+	uint64		seed;
+	MemoryContext train_cxt,
+				old_cxt;
+	Dataset    *ds;
+	Model	   *model;
+	TrainInput	in;
+	TrainOutput out;
+	bytea	   *bytes;
+	Jsonb	   *resolved;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must not be empty")));
+	ops = ModelOpsByName(algorithm);
+	if (ops->n_options > RECGAN_MAX_HYPER)
+		elog(ERROR, "algorithm %s has too many options. Please report a bug.", ops->name);
+	ModelParseOptions(ops, options, opt, &seed);
+
+	spec.source = source;
+	spec.user_col = RequiredText(fcinfo, 4, "user_col");
+	spec.item_col = RequiredText(fcinfo, 5, "item_col");
+	spec.rating_col = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	spec.threshold = PG_ARGISNULL(7) ? NAN : PG_GETARG_FLOAT8(7);
+	if (spec.rating_col == NULL)
+		spec.threshold = NAN;
+	if (!PG_ARGISNULL(7) && !isfinite(spec.threshold))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("threshold must be a finite number or NULL")));
+
+	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "recgan train",
+									  ALLOCSET_DEFAULT_SIZES);
+	old_cxt = MemoryContextSwitchTo(train_cxt);
+
+	ds = DatasetLoad(&spec);
+	model = palloc0(sizeof(Model));
+	model->algorithm = ops->algorithm;
+	model->ops = ops;
+	model->n_users = ds->n_users;
+	model->n_items = ds->n_items;
+	model->seed = seed;
+	model->threshold = spec.threshold;
+	model->n_hyper = ops->n_options;
+	memcpy(model->hyper, opt, sizeof(double) * ops->n_options);
+	model->user_ids = ds->user_ids;
+	model->item_ids = ds->item_ids;
+	model->pos = ds->pos;
+	ModelComputePopularity(model);
+
+	in.data = ds;
+	in.opt = opt;
+	in.seed = seed;
+	out.rsinfo = rsinfo;
+	out.total_seconds = 0;
+	ops->train(&in, model, EmitEpoch, &out);
+
+	bytes = ModelEncode(model);
+	resolved = ModelOptionsToJsonb(ops, opt, seed);
+	StoreModel(name, ops, ds, resolved, out.total_seconds, TrainStats(ds), bytes);
+
+	MemoryContextSwitchTo(old_cxt);
+	MemoryContextDelete(train_cxt);
+	return (Datum) 0;
+}
