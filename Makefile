@@ -10,7 +10,7 @@ EXTENSION = recgan
 MODULE_big = recgan
 
 # Engine (pure C + cblas, no postgres.h): unit-tested without a server.
-ENGINE_OBJS = src/rng.o src/topk.o
+ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o
 
 # Backend glue.
 OBJS = src/recgan.o $(ENGINE_OBJS)

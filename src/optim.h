@@ -1,0 +1,53 @@
+/*
+ * optim.h
+ *	  Optimisers of the training engine: Adam (with torch's coupled L2 weight
+ *	  decay and AdamW's decoupled one) and plain SGD.  Pure C11: no
+ *	  postgres.h, no allocation; the moment buffers belong to the caller
+ *	  (normally the m and v blocks of a ParamArena, see nn.h).
+ *
+ * Legend: n parameters updated by one call.
+ */
+#ifndef RECGAN_OPTIM_H
+#define RECGAN_OPTIM_H
+
+#include <stdint.h>
+
+typedef struct AdamConfig
+{
+	double		lr;				/* learning rate */
+	double		beta1;			/* first-moment decay, e.g. 0.9 */
+	double		beta2;			/* second-moment decay, e.g. 0.999 */
+	double		eps;			/* added to sqrt(v_hat), e.g. 1e-8 */
+	double		weight_decay;	/* L2-coupled: g += wd p (torch Adam); 0 = off */
+	double		decoupled_weight_decay;	/* AdamW: p -= lr wd p; 0 = off */
+} AdamConfig;
+
+/* Optimiser state of one parameter block. */
+typedef struct AdamState
+{
+	float	   *m;				/* (n) first moment */
+	float	   *v;				/* (n) second moment */
+	int64_t		n;
+	int64_t		step;			/* updates done so far; bias correction uses step */
+} AdamState;
+
+/* Attach zeroed moments m (n), v (n) to the state and reset its step to 0. */
+void		adam_init(AdamState *state, float *m, float *v, int64_t n);
+
+/*
+ * One Adam step on params (n) from grads (n); increments state->step to t
+ * first, then, per element (torch.optim.Adam / AdamW semantics):
+ *	 g = grad + weight_decay * p
+ *	 p = p - lr * decoupled_weight_decay * p
+ *	 m = beta1 m + (1 - beta1) g;	v = beta2 v + (1 - beta2) g^2
+ *	 p = p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ * Arithmetic in double, storage in float.
+ */
+void		adam_update(float *params, AdamState *state, const float *grads,
+						const AdamConfig *config);
+
+/* p = p - lr * (grad + weight_decay * p) over n elements. */
+void		sgd_update(float *params, const float *grads, double lr,
+					   double weight_decay, int64_t n);
+
+#endif							/* RECGAN_OPTIM_H */
