@@ -13,11 +13,12 @@ MODULE_big = recgan
 ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o
 
 # Backend glue.
-OBJS = src/recgan.o $(ENGINE_OBJS)
+OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
+	src/recommend.o src/popularity.o src/knn.o src/ease.o src/evaluate.o $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic
+REGRESS = basic train recommend evaluate split
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).

@@ -26,6 +26,9 @@ CREATE TABLE recgan_models (
 COMMENT ON TABLE recgan_models IS
 	'trained recgan models: one row per model name, the model itself in the bytea column';
 
+-- Weights are float32 noise to pglz: store them uncompressed (faster writes and reads).
+ALTER TABLE recgan_models ALTER COLUMN model SET STORAGE EXTERNAL;
+
 SELECT pg_catalog.pg_extension_config_dump('recgan_models', '');
 
 CREATE FUNCTION recgan_version()
@@ -35,3 +38,319 @@ LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
 COMMENT ON FUNCTION recgan_version() IS
 	'recgan library version and the linked OpenBLAS configuration';
+
+--
+-- Training
+--
+CREATE FUNCTION recgan_train(
+	source		pg_catalog.text,
+	model		pg_catalog.text DEFAULT 'default',
+	algorithm	pg_catalog.text DEFAULT 'ease',
+	options		pg_catalog.jsonb DEFAULT '{}',
+	user_col	pg_catalog.text DEFAULT 'user_id',
+	item_col	pg_catalog.text DEFAULT 'item_id',
+	rating_col	pg_catalog.text DEFAULT 'rating',
+	threshold	pg_catalog.float8 DEFAULT 4)
+RETURNS TABLE (epoch pg_catalog.int4, loss pg_catalog.float8, aux_loss pg_catalog.float8,
+			   validation pg_catalog.float8, seconds pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'recgan_train'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION recgan_train(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb,
+	pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.float8) IS
+	'train a model on a ratings table, view or materialized view and store it in recgan_models; one row per epoch';
+
+--
+-- Recommending
+--
+CREATE FUNCTION recgan_recommend(
+	user_id			pg_catalog.int8,
+	k				pg_catalog.int4 DEFAULT 10,
+	model			pg_catalog.text DEFAULT 'default',
+	exclude_seen	pg_catalog.bool DEFAULT true)
+RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_recommend'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool) IS
+	'top-k items for a user, best first, the training positives excluded; unknown users get the most popular items';
+
+CREATE FUNCTION recgan_recommend_items(
+	items	pg_catalog.int8[],
+	k		pg_catalog.int4 DEFAULT 10,
+	model	pg_catalog.text DEFAULT 'default')
+RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_recommend_items'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend_items(pg_catalog.int8[], pg_catalog.int4, pg_catalog.text) IS
+	'top-k items for a user known only by a list of liked items (fold-in, no retraining)';
+
+CREATE FUNCTION recgan_recommend_all(
+	k		pg_catalog.int4 DEFAULT 10,
+	model	pg_catalog.text DEFAULT 'default')
+RETURNS TABLE (user_id pg_catalog.int8, item_id pg_catalog.int8, score pg_catalog.float4,
+			   rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_recommend_all'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text) IS
+	'top-k unseen items for every user the model was trained on, scored in blocks';
+
+--
+-- Managing models
+--
+CREATE FUNCTION recgan_model_header(model pg_catalog.bytea)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'recgan_model_header'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_model_header(pg_catalog.bytea) IS
+	'validate a model value (lengths, checksum, indexes) and describe its header';
+
+CREATE FUNCTION recgan_model_info(model pg_catalog.text)
+RETURNS TABLE (name pg_catalog.text, algorithm pg_catalog.text, source pg_catalog.text,
+			   options pg_catalog.jsonb, n_users pg_catalog.int4, n_items pg_catalog.int4,
+			   n_interactions pg_catalog.int8, trained_at pg_catalog.timestamptz,
+			   train_seconds pg_catalog.float8, metrics pg_catalog.jsonb, owner pg_catalog.name,
+			   size_bytes pg_catalog.int8, header pg_catalog.jsonb)
+LANGUAGE plpgsql STRICT STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $info$
+BEGIN
+	RETURN QUERY
+		SELECT m.name, m.algorithm, m.source, m.options, m.n_users, m.n_items,
+			   m.n_interactions, m.trained_at, m.train_seconds, m.metrics, m.owner,
+			   pg_catalog.octet_length(m.model)::pg_catalog.int8,
+			   @extschema@.recgan_model_header(m.model)
+		FROM @extschema@.recgan_models m
+		WHERE m.name OPERATOR(pg_catalog.=) recgan_model_info.model;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', recgan_model_info.model
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$info$;
+
+COMMENT ON FUNCTION recgan_model_info(pg_catalog.text) IS
+	'catalog row of a model plus its validated header (checksum checked)';
+
+CREATE FUNCTION recgan_drop_model(model pg_catalog.text, if_exists pg_catalog.bool DEFAULT false)
+RETURNS pg_catalog.bool
+LANGUAGE plpgsql STRICT VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $drop$
+BEGIN
+	DELETE FROM @extschema@.recgan_models m
+	WHERE m.name OPERATOR(pg_catalog.=) recgan_drop_model.model;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	IF if_exists THEN
+		RAISE NOTICE 'model "%" does not exist, skipping', recgan_drop_model.model;
+		RETURN false;
+	END IF;
+	RAISE EXCEPTION 'model "%" does not exist', recgan_drop_model.model
+		USING ERRCODE = 'undefined_object';
+END
+$drop$;
+
+COMMENT ON FUNCTION recgan_drop_model(pg_catalog.text, pg_catalog.bool) IS
+	'delete a stored model; true if it existed';
+
+-- Evaluation and splits
+
+CREATE FUNCTION recgan_evaluate(
+	model pg_catalog.text,
+	test_source pg_catalog.text,
+	k pg_catalog.int4[] DEFAULT '{5,10,20}',
+	user_col pg_catalog.text DEFAULT 'user_id',
+	item_col pg_catalog.text DEFAULT 'item_id',
+	rating_col pg_catalog.text DEFAULT 'rating',
+	threshold pg_catalog.float8 DEFAULT NULL,
+	sampled pg_catalog.int4 DEFAULT NULL,
+	seed pg_catalog.int8 DEFAULT 42)
+RETURNS TABLE(metric pg_catalog.text, k pg_catalog.int4, value pg_catalog.float8, users pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_evaluate'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION recgan_evaluate(pg_catalog.text, pg_catalog.text, pg_catalog.int4[],
+	pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.float8, pg_catalog.int4,
+	pg_catalog.int8) IS
+	'top-k metrics (precision, recall, ndcg, hitrate, map, mrr, coverage) of a trained model on a test table, full ranking or, with sampled => N, the sampled protocol of He et al. 2017';
+
+--
+-- recgan_split: write a train and a test table from a ratings relation.
+--
+-- Methods ('random' and 'leave_one_out' work per user; rows of one (user,
+-- item) pair always land on the same side, so a pair never leaks from test
+-- into train):
+--   random         each user's distinct items are ordered by
+--                  hashint8extended(item, seed), then item; the first
+--                  round(test_fraction * n_u) go to test, at most n_u - 1, so
+--                  every user keeps a training item and users with a single
+--                  item stay in train.
+--   leave_one_out  each user's latest item (highest time_col, ties to the
+--                  highest item id) goes to test, when the user has at least
+--                  two distinct items.
+--   temporal       global cut: with n rows of non-NULL time_col, the rows at
+--                  or after the time of the round(test_fraction * n)-th
+--                  latest row go to test (ties at the cut go to test too).
+-- Rows with a NULL user, item or time stay in train.  The assignment is made
+-- in a single statement, so each source row lands in exactly one table.  The
+-- result is deterministic for a seed; 'random' depends only on ids and seed.
+-- Target tables get every column of the source (no constraints or indexes)
+-- and must not exist yet.  Runs with the caller's privileges.
+--
+CREATE FUNCTION recgan_split(
+	source pg_catalog.text,
+	train_table pg_catalog.text,
+	test_table pg_catalog.text,
+	method pg_catalog.text DEFAULT 'random',
+	test_fraction pg_catalog.float8 DEFAULT 0.2,
+	seed pg_catalog.int8 DEFAULT 42,
+	user_col pg_catalog.text DEFAULT 'user_id',
+	item_col pg_catalog.text DEFAULT 'item_id',
+	time_col pg_catalog.text DEFAULT 'ts')
+RETURNS TABLE(split pg_catalog.text, "rows" pg_catalog.int8, users pg_catalog.int8)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $split$
+DECLARE
+	src pg_catalog.regclass;
+	col pg_catalog.text;
+	col_type pg_catalog.regtype;
+	targets pg_catalog.text[] := '{}';
+	target pg_catalog.text;
+	parts pg_catalog.text[];
+	schema_name pg_catalog.text;
+	base pg_catalog.text;
+	flagged pg_catalog.text;
+	n_test pg_catalog.text;
+	n pg_catalog.int4;
+BEGIN
+	IF source IS NULL OR train_table IS NULL OR test_table IS NULL OR method IS NULL
+		OR test_fraction IS NULL OR seed IS NULL OR user_col IS NULL OR item_col IS NULL
+		OR (time_col IS NULL AND method IN ('leave_one_out', 'temporal')) THEN
+		RAISE EXCEPTION 'recgan_split arguments must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF method NOT IN ('random', 'leave_one_out', 'temporal') THEN
+		RAISE EXCEPTION 'unknown split method "%"', method
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Use random, leave_one_out or temporal.';
+	END IF;
+	IF NOT (test_fraction > 0 AND test_fraction < 1) THEN
+		RAISE EXCEPTION 'test_fraction must be between 0 and 1 (exclusive), got %', test_fraction
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	src := source::pg_catalog.regclass;
+	FOREACH col IN ARRAY ARRAY[user_col, item_col]
+		|| CASE WHEN method = 'random' THEN '{}'::pg_catalog.text[] ELSE ARRAY[time_col] END
+	LOOP
+		SELECT a.atttypid INTO col_type FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = src AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'column "%" does not exist in "%"', col, source
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		IF col IN (user_col, item_col)
+			AND col_type NOT IN ('pg_catalog.int2'::pg_catalog.regtype,
+								 'pg_catalog.int4'::pg_catalog.regtype,
+								 'pg_catalog.int8'::pg_catalog.regtype) THEN
+			RAISE EXCEPTION 'column "%" of "%" has type %', col, source, col_type
+				USING ERRCODE = 'datatype_mismatch',
+					DETAIL = 'User and item ids must be of an integer type (smallint, integer or bigint).';
+		END IF;
+	END LOOP;
+
+	-- Resolve each target to schema.table, as CREATE TABLE would.
+	FOREACH target IN ARRAY ARRAY[train_table, test_table]
+	LOOP
+		parts := pg_catalog.parse_ident(target);
+		IF pg_catalog.array_length(parts, 1) = 1 THEN
+			schema_name := pg_catalog.current_schema();
+			IF schema_name IS NULL THEN
+				RAISE EXCEPTION 'no schema has been selected to create "%" in', target
+					USING ERRCODE = 'invalid_schema_name';
+			END IF;
+			parts := ARRAY[schema_name] || parts;
+		ELSIF pg_catalog.array_length(parts, 1) <> 2 THEN
+			RAISE EXCEPTION 'invalid table name "%"', target
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Use table or schema.table.';
+		END IF;
+		target := pg_catalog.format('%I.%I', parts[1], parts[2]);
+		IF pg_catalog.to_regclass(target) IS NOT NULL THEN
+			RAISE EXCEPTION 'relation % already exists', target
+				USING ERRCODE = 'duplicate_table',
+					HINT = 'Drop it or choose another name.';
+		END IF;
+		targets := targets || target;
+	END LOOP;
+	IF targets[1] = targets[2] THEN
+		RAISE EXCEPTION 'train_table and test_table must differ'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- b: every source row r with its ids and time; a: b with is_test.
+	base := pg_catalog.format(
+		'SELECT s AS r, s.%I::pg_catalog.int8 AS u, s.%I::pg_catalog.int8 AS i, %s AS t FROM %s s',
+		user_col, item_col,
+		CASE WHEN method = 'random' THEN 'NULL' ELSE pg_catalog.format('s.%I', time_col) END,
+		src);
+	-- n_test: a template, how many of %s go to test (rounded half away from zero).
+	n_test := 'pg_catalog.round((' || test_fraction || ' * %s)::pg_catalog.numeric)';
+	IF method = 'random' THEN
+		flagged := pg_catalog.format($q$
+			SELECT r, n > 1 AND k <= LEAST(%s, n - 1)
+			FROM (SELECT r, k, pg_catalog.max(k) OVER (PARTITION BY u) AS n
+				  FROM (SELECT r, u, pg_catalog.dense_rank() OVER (PARTITION BY u
+							ORDER BY pg_catalog.hashint8extended(i, %s), i) AS k
+						FROM b WHERE u IS NOT NULL AND i IS NOT NULL) x) y$q$,
+			pg_catalog.format(n_test, 'n'), seed);
+	ELSIF method = 'leave_one_out' THEN
+		flagged := $q$
+			SELECT r, pg_catalog.max(d) OVER (PARTITION BY u) > 1 AND i = last_i
+					  AND last_t IS NOT NULL
+			FROM (SELECT r, u, i, pg_catalog.dense_rank() OVER (PARTITION BY u ORDER BY i) AS d,
+						 pg_catalog.first_value(i) OVER w AS last_i,
+						 pg_catalog.first_value(t) OVER w AS last_t
+				  FROM b WHERE u IS NOT NULL AND i IS NOT NULL
+				  WINDOW w AS (PARTITION BY u ORDER BY t DESC NULLS LAST, i DESC)) x$q$;
+	ELSE
+		flagged := pg_catalog.format($q$
+			SELECT r, t >= (SELECT pg_catalog.min(z.t)
+							FROM (SELECT t, pg_catalog.row_number() OVER (ORDER BY t) AS rn,
+										 pg_catalog.count(*) OVER () AS n
+								  FROM b WHERE u IS NOT NULL AND i IS NOT NULL
+									AND t IS NOT NULL) z
+							WHERE z.rn > z.n - %s)
+			FROM b WHERE u IS NOT NULL AND i IS NOT NULL$q$,
+			pg_catalog.format(n_test, 'z.n'));
+	END IF;
+
+	EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT * FROM %s WITH NO DATA', targets[1], src);
+	EXECUTE pg_catalog.format('CREATE TABLE %s AS SELECT * FROM %s WITH NO DATA', targets[2], src);
+	EXECUTE pg_catalog.format($q$
+		WITH b AS MATERIALIZED (%s),
+			 a(r, is_test) AS MATERIALIZED (%s
+				UNION ALL SELECT r, false FROM b WHERE u IS NULL OR i IS NULL),
+			 test AS (INSERT INTO %s SELECT (a.r).* FROM a WHERE a.is_test IS TRUE)
+		INSERT INTO %s SELECT (a.r).* FROM a WHERE a.is_test IS NOT TRUE$q$,
+		base, flagged, targets[2], targets[1]);
+
+	FOR n IN 1..2
+	LOOP
+		split := (ARRAY['train', 'test'])[n];
+		EXECUTE pg_catalog.format('SELECT pg_catalog.count(*), pg_catalog.count(DISTINCT %I) FROM %s',
+								  user_col, targets[n])
+			INTO "rows", users;
+		RETURN NEXT;
+	END LOOP;
+END
+$split$;
+
+COMMENT ON FUNCTION recgan_split(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text,
+	pg_catalog.float8, pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+	'split a ratings relation into new train and test tables: per-user random holdout, leave-one-out by time, or a global temporal cut; deterministic for a seed';

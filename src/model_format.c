@@ -23,7 +23,7 @@
  *       60     4  number of weight tensors T (<= 16)
  *       64   112  hyperparameters: 14 float64, the first H used, rest 0
  *      176     8  payload size in bytes
- *      184     4  CRC-32C of the payload
+ *      184     4  CRC-32C of header bytes 0..183, then of the payload
  *      188     4  reserved, 0
  *
  *   Payload (offsets relative to its start, 8-byte aligned sections)
@@ -38,7 +38,8 @@
  *                 validate function says which)
  *
  * The decoder checks the magic, version, byte order, sizes (with overflow
- * checks) against the bytea length, the checksum, the id order and every CSR
+ * checks) against the bytea length, the checksum (which covers the header
+ * too, so a flipped seed or hyperparameter is caught), the id order and every CSR
  * index before any use; then the algorithm's validate() checks its tensor
  * shapes.  Any mismatch is a DATA_CORRUPTED error, never a crash.
  */
@@ -108,6 +109,19 @@ SizeMul(uint64 a, uint64 b)
 	if (b != 0 && a > (uint64) MaxAllocHugeSize / b)
 		CORRUPTED("A section size overflows.");
 	return a * b;
+}
+
+/* CRC-32C of the header up to the checksum field, then of the payload. */
+static pg_crc32c
+ModelChecksum(const ModelHeader *hdr, const char *payload)
+{
+	pg_crc32c	crc;
+
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, hdr, offsetof(ModelHeader, crc));
+	COMP_CRC32C(crc, payload, hdr->payload_size);
+	FIN_CRC32C(crc);
+	return crc;
 }
 
 /* Payload size implied by the counts and tensor lengths. */
@@ -185,9 +199,7 @@ ModelEncode(const Model *model)
 	hdr.n_tensors = model->n_tensors;
 	memcpy(hdr.hyper, model->hyper, sizeof(hdr.hyper));
 	hdr.payload_size = payload;
-	INIT_CRC32C(hdr.crc);
-	COMP_CRC32C(hdr.crc, VARDATA(out) + HEADER_SIZE, payload);
-	FIN_CRC32C(hdr.crc);
+	hdr.crc = ModelChecksum(&hdr, VARDATA(out) + HEADER_SIZE);
 	memcpy(VARDATA(out), &hdr, HEADER_SIZE);
 	return out;
 }
@@ -263,9 +275,7 @@ ModelDecode(bytea *raw)
 	if (hdr.payload_size != len - HEADER_SIZE)
 		CORRUPTED("The header announces %llu payload bytes, the value holds %zu.",
 				  (unsigned long long) hdr.payload_size, len - HEADER_SIZE);
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, payload, hdr.payload_size);
-	FIN_CRC32C(crc);
+	crc = ModelChecksum(&hdr, payload);
 	if (crc != hdr.crc)
 		CORRUPTED("Checksum mismatch: stored %08X, computed %08X.", hdr.crc, crc);
 

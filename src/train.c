@@ -154,12 +154,12 @@ recgan_train(PG_FUNCTION_ARGS)
 	spec.item_col = RequiredText(fcinfo, 5, "item_col");
 	spec.rating_col = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
 	spec.threshold = PG_ARGISNULL(7) ? NAN : PG_GETARG_FLOAT8(7);
-	if (spec.rating_col == NULL)
-		spec.threshold = NAN;
 	if (!PG_ARGISNULL(7) && !isfinite(spec.threshold))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("threshold must be a finite number or NULL")));
+	if (spec.rating_col == NULL)
+		spec.threshold = NAN;
 
 	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "recgan train",
 									  ALLOCSET_DEFAULT_SIZES);
