@@ -57,3 +57,8 @@ unitcheck: $(UNIT_TESTS)
 .PHONY: tapcheck
 tapcheck:
 	$(prove_installcheck)
+
+# Benchmarks (need the public datasets; see test/bench/*.sh headers).
+.PHONY: bench
+bench:
+	bash test/bench/baselines.sh
