@@ -186,10 +186,12 @@ COMMENT ON FUNCTION recgan_evaluate(pg_catalog.text, pg_catalog.text, pg_catalog
 -- item) pair always land on the same side, so a pair never leaks from test
 -- into train):
 --   random         each user's distinct items are ordered by
---                  hashint8extended(item, seed), then item; the first
---                  round(test_fraction * n_u) go to test, at most n_u - 1, so
---                  every user keeps a training item and users with a single
---                  item stay in train.
+--                  hashint8extended(item, hashint8extended(user, seed)), then
+--                  item; the first round(test_fraction * n_u) go to test, at
+--                  most n_u - 1, so every user keeps a training item and users
+--                  with a single item stay in train.  The user is part of the
+--                  hash so that each user gets a different order: a hash of
+--                  the item alone would hold out the same items for everyone.
 --   leave_one_out  each user's latest item (highest time_col, ties to the
 --                  highest item id) goes to test, when the user has at least
 --                  two distinct items.
@@ -306,7 +308,7 @@ BEGIN
 			SELECT r, n > 1 AND k <= LEAST(%s, n - 1)
 			FROM (SELECT r, k, pg_catalog.max(k) OVER (PARTITION BY u) AS n
 				  FROM (SELECT r, u, pg_catalog.dense_rank() OVER (PARTITION BY u
-							ORDER BY pg_catalog.hashint8extended(i, %s), i) AS k
+							ORDER BY pg_catalog.hashint8extended(i, pg_catalog.hashint8extended(u, %s)), i) AS k
 						FROM b WHERE u IS NOT NULL AND i IS NOT NULL) x) y$q$,
 			pg_catalog.format(n_test, 'n'), seed);
 	ELSIF method = 'leave_one_out' THEN
