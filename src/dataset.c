@@ -58,7 +58,7 @@ ResolveSource(const char *source, Oid *relid)
 									  get_rel_name(*relid));
 }
 
-/* Check that a column exists and has one of the accepted types. */
+/* Check that a column of source (a quoted, qualified name) exists and has an accepted type. */
 static void
 CheckColumn(Oid relid, const char *source, const char *col, bool numeric_ok)
 {
@@ -68,7 +68,7 @@ CheckColumn(Oid relid, const char *source, const char *col, bool numeric_ok)
 	if (att == InvalidAttrNumber || att < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" does not exist in \"%s\"", col, source)));
+				 errmsg("column \"%s\" does not exist in %s", col, source)));
 	type = get_atttype(relid, att);
 	if (type == INT2OID || type == INT4OID || type == INT8OID)
 		return;
@@ -76,7 +76,7 @@ CheckColumn(Oid relid, const char *source, const char *col, bool numeric_ok)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("column \"%s\" of \"%s\" has type %s", col, source, format_type_be(type)),
+			 errmsg("column \"%s\" of %s has type %s", col, source, format_type_be(type)),
 			 errdetail(numeric_ok ? "Ratings must be of a numeric type." :
 					   "User and item ids must be of an integer type (smallint, integer or bigint).")));
 }
@@ -111,10 +111,10 @@ ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
 	Oid			argtypes[1] = {FLOAT8OID};
 	Datum		args[1] = {Float8GetDatum(spec->threshold)};
 
-	CheckColumn(relid, spec->source, spec->user_col, false);
-	CheckColumn(relid, spec->source, spec->item_col, false);
+	CheckColumn(relid, qualified, spec->user_col, false);
+	CheckColumn(relid, qualified, spec->item_col, false);
 	if (!all_positive)
-		CheckColumn(relid, spec->source, spec->rating_col, true);
+		CheckColumn(relid, qualified, spec->rating_col, true);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, ",

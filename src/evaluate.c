@@ -77,7 +77,6 @@
 #include "topk.h"
 
 /* At most this many users are scored by one call of ops->score. */
-#define EVAL_BLOCK_USERS 256
 
 /* Averaged metrics, in output order; coverage comes last and is not a sum. */
 typedef enum EvalMetric
@@ -397,17 +396,13 @@ EvalStateInit(EvalState *st, const Model *model, int32 *k, int nk,
 	}
 }
 
-/*
- * Score the evaluated users in blocks of at most EVAL_BLOCK_USERS (fewer when
- * a block would exceed maintenance_work_mem) and evaluate each.
- */
+/* Score the evaluated users in blocks (ModelScoreBlockSize) and evaluate each. */
 static void
 EvalRun(EvalState *st, const TestSet *ts)
 {
 	const Model *model = st->model;
 	Size		row_bytes = mul_size(sizeof(float), model->n_items);
-	int			block = (int) Min((Size) EVAL_BLOCK_USERS,
-								  Max((Size) maintenance_work_mem * 1024 / row_bytes, 1));
+	int			block = ModelScoreBlockSize(model);
 	float	   *scores = palloc_extended(mul_size(row_bytes, block), MCXT_ALLOC_HUGE);	/* (B, I) */
 	ScoreQuery *queries = palloc(sizeof(ScoreQuery) * block);
 

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -250,6 +251,16 @@ ModelComputePopularity(Model *model)
 	model->popularity = palloc0_array(float, model->n_items);
 	for (int64 p = 0; p < nnz; p++)
 		model->popularity[model->pos.indices[p]] += 1.0f;
+}
+
+/* Users per scoring block, bounded by maintenance_work_mem. */
+int
+ModelScoreBlockSize(const Model *model)
+{
+	Size		row_bytes = mul_size(sizeof(float), model->n_items);
+	Size		fit = (Size) maintenance_work_mem * 1024 / row_bytes;
+
+	return (int) Max(Min(fit, (Size) RECGAN_SCORE_BLOCK), 1);
 }
 
 /* Fill a query with a known user's training history. */

@@ -22,6 +22,7 @@
 #define RECGAN_MAX_HYPER 14
 #define RECGAN_MAX_TENSORS 16
 #define RECGAN_DEFAULT_SEED 42
+#define RECGAN_SCORE_BLOCK 256
 
 typedef enum RecganAlgorithm
 {
@@ -154,6 +155,12 @@ extern void ModelCheckTensors(const Model *model, int n, const int64 *expected);
 
 /* Load and decode a model by name from recgan_models (recommend.c). */
 extern Model *ModelLoad(const char *name);
+
+/*
+ * Users per scoring block: at most 256, fewer when a (block, I) float score
+ * matrix would exceed maintenance_work_mem; at least 1.
+ */
+extern int	ModelScoreBlockSize(const Model *model);
 
 /* Query of a known user: history from the training positives. */
 extern void ModelUserQuery(const Model *model, int32 user, ScoreQuery *q);

@@ -25,8 +25,6 @@
 #include "recgan.h"
 #include "topk.h"
 
-#define SCORE_BLOCK 256
-
 /* Load and decode a model by name; UNDEFINED_OBJECT if there is none. */
 Model *
 ModelLoad(const char *name)
@@ -243,19 +241,21 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 	int32	   *heap;
 	int32	   *top;
 	int32		kk;
+	int			block;
 
 	InitMaterializedSRF(fcinfo, 0);
 	model = ModelLoad(name);
 	kk = Min(k, model->n_items);
+	block = ModelScoreBlockSize(model);
 	RecganBlasSetup();
-	queries = palloc_array(ScoreQuery, SCORE_BLOCK);
-	scores = palloc_extended((Size) SCORE_BLOCK * model->n_items * sizeof(float), MCXT_ALLOC_HUGE);
+	queries = palloc_array(ScoreQuery, block);
+	scores = palloc_extended((Size) block * model->n_items * sizeof(float), MCXT_ALLOC_HUGE);
 	heap = palloc_array(int32, kk);
 	top = palloc_array(int32, kk);
 
-	for (int32 u0 = 0; u0 < model->n_users; u0 += SCORE_BLOCK)
+	for (int32 u0 = 0; u0 < model->n_users; u0 += block)
 	{
-		int			nq = Min(SCORE_BLOCK, model->n_users - u0);
+		int			nq = Min(block, model->n_users - u0);
 
 		CHECK_FOR_INTERRUPTS();
 		for (int q = 0; q < nq; q++)
