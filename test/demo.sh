@@ -8,9 +8,10 @@
 # Installs missing Debian packages, builds and installs recgan, starts a
 # throwaway cluster (private unix socket; as root, the server runs as the
 # unprivileged user recgan_test), creates the database recgan_demo with the
-# extension, loads the data into ratings / items and prints what was loaded.
-# Each step is a demo_* function, run in order at the bottom; the later steps
-# (train, recommend with titles, evaluate) have their places marked there.
+# extension, loads the data into ratings / items, prints what was loaded,
+# splits it, trains popularity and EASE, recommends with titles (also for a
+# new user given liked items) and prints both models' metrics side by side.
+# Each step is a demo_* function, run in order at the bottom.
 # Without KEEP=1 the cluster is stopped and its directory removed on exit.
 
 set -u
@@ -91,11 +92,67 @@ demo_summary() {
 	SQL
 }
 
-# ---- train: (next) fit a model on ratings and store it in recgan_models.
+# ---- train: hold out 20% of each user's ratings, fit popularity and EASE.
+demo_train() {
+	say "splitting ratings 80/20 per user, training popularity and EASE (positives: rating >= 4)"
+	demo_psql -q <<-'SQL' || die "training failed"
+		\pset footer off
+		SELECT * FROM recgan_split('ratings', 'ratings_train', 'ratings_test', 'random', 0.2, 42);
+		SELECT 'popularity' AS model, seconds FROM recgan_train('ratings_train', 'popularity', 'popularity');
+		SELECT 'ease' AS model, seconds FROM recgan_train('ratings_train', 'ease', 'ease', '{"lambda": 200}');
+		SELECT i.name, i.algorithm, i.n_users, i.n_items, i.n_interactions AS positives,
+			pg_size_pretty(i.size_bytes) AS size, round(i.train_seconds::numeric, 3) AS train_s
+		FROM recgan_models m, LATERAL recgan_model_info(m.name) i
+		ORDER BY i.name;
+	SQL
+}
 
-# ---- recommend: (next) top-10 items with titles for a few users.
+# ---- recommend: top-10 with titles for a few users, and for a new user.
+demo_recommend() {
+	say "EASE: top-5 unseen items for three users"
+	demo_psql -q <<-'SQL' || die "recommending failed"
+		\pset footer off
+		SELECT u.user_id AS "user", r.rank, r.item_id AS item, i.title, round(r.score::numeric, 3) AS score
+		FROM (SELECT DISTINCT user_id FROM ratings_train ORDER BY user_id LIMIT 3) u,
+			LATERAL recgan_recommend(u.user_id, 5, 'ease') r
+			LEFT JOIN items i ON i.item_id = r.item_id
+		ORDER BY u.user_id, r.rank;
+	SQL
+	say "EASE: a new user who liked three items, without retraining (fold-in)"
+	demo_psql -q <<-'SQL' || die "fold-in failed"
+		\pset footer off
+		WITH liked AS (
+			SELECT item_id, title FROM items
+			WHERE title ILIKE '%Star Wars%' OR title ILIKE '%Empire Strikes%' OR title ILIKE '%Return of the Jedi%'
+				OR title LIKE 'Item % (group 1)'
+			ORDER BY item_id LIMIT 3)
+		SELECT string_agg(title, '; ' ORDER BY item_id) AS "liked" FROM liked;
+		SELECT r.rank, r.item_id AS item, i.title
+		FROM recgan_recommend_items((SELECT array_agg(item_id) FROM (
+				SELECT item_id FROM items
+				WHERE title ILIKE '%Star Wars%' OR title ILIKE '%Empire Strikes%' OR title ILIKE '%Return of the Jedi%'
+					OR title LIKE 'Item % (group 1)'
+				ORDER BY item_id LIMIT 3) l), 10, 'ease') r
+			LEFT JOIN items i ON i.item_id = r.item_id
+		ORDER BY r.rank;
+	SQL
+}
 
-# ---- evaluate: (next) hold out ratings, report precision / recall / NDCG.
+# ---- evaluate: metrics of both models on the held-out ratings.
+demo_evaluate() {
+	say "metrics on the held-out 20% (full ranking, training items excluded)"
+	demo_psql -q <<-'SQL' || die "evaluating failed"
+		\pset footer off
+		SELECT e.metric, e.k,
+			round(max(e.value) FILTER (WHERE m = 'popularity')::numeric, 4) AS popularity,
+			round(max(e.value) FILTER (WHERE m = 'ease')::numeric, 4) AS ease,
+			max(e.users) AS users
+		FROM unnest(ARRAY['popularity', 'ease']) AS m,
+			LATERAL recgan_evaluate(m, 'ratings_test', '{10,20}') e
+		GROUP BY e.metric, e.k
+		ORDER BY array_position(ARRAY['precision','recall','ndcg','hitrate','map','mrr','coverage'], e.metric), e.k;
+	SQL
+}
 
 # Stop and clean up, or with KEEP=1 leave the cluster running and say how to
 # reach and stop it.
@@ -116,7 +173,7 @@ demo_finish() {
 demo_setup
 demo_load
 demo_summary
-# demo_train
-# demo_recommend
-# demo_evaluate
+demo_train
+demo_recommend
+demo_evaluate
 demo_finish
