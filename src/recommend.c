@@ -102,9 +102,34 @@ ExcludeItems(float *scores, const int32 *items, int32 n)
 		scores[items[h]] = -INFINITY;
 }
 
+/*
+ * Score one query and emit its top k.  q NULL is the cold-start answer
+ * (popularity, nothing excluded); otherwise the query's history is excluded
+ * when exclude is set.
+ */
+static void
+RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
+			 bool exclude, int32 k)
+{
+	int32		kk = Min(k, model->n_items);
+	float	   *scores = palloc_array(float, model->n_items);
+
+	if (q == NULL)
+		memcpy(scores, model->popularity, model->n_items * sizeof(float));
+	else
+	{
+		RecganBlasSetup();
+		model->ops->score(model, q, 1, scores);
+		if (exclude)
+			ExcludeItems(scores, q->items, q->n_items);
+	}
+	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
+			 false, 0);
+}
+
 PG_FUNCTION_INFO_V1(recgan_recommend);
 
-/* Top-k items for one user. */
+/* Top-k items for one user; unknown users get the cold-start answer. */
 Datum
 recgan_recommend(PG_FUNCTION_ARGS)
 {
@@ -114,29 +139,15 @@ recgan_recommend(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	bool		exclude_seen = PG_GETARG_BOOL(3);
 	Model	   *model;
+	ScoreQuery	q;
 	int32		u;
-	float	   *scores;
-	int32		kk;
 
 	InitMaterializedSRF(fcinfo, 0);
 	model = ModelLoad(name);
-	kk = Min(k, model->n_items);
-	scores = palloc_array(float, model->n_items);
 	u = DatasetFindId(model->user_ids, model->n_users, user_id);
-	if (u < 0)
-		memcpy(scores, model->popularity, model->n_items * sizeof(float));
-	else
-	{
-		ScoreQuery	q;
-
-		RecganBlasSetup();
+	if (u >= 0)
 		ModelUserQuery(model, u, &q);
-		model->ops->score(model, &q, 1, scores);
-		if (exclude_seen)
-			ExcludeItems(scores, q.items, q.n_items);
-	}
-	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
-			 false, 0);
+	RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, k);
 	return (Datum) 0;
 }
 
@@ -200,29 +211,16 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 	Model	   *model;
 	ScoreQuery	q;
 	int32		unknown;
-	float	   *scores;
-	int32		kk;
 
 	InitMaterializedSRF(fcinfo, 0);
 	model = ModelLoad(name);
-	kk = Min(k, model->n_items);
 	q.user = -1;
 	q.items = MapItems(model, arr, &q.n_items, &unknown);
 	if (unknown > 0)
 		ereport(NOTICE,
 				(errmsg("%d of the given items are unknown to model \"%s\" and were ignored",
 						unknown, name)));
-	scores = palloc_array(float, model->n_items);
-	if (q.n_items == 0)
-		memcpy(scores, model->popularity, model->n_items * sizeof(float));
-	else
-	{
-		RecganBlasSetup();
-		model->ops->score(model, &q, 1, scores);
-	}
-	ExcludeItems(scores, q.items, q.n_items);
-	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
-			 false, 0);
+	RecommendOne(rsinfo, model, q.n_items > 0 ? &q : NULL, true, k);
 	return (Datum) 0;
 }
 
