@@ -10,7 +10,12 @@ EXTENSION = recgan
 MODULE_big = recgan
 
 # Engine (pure C + cblas, no postgres.h): unit-tested without a server.
-ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o
+ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o
+
+# Engine kernels are elementwise loops (Adam, the sparse layer, masks): -O3
+# lets GCC vectorise them and -fno-math-errno lets sqrtf vectorise.  Neither
+# changes IEEE results (this is not -ffast-math: no reassociation).
+$(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno
 
 # Backend glue.
 OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \

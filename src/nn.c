@@ -148,6 +148,56 @@ linear_backward_ref(float *dx, float *dW, float *db, const float *dy,
 	}
 }
 
+/* ---- Sparse-input dense layer */
+
+/* y[r] = b + the rows of W selected by the ones of CSR row rows[r]. */
+void
+sparse_linear_forward(float *y, const int64_t *indptr, const int32_t *indices,
+					  const int32_t *rows, const float *W, const float *b,
+					  int B, int out)
+{
+	for (int r = 0; r < B; r++)
+	{
+		int64_t		row = rows != NULL ? rows[r] : r;
+		float	   *restrict yr = y + (int64_t) r * out;
+
+		if (b != NULL)
+			memcpy(yr, b, sizeof(float) * out);
+		else
+			memset(yr, 0, sizeof(float) * out);
+		for (int64_t p = indptr[row]; p < indptr[row + 1]; p++)
+		{
+			const float *restrict w = W + (int64_t) indices[p] * out;
+
+			for (int o = 0; o < out; o++)
+				yr[o] += w[o];
+		}
+	}
+}
+
+/* Scatter-add dy[r] into the rows of dW selected by the ones of row r. */
+void
+sparse_linear_backward(float *dW, float *db, const float *dy,
+					   const int64_t *indptr, const int32_t *indices,
+					   const int32_t *rows, int B, int out)
+{
+	for (int r = 0; r < B; r++)
+	{
+		int64_t		row = rows != NULL ? rows[r] : r;
+		const float *restrict g = dy + (int64_t) r * out;
+
+		for (int64_t p = indptr[row]; p < indptr[row + 1]; p++)
+		{
+			float	   *restrict w = dW + (int64_t) indices[p] * out;
+
+			for (int o = 0; o < out; o++)
+				w[o] += g[o];
+		}
+	}
+	if (db != NULL)
+		add_column_sums(db, dy, B, out);
+}
+
 /* ---- Embedding */
 
 /* Copy row idx[b] of table into row b of out. */

@@ -49,6 +49,28 @@ void		linear_backward_ref(float *dx, float *dW, float *db,
 								const float *dy, const float *x,
 								const float *W, int B, int in, int out);
 
+/*
+ * ---- Sparse-input dense layer: y = x W + b for a BINARY x given by the
+ * column indexes of its ones, as rows of a CSR (indptr, indices).  W is
+ * stored (IN, OUT), input-major, so each one of x adds a contiguous row of
+ * W: the cost is nnz(x) * OUT instead of B * IN * OUT.  Row r of the batch
+ * is CSR row rows[r], or row r itself when rows is NULL.
+ */
+
+/* y (B, OUT) = b + sum of W[indices[p]] over the ones p of each row; b may be NULL. */
+void		sparse_linear_forward(float *y, const int64_t *indptr,
+								  const int32_t *indices, const int32_t *rows,
+								  const float *W, const float *b, int B, int out);
+
+/*
+ * From dy (B, OUT): add dy[r] to the rows indices[p] of dW (IN, OUT) for the
+ * ones p of row r, and the column sums of dy to db (OUT) unless NULL.  No
+ * dx: the input is data.
+ */
+void		sparse_linear_backward(float *dW, float *db, const float *dy,
+								   const int64_t *indptr, const int32_t *indices,
+								   const int32_t *rows, int B, int out);
+
 /* ---- Embedding: gather rows of a (N, D) table */
 
 /* out (B, D) = table[idx[b]] for each b; every idx[b] must be in [0, N). */

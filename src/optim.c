@@ -27,37 +27,46 @@ adam_init(AdamState *state, float *m, float *v, int64_t n)
 	}
 }
 
-/* One bias-corrected Adam step over the state's n parameters. */
+/*
+ * One bias-corrected Adam step over the state's n parameters.  The per-step
+ * constants are folded in double; the elementwise arithmetic is float32, as
+ * in torch, so that the loop vectorises: lr (m / bc1) / (sqrt(v / bc2) + eps)
+ * is computed as (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
+ */
 void
 adam_update(float *params, AdamState *state, const float *grads,
 			const AdamConfig *config)
 {
-	double		lr = config->lr,
-				b1 = config->beta1,
-				b2 = config->beta2,
-				eps = config->eps,
-				wd = config->weight_decay,
-				decay = 1.0 - config->lr * config->decoupled_weight_decay,
-				bc1,
+	float	   *restrict p = params;
+	float	   *restrict m = state->m;
+	float	   *restrict v = state->v;
+	const float *restrict g = grads;
+	double		bc1,
 				bc2;
-	float	   *m = state->m,
-			   *v = state->v;
+	float		b1 = (float) config->beta1,
+				b2 = (float) config->beta2,
+				one_b1 = (float) (1.0 - config->beta1),
+				one_b2 = (float) (1.0 - config->beta2),
+				wd = (float) config->weight_decay,
+				decay = (float) (1.0 - config->lr * config->decoupled_weight_decay),
+				eps = (float) config->eps,
+				step,
+				inv_sqrt_bc2;
 
 	state->step++;
-	bc1 = 1.0 - pow(b1, (double) state->step);
-	bc2 = 1.0 - pow(b2, (double) state->step);
+	bc1 = 1.0 - pow(config->beta1, (double) state->step);
+	bc2 = 1.0 - pow(config->beta2, (double) state->step);
+	step = (float) (config->lr / bc1);
+	inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
 	for (int64_t i = 0; i < state->n; i++)
 	{
-		double		p = params[i],
-					g = grads[i] + wd * p,
-					mi = b1 * m[i] + (1.0 - b1) * g,
-					vi = b2 * v[i] + (1.0 - b2) * g * g;
+		float		gi = g[i] + wd * p[i],
+					mi = b1 * m[i] + one_b1 * gi,
+					vi = b2 * v[i] + one_b2 * gi * gi;
 
-		p *= decay;
-		p -= lr * (mi / bc1) / (sqrt(vi / bc2) + eps);
-		m[i] = (float) mi;
-		v[i] = (float) vi;
-		params[i] = (float) p;
+		m[i] = mi;
+		v[i] = vi;
+		p[i] = p[i] * decay - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
 	}
 }
 

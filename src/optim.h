@@ -41,7 +41,7 @@ void		adam_init(AdamState *state, float *m, float *v, int64_t n);
  *	 p = p - lr * decoupled_weight_decay * p
  *	 m = beta1 m + (1 - beta1) g;	v = beta2 v + (1 - beta2) g^2
  *	 p = p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
- * Arithmetic in double, storage in float.
+ * Step constants in double, elementwise arithmetic and storage in float.
  */
 void		adam_update(float *params, AdamState *state, const float *grads,
 						const AdamConfig *config);

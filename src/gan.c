@@ -1,0 +1,565 @@
+/*
+ * gan.c
+ *	  CFGAN batch steps: generator and discriminator forward, losses and
+ *	  backward passes (the math is in gan.h).
+ *
+ * Legend: B batch rows, C vector width, Z noise width, H generator hidden
+ * units, K discriminator hidden units.  Dense products go through
+ * cblas_sgemm (linear_forward / linear_backward of nn.c, or a direct call
+ * where a weight is stored input-major); the binary inputs go through the
+ * sparse layer of nn.c.  test/unit/test_cfgan.c holds both steps to finite
+ * differences and to a dense naive-loop reference.
+ */
+#include "gan.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "nn.h"
+
+/* Carve n floats off *mem. */
+static float *
+take(float **mem, size_t n)
+{
+	float	   *p = *mem;
+
+	*mem += n;
+	return p;
+}
+
+/* Floats of a cache for up to B rows. */
+size_t
+cfgan_cache_floats(const CfganDims *d, int B)
+{
+	return (size_t) B * (2 * (size_t) d->C + 2 * (size_t) d->H + 5 * (size_t) d->K + 6);
+}
+
+/* Lay the cache's arrays over mem. */
+void
+cfgan_cache_init(CfganCache *c, float *mem, const CfganDims *d, int B)
+{
+	size_t		b = (size_t) B;
+
+	c->h = take(&mem, b * d->H);
+	c->dh = take(&mem, b * d->H);
+	c->g = take(&mem, b * d->C);
+	c->fake = take(&mem, b * d->C);
+	c->cond = take(&mem, b * d->K);
+	c->hr = take(&mem, b * d->K);
+	c->hf = take(&mem, b * d->K);
+	c->dhf = take(&mem, b * d->K);
+	c->dsum = take(&mem, b * d->K);
+	c->zreal = take(&mem, b);
+	c->zfake = take(&mem, b);
+	c->dzreal = take(&mem, b);
+	c->dzfake = take(&mem, b);
+	c->ones = take(&mem, b);
+	c->zeros = take(&mem, b);
+	for (int r = 0; r < B; r++)
+	{
+		c->ones[r] = 1.0f;
+		c->zeros[r] = 0.0f;
+	}
+}
+
+/* Floats of W1, b1, W2, b2. */
+int64_t
+cfgan_g_count(const CfganDims *d)
+{
+	return ((int64_t) d->C + d->Z) * d->H + d->H + (int64_t) d->C * d->H + d->C;
+}
+
+/* Floats of V1, c1, v2, c2. */
+int64_t
+cfgan_d_count(const CfganDims *d)
+{
+	return 2 * (int64_t) d->C * d->K + 2 * (int64_t) d->K + 1;
+}
+
+/* Point G's fields at consecutive tensors of block. */
+void
+cfgan_g_point(CfganG *G, float *block, const CfganDims *d)
+{
+	G->W1 = block;
+	G->b1 = G->W1 + ((int64_t) d->C + d->Z) * d->H;
+	G->W2 = G->b1 + d->H;
+	G->b2 = G->W2 + (int64_t) d->C * d->H;
+}
+
+/* Point D's fields at consecutive tensors of block. */
+void
+cfgan_d_point(CfganD *D, float *block, const CfganDims *d)
+{
+	D->V1 = block;
+	D->c1 = D->V1 + 2 * (int64_t) d->C * d->K;
+	D->v2 = D->c1 + d->K;
+	D->c2 = D->v2 + d->K;
+}
+
+/* h = sigmoid(x W1[:C] + b1): the hidden layer without noise. */
+void
+cfgan_generator_hidden(float *h, const int64_t *indptr, const int32_t *indices,
+					   const int32_t *rows, int B, const CfganG *G, const CfganDims *d)
+{
+	sparse_linear_forward(h, indptr, indices, rows, G->W1, G->b1, B, d->H);
+	sigmoid_forward(h, h, (int64_t) B * d->H);
+}
+
+/* h = sigmoid(x W1[:C] + z W1[C:] + b1), g = h W2^T + b2. */
+void
+cfgan_generator_forward(CfganCache *c, const CfganBatch *bt, const CfganG *G,
+						const CfganDims *d)
+{
+	int			B = bt->B;
+
+	if (d->Z > 0 && bt->noise != NULL)
+	{
+		sparse_linear_forward(c->h, bt->indptr, bt->indices, bt->rows, G->W1, G->b1,
+							  B, d->H);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, d->H, d->Z,
+					1.0f, bt->noise, d->Z, G->W1 + (int64_t) d->C * d->H, d->H,
+					1.0f, c->h, d->H);
+		sigmoid_forward(c->h, c->h, (int64_t) B * d->H);
+	}
+	else
+		cfgan_generator_hidden(c->h, bt->indptr, bt->indices, bt->rows, B, G, d);
+	linear_forward(c->g, c->h, G->W2, G->b2, B, d->H, d->C);
+}
+
+/* fake = g * mask. */
+static void
+apply_mask(float *fake, const float *g, const float *mask, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		fake[i] = g[i] * mask[i];
+}
+
+/* cond (B, K) = x V1[:C]: the condition's share of D's first layer, no bias. */
+static void
+d_condition(CfganCache *c, const CfganBatch *bt, const CfganD *D, const CfganDims *d)
+{
+	sparse_linear_forward(c->cond, bt->indptr, bt->indices, bt->rows, D->V1, NULL,
+						  bt->B, d->K);
+}
+
+/* hf = sigmoid(cond + fake V1[C:] + c1), zfake = hf v2 + c2. */
+static void
+d_forward_fake(CfganCache *c, const CfganD *D, const CfganDims *d, int B)
+{
+	int64_t		n = (int64_t) B * d->K;
+
+	for (int r = 0; r < B; r++)
+		for (int k = 0; k < d->K; k++)
+			c->hf[(int64_t) r * d->K + k] = c->cond[(int64_t) r * d->K + k] + D->c1[k];
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, d->K, d->C,
+				1.0f, c->fake, d->C, D->V1 + (int64_t) d->C * d->K, d->K,
+				1.0f, c->hf, d->K);
+	sigmoid_forward(c->hf, c->hf, n);
+	linear_forward(c->zfake, c->hf, D->v2, D->c2, B, d->K, 1);
+}
+
+/* hr = sigmoid(cond + x V1[C:] + c1), zreal = hr v2 + c2 (the real vector is x). */
+static void
+d_forward_real(CfganCache *c, const CfganBatch *bt, const CfganD *D, const CfganDims *d)
+{
+	int64_t		n = (int64_t) bt->B * d->K;
+
+	sparse_linear_forward(c->hr, bt->indptr, bt->indices, bt->rows,
+						  D->V1 + (int64_t) d->C * d->K, D->c1, bt->B, d->K);
+	for (int64_t i = 0; i < n; i++)
+		c->hr[i] += c->cond[i];
+	sigmoid_forward(c->hr, c->hr, n);
+	linear_forward(c->zreal, c->hr, D->v2, D->c2, bt->B, d->K, 1);
+}
+
+/* D loss on real (target 1) and fake (target 0), gradients into dD. */
+double
+cfgan_d_step(CfganD *dD, CfganCache *c, const CfganBatch *bt, const CfganG *G,
+			 const CfganD *D, const CfganDims *d)
+{
+	int			B = bt->B;
+	int64_t		n = (int64_t) B * d->K;
+	double		loss;
+
+	cfgan_generator_forward(c, bt, G, d);
+	apply_mask(c->fake, c->g, bt->mask, (int64_t) B * d->C);
+	d_condition(c, bt, D, d);
+	d_forward_real(c, bt, D, d);
+	d_forward_fake(c, D, d, B);
+
+	loss = bce_logits_loss(c->dzreal, c->zreal, c->ones, NULL, B) +
+		bce_logits_loss(c->dzfake, c->zfake, c->zeros, NULL, B);
+
+	/* output layer; hr and dhf then hold the gradients at the first layer */
+	linear_backward(c->dsum, dD->v2, dD->c2, c->dzreal, c->hr, D->v2, B, d->K, 1);
+	sigmoid_backward(c->hr, c->dsum, c->hr, n);
+	linear_backward(c->dsum, dD->v2, dD->c2, c->dzfake, c->hf, D->v2, B, d->K, 1);
+	sigmoid_backward(c->dhf, c->dsum, c->hf, n);
+
+	/* first layer: vector rows from real (sparse) and fake (dense) */
+	sparse_linear_backward(dD->V1 + (int64_t) d->C * d->K, NULL, c->hr,
+						   bt->indptr, bt->indices, bt->rows, B, d->K);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->C, d->K, B,
+				1.0f, c->fake, d->C, c->dhf, d->K, 1.0f,
+				dD->V1 + (int64_t) d->C * d->K, d->K);
+	/* condition rows and bias from both */
+	for (int64_t i = 0; i < n; i++)
+		c->dsum[i] = c->hr[i] + c->dhf[i];
+	sparse_linear_backward(dD->V1, dD->c1, c->dsum, bt->indptr, bt->indices,
+						   bt->rows, B, d->K);
+	return loss;
+}
+
+/*
+ * ZR term and the gradient at g: writes dg = dfake * mask + w 2 zr g / B
+ * over dfake in place; returns (1/B) sum zr g^2 (double accumulator).
+ */
+static double
+g_output_grad(float *dfake, const float *g, const float *mask, const float *zr,
+			  double w, int B, int C)
+{
+	double		sum = 0.0;
+	float		scale = (float) (2.0 * w / B);
+	int64_t		n = (int64_t) B * C;
+
+	for (int64_t i = 0; i < n; i++)
+	{
+		float		gi = g[i];
+
+		sum += (double) zr[i] * gi * gi;
+		dfake[i] = dfake[i] * mask[i] + scale * zr[i] * gi;
+	}
+	return sum / B;
+}
+
+/* G loss: fool D, plus zr_weight times the ZR term; gradients into dG. */
+double
+cfgan_g_step(CfganG *dG, double *zr_loss, CfganCache *c, const CfganBatch *bt,
+			 const CfganG *G, const CfganD *D, const CfganDims *d, double zr_weight)
+{
+	int			B = bt->B;
+	double		adv,
+				zr;
+
+	cfgan_generator_forward(c, bt, G, d);
+	apply_mask(c->fake, c->g, bt->mask, (int64_t) B * d->C);
+	d_condition(c, bt, D, d);
+	d_forward_fake(c, D, d, B);
+	adv = bce_logits_loss(c->dzfake, c->zfake, c->ones, NULL, B);
+
+	/* back through D (frozen) to the fake vector */
+	linear_backward(c->dsum, NULL, NULL, c->dzfake, c->hf, D->v2, B, d->K, 1);
+	sigmoid_backward(c->dhf, c->dsum, c->hf, (int64_t) B * d->K);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, d->C, d->K,
+				1.0f, c->dhf, d->K, D->V1 + (int64_t) d->C * d->K, d->K,
+				0.0f, c->fake, d->C);
+	zr = g_output_grad(c->fake, c->g, bt->mask, bt->zr, zr_weight, B, d->C);
+	if (zr_loss != NULL)
+		*zr_loss = zr;
+
+	/* back through G */
+	linear_backward(c->dh, dG->W2, dG->b2, c->fake, c->h, G->W2, B, d->H, d->C);
+	sigmoid_backward(c->dh, c->dh, c->h, (int64_t) B * d->H);
+	sparse_linear_backward(dG->W1, dG->b1, c->dh, bt->indptr, bt->indices,
+						   bt->rows, B, d->H);
+	if (d->Z > 0 && bt->noise != NULL)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->Z, d->H, B,
+					1.0f, bt->noise, d->Z, c->dh, d->H, 1.0f,
+					dG->W1 + (int64_t) d->C * d->H, d->H);
+	return adv + zr_weight * zr;
+}
+
+/* Generator output layer (2BHC) + D's dense fake input (2BCK), forward. */
+static double
+forward_flops(const CfganDims *d, int B)
+{
+	return 2.0 * B * d->H * d->C + 2.0 * B * d->Z * d->H + 2.0 * B * d->C * d->K;
+}
+
+/* Forward, plus the gradient of V1's vector rows from the fake (2BCK). */
+double
+cfgan_d_step_flops(const CfganDims *d, int B)
+{
+	return forward_flops(d, B) + 2.0 * B * d->C * d->K;
+}
+
+/* Forward, plus dfake (2BKC), dW2 and dh (4BCH), and the noise rows. */
+double
+cfgan_g_step_flops(const CfganDims *d, int B)
+{
+	return forward_flops(d, B) + 2.0 * B * d->K * d->C + 4.0 * B * d->C * d->H +
+		2.0 * B * d->Z * d->H;
+}
+
+/* ---- Training */
+
+#define ALIGN_BYTES 64
+
+/* Reserve n elements of size elem at *off (64-byte aligned); false on overflow. */
+static int
+reserve(size_t *off, size_t n, size_t elem, size_t *start)
+{
+	size_t		at = (*off + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
+
+	if (at < *off || (elem != 0 && n > (SIZE_MAX - at) / elem))
+		return 0;
+	*start = at;
+	*off = at + n * elem;
+	return 1;
+}
+
+/* Largest batch of either network, at most E, at least 1. */
+static int
+batch_max(const CfganConfig *cfg, int32_t E)
+{
+	int			b = cfg->batch_g > cfg->batch_d ? cfg->batch_g : cfg->batch_d;
+
+	if (b > E)
+		b = E;
+	return b < 1 ? 1 : b;
+}
+
+/* Region offsets of the trainer's memory; 0 when invalid or overflowing. */
+typedef struct TrainerLayout
+{
+	size_t		g_arena,
+				d_arena,
+				cache,
+				mask,
+				zr,
+				noise,
+				pm_bits,
+				zr_bits,
+				perm,
+				picked,
+				total;
+} TrainerLayout;
+
+/* Compute the layout of the trainer's memory. */
+static size_t
+trainer_layout(const CfganConfig *cfg, int32_t E, TrainerLayout *l)
+{
+	const CfganDims *d = &cfg->dims;
+	size_t		off = 0,
+				bm,
+				words;
+	int			ok = 1;
+
+	if (d->C < 1 || d->Z < 0 || d->H < 1 || d->K < 1 || E < 1 ||
+		cfg->batch_g < 1 || cfg->batch_d < 1 || cfg->steps_g < 0 || cfg->steps_d < 0 ||
+		cfgan_g_count(d) <= 0 || cfgan_d_count(d) <= 0)
+		return 0;
+	bm = (size_t) batch_max(cfg, E);
+	words = ((size_t) d->C + 63) / 64;
+	ok &= reserve(&off, 4 * (size_t) cfgan_g_count(d), sizeof(float), &l->g_arena);
+	ok &= reserve(&off, 4 * (size_t) cfgan_d_count(d), sizeof(float), &l->d_arena);
+	ok &= reserve(&off, cfgan_cache_floats(d, (int) bm), sizeof(float), &l->cache);
+	ok &= reserve(&off, bm * d->C, sizeof(float), &l->mask);
+	ok &= reserve(&off, bm * d->C, sizeof(float), &l->zr);
+	ok &= reserve(&off, bm * d->Z, sizeof(float), &l->noise);
+	ok &= reserve(&off, (size_t) E * words, sizeof(uint64_t), &l->pm_bits);
+	ok &= reserve(&off, (size_t) E * words, sizeof(uint64_t), &l->zr_bits);
+	ok &= reserve(&off, (size_t) E, sizeof(int32_t), &l->perm);
+	ok &= reserve(&off, (size_t) d->C, sizeof(int32_t), &l->picked);
+	l->total = off;
+	return ok ? off : 0;
+}
+
+/* Bytes the trainer needs. */
+size_t
+cfgan_trainer_bytes(const CfganConfig *cfg, int32_t E)
+{
+	TrainerLayout l;
+
+	return trainer_layout(cfg, E, &l);
+}
+
+/* Lay out the trainer, seed it and initialise both networks. */
+int
+cfgan_trainer_init(CfganTrainer *t, const CfganConfig *cfg, int32_t E,
+				   const int64_t *indptr, const int32_t *indices, uint64_t seed,
+				   void *mem, size_t bytes)
+{
+	const CfganDims *d = &cfg->dims;
+	TrainerLayout l;
+	char	   *base = mem;
+
+	if (trainer_layout(cfg, E, &l) == 0 || mem == NULL || bytes < l.total)
+		return -1;
+	memset(t, 0, sizeof(*t));
+	t->cfg = *cfg;
+	t->E = E;
+	t->indptr = indptr;
+	t->indices = indices;
+	t->g_spec[0] = (ParamSpec) {"generator", cfgan_g_count(d), 1};
+	t->d_spec[0] = (ParamSpec) {"discriminator", cfgan_d_count(d), 1};
+	if (param_arena_init(&t->g_arena, t->g_spec, 1, PARAM_ARENA_ADAM, base + l.g_arena,
+						 4 * sizeof(float) * (size_t) cfgan_g_count(d)) != 0 ||
+		param_arena_init(&t->d_arena, t->d_spec, 1, PARAM_ARENA_ADAM, base + l.d_arena,
+						 4 * sizeof(float) * (size_t) cfgan_d_count(d)) != 0)
+		return -1;
+	cfgan_g_point(&t->G, t->g_arena.params, d);
+	cfgan_g_point(&t->dG, t->g_arena.grads, d);
+	cfgan_d_point(&t->D, t->d_arena.params, d);
+	cfgan_d_point(&t->dD, t->d_arena.grads, d);
+	adam_init(&t->g_adam, t->g_arena.m, t->g_arena.v, t->g_arena.n);
+	adam_init(&t->d_adam, t->d_arena.m, t->d_arena.v, t->d_arena.n);
+	cfgan_cache_init(&t->cache, (float *) (base + l.cache), d, batch_max(cfg, E));
+	t->mask = (float *) (base + l.mask);
+	t->zr = (float *) (base + l.zr);
+	t->noise = d->Z > 0 ? (float *) (base + l.noise) : NULL;
+	t->pm_bits = (uint64_t *) (base + l.pm_bits);
+	t->zr_bits = (uint64_t *) (base + l.zr_bits);
+	t->perm = (int32_t *) (base + l.perm);
+	t->picked = (int32_t *) (base + l.picked);
+
+	rng_seed(&t->rng, seed);
+	init_xavier_uniform(t->G.W1, d->C + d->Z, d->H, &t->rng);
+	init_uniform(t->G.b1, -0.01f, 0.01f, d->H, &t->rng);
+	init_xavier_uniform(t->G.W2, d->H, d->C, &t->rng);
+	init_uniform(t->G.b2, -0.01f, 0.01f, d->C, &t->rng);
+	init_xavier_uniform(t->D.V1, 2 * d->C, d->K, &t->rng);
+	init_uniform(t->D.c1, -0.01f, 0.01f, d->K, &t->rng);
+	init_xavier_uniform(t->D.v2, d->K, 1, &t->rng);
+	init_uniform(t->D.c2, -0.01f, 0.01f, 1, &t->rng);
+	return 0;
+}
+
+/* Words of one entity's sample bitset. */
+static size_t
+bit_words(const CfganTrainer *t)
+{
+	return ((size_t) t->cfg.dims.C + 63) / 64;
+}
+
+/* Draw floor(n * ratio / 100) of entity e's n unobserved entries into bits. */
+static void
+draw_samples(CfganTrainer *t, int32_t e, double ratio, uint64_t *bits)
+{
+	int32_t		C = t->cfg.dims.C;
+	const int32_t *row = t->indices + t->indptr[e];
+	int32_t		n_pos = (int32_t) (t->indptr[e + 1] - t->indptr[e]);
+	int32_t		n_un = C - n_pos;
+	int32_t		k = (int32_t) floor((double) n_un * ratio / 100.0);
+
+	memset(bits, 0, bit_words(t) * sizeof(uint64_t));
+	if (k > n_un)
+		k = n_un;
+	if (k <= 0 || sample_negatives(&t->rng, C, row, n_pos, k, t->picked) != k)
+		return;
+	for (int32_t i = 0; i < k; i++)
+		bits[t->picked[i] >> 6] |= UINT64_C(1) << (t->picked[i] & 63);
+}
+
+/* Expand entity bits into a dense 0/1 row (C). */
+static void
+expand_bits(float *out, const uint64_t *bits, int32_t C)
+{
+	for (int32_t c = 0; c < C; c++)
+		out[c] = (float) ((bits[c >> 6] >> (c & 63)) & 1);
+}
+
+/* Masks (purchases + PM, and ZR when zr) and noise of a batch. */
+static void
+fill_batch(CfganTrainer *t, CfganBatch *bt, const int32_t *rows, int B, int with_zr)
+{
+	int32_t		C = t->cfg.dims.C;
+	size_t		w = bit_words(t);
+
+	for (int r = 0; r < B; r++)
+	{
+		int32_t		e = rows[r];
+		float	   *mask = t->mask + (int64_t) r * C;
+
+		expand_bits(mask, t->pm_bits + e * w, C);
+		for (int64_t p = t->indptr[e]; p < t->indptr[e + 1]; p++)
+			mask[t->indices[p]] = 1.0f;
+		if (with_zr)
+			expand_bits(t->zr + (int64_t) r * C, t->zr_bits + e * w, C);
+	}
+	for (int64_t i = 0; t->noise != NULL && i < (int64_t) B * t->cfg.dims.Z; i++)
+		t->noise[i] = (float) rng_normal(&t->rng);
+	bt->B = B;
+	bt->indptr = t->indptr;
+	bt->indices = t->indices;
+	bt->rows = rows;
+	bt->noise = t->noise;
+	bt->mask = t->mask;
+	bt->zr = t->zr;
+}
+
+/* `passes` passes over the entities in shuffled batches: D steps or G steps. */
+static void
+run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
+		   CfganBatchHook hook, void *arg)
+{
+	const CfganConfig *cfg = &t->cfg;
+	int			passes = generator ? cfg->steps_g : cfg->steps_d;
+	int			bs = generator ? cfg->batch_g : cfg->batch_d;
+	double		sum = 0.0,
+				zr_sum = 0.0;
+	int64_t		n = 0;
+
+	for (int s = 0; s < passes; s++)
+	{
+		sample_permutation(t->perm, t->E, &t->rng);
+		for (int32_t start = 0; start < t->E; start += bs)
+		{
+			int			B = t->E - start < bs ? t->E - start : bs;
+			CfganBatch	bt;
+			double		loss,
+						zr = 0.0;
+
+			fill_batch(t, &bt, t->perm + start, B, generator);
+			if (generator)
+			{
+				param_arena_zero_grad(&t->g_arena);
+				loss = cfgan_g_step(&t->dG, &zr, &t->cache, &bt, &t->G, &t->D,
+									&cfg->dims, cfg->zr_weight);
+				st->flops += cfgan_g_step_flops(&cfg->dims, B);
+			}
+			else
+			{
+				param_arena_zero_grad(&t->d_arena);
+				loss = cfgan_d_step(&t->dD, &t->cache, &bt, &t->G, &t->D, &cfg->dims);
+				st->flops += cfgan_d_step_flops(&cfg->dims, B);
+			}
+			if (hook != NULL)
+				hook(arg, loss);
+			if (generator)
+				adam_update(t->g_arena.params, &t->g_adam, t->g_arena.grads, &cfg->adam_g);
+			else
+				adam_update(t->d_arena.params, &t->d_adam, t->d_arena.grads, &cfg->adam_d);
+			sum += loss;
+			zr_sum += zr;
+			n++;
+		}
+	}
+	if (generator)
+	{
+		st->g_loss = (n > 0 ? sum / n : 0.0) +
+			l2_penalty(NULL, t->g_arena.params, cfg->adam_g.weight_decay, t->g_arena.n);
+		st->zr_loss = n > 0 ? zr_sum / n : 0.0;
+	}
+	else
+		st->d_loss = (n > 0 ? sum / n : 0.0) +
+			l2_penalty(NULL, t->d_arena.params, cfg->adam_d.weight_decay, t->d_arena.n);
+}
+
+/* Draw the epoch's ZR and PM samples, then the D passes and the G passes. */
+void
+cfgan_train_epoch(CfganTrainer *t, CfganEpochStats *stats, CfganBatchHook hook,
+				  void *hook_arg)
+{
+	size_t		w = bit_words(t);
+
+	memset(stats, 0, sizeof(*stats));
+	for (int32_t e = 0; e < t->E; e++)
+	{
+		draw_samples(t, e, t->cfg.zr_ratio, t->zr_bits + e * w);
+		draw_samples(t, e, t->cfg.pm_ratio, t->pm_bits + e * w);
+	}
+	run_passes(t, 0, stats, hook, hook_arg);
+	run_passes(t, 1, stats, hook, hook_arg);
+}
