@@ -19,11 +19,11 @@ $(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno
 
 # Backend glue.
 OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
-	src/recommend.o src/popularity.o src/knn.o src/ease.o src/evaluate.o $(ENGINE_OBJS)
+	src/recommend.o src/cache.o src/popularity.o src/knn.o src/ease.o src/evaluate.o $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend evaluate split
+REGRESS = basic train recommend serving evaluate split
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).
@@ -43,6 +43,10 @@ EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regressio
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (a struct layout mismatch between objects would crash the backend).
+$(OBJS): $(wildcard src/*.h)
 
 # Engine unit tests: each test/unit/test_*.c is linked with the engine sources
 # alone, without PostgreSQL.
@@ -67,3 +71,4 @@ tapcheck:
 .PHONY: bench
 bench:
 	bash test/bench/baselines.sh
+	bash test/bench/serving.sh

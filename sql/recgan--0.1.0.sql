@@ -67,35 +67,62 @@ CREATE FUNCTION recgan_recommend(
 	user_id			pg_catalog.int8,
 	k				pg_catalog.int4 DEFAULT 10,
 	model			pg_catalog.text DEFAULT 'default',
-	exclude_seen	pg_catalog.bool DEFAULT true)
+	exclude_seen	pg_catalog.bool DEFAULT true,
+	exclude			pg_catalog.int8[] DEFAULT NULL,
+	candidates		pg_catalog.int8[] DEFAULT NULL)
 RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
 AS 'MODULE_PATHNAME', 'recgan_recommend'
-LANGUAGE C STRICT STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool) IS
-	'top-k items for a user, best first, the training positives excluded; unknown users get the most popular items';
+COMMENT ON FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
+	pg_catalog.int8[], pg_catalog.int8[]) IS
+	'top-k items for a user, best first, training positives and exclude skipped, only candidates when given; unknown users get the most popular items';
 
 CREATE FUNCTION recgan_recommend_items(
-	items	pg_catalog.int8[],
-	k		pg_catalog.int4 DEFAULT 10,
-	model	pg_catalog.text DEFAULT 'default')
+	items		pg_catalog.int8[],
+	k			pg_catalog.int4 DEFAULT 10,
+	model		pg_catalog.text DEFAULT 'default',
+	exclude		pg_catalog.int8[] DEFAULT NULL,
+	candidates	pg_catalog.int8[] DEFAULT NULL)
 RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
 AS 'MODULE_PATHNAME', 'recgan_recommend_items'
-LANGUAGE C STRICT STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION recgan_recommend_items(pg_catalog.int8[], pg_catalog.int4, pg_catalog.text) IS
+COMMENT ON FUNCTION recgan_recommend_items(pg_catalog.int8[], pg_catalog.int4, pg_catalog.text,
+	pg_catalog.int8[], pg_catalog.int8[]) IS
 	'top-k items for a user known only by a list of liked items (fold-in, no retraining)';
 
 CREATE FUNCTION recgan_recommend_all(
-	k		pg_catalog.int4 DEFAULT 10,
-	model	pg_catalog.text DEFAULT 'default')
+	k			pg_catalog.int4 DEFAULT 10,
+	model		pg_catalog.text DEFAULT 'default',
+	exclude		pg_catalog.int8[] DEFAULT NULL,
+	candidates	pg_catalog.int8[] DEFAULT NULL)
 RETURNS TABLE (user_id pg_catalog.int8, item_id pg_catalog.int8, score pg_catalog.float4,
 			   rank pg_catalog.int4)
 AS 'MODULE_PATHNAME', 'recgan_recommend_all'
-LANGUAGE C STRICT STABLE PARALLEL SAFE;
+LANGUAGE C STABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text) IS
+COMMENT ON FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text, pg_catalog.int8[], pg_catalog.int8[]) IS
 	'top-k unseen items for every user the model was trained on, scored in blocks';
+
+CREATE FUNCTION recgan_similar_items(
+	item_id	pg_catalog.int8,
+	k		pg_catalog.int4 DEFAULT 10,
+	model	pg_catalog.text DEFAULT 'default')
+RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_similar_items'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_similar_items(pg_catalog.int8, pg_catalog.int4, pg_catalog.text) IS
+	'the k items most similar to an item (EASE weights, ItemKNN cosine, ...); an error for models without item representations';
+
+CREATE FUNCTION recgan_cache_stats()
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'recgan_cache_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_cache_stats() IS
+	'this backend''s model cache: hits, misses, bytes, cached model names (most recent first)';
 
 --
 -- Managing models

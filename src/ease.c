@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 
 #include "model.h"
+#include "nn.h"
 #include "recgan.h"
 
 #define EASE_BLOCK 256
@@ -158,13 +159,18 @@ static void
 EaseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 {
 	int32		n = model->n_items;
-	const float *b = model->tensors[0].data;
 
-	memset(scores, 0, (Size) nq * n * sizeof(float));
 	for (int q = 0; q < nq; q++)
-		for (int32 h = 0; h < queries[q].n_items; h++)
-			cblas_saxpy(n, 1.0f, b + (Size) queries[q].items[h] * n, 1,
-						scores + (Size) q * n, 1);
+		rows_sum(scores + (Size) q * n, model->tensors[0].data, queries[q].items,
+				 queries[q].n_items, n);
+}
+
+/* Items most predicted by item i: row i of B. */
+static void
+EaseSimilar(const Model *model, int32 item, float *scores)
+{
+	memcpy(scores, model->tensors[0].data + (Size) item * model->n_items,
+		   (Size) model->n_items * sizeof(float));
 }
 
 const ModelOps ease_ops = {
@@ -175,4 +181,5 @@ const ModelOps ease_ops = {
 	.train = EaseTrain,
 	.validate = EaseValidate,
 	.score = EaseScore,
+	.similar = EaseSimilar,
 };

@@ -150,6 +150,20 @@ KnnScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 	}
 }
 
+/* Item i's stored neighbors with their cosine; every other item -inf. */
+static void
+KnnSimilar(const Model *model, int32 item, float *scores)
+{
+	int32		k = KnnK(model);
+	Size		base = (Size) item * k;
+	const int32 *nbr_idx = (const int32 *) model->tensors[0].data;
+
+	for (int32 j = 0; j < model->n_items; j++)
+		scores[j] = -INFINITY;
+	for (int32 n = 0; n < k && nbr_idx[base + n] >= 0; n++)
+		scores[nbr_idx[base + n]] = model->tensors[1].data[base + n];
+}
+
 const ModelOps itemknn_ops = {
 	.name = "itemknn",
 	.algorithm = RECGAN_ALG_ITEMKNN,
@@ -158,4 +172,5 @@ const ModelOps itemknn_ops = {
 	.train = KnnTrain,
 	.validate = KnnValidate,
 	.score = KnnScore,
+	.similar = KnnSimilar,
 };

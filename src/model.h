@@ -54,6 +54,7 @@ typedef struct Model
 	int			n_tensors;
 	Tensor		tensors[RECGAN_MAX_TENSORS];
 	float	   *popularity;		/* (I) training positives per item, derived */
+	void	   *serving;		/* optional state built by ops->prepare */
 	const struct ModelOps *ops;
 } Model;
 
@@ -126,6 +127,18 @@ typedef struct ModelOps
 	/* Scores of every item for Q queries: scores is (Q, I), row-major. */
 	void		(*score) (const Model *model, const ScoreQuery *queries, int nq,
 						  float *scores);
+
+	/*
+	 * Optional: precompute serving state once after a decode (it runs in the
+	 * cache entry's memory context and may set model->serving).
+	 */
+	void		(*prepare) (Model *model);
+
+	/*
+	 * Optional: similarity of every item to item i (scores is (I)); NULL
+	 * when the model has no item representations.
+	 */
+	void		(*similar) (const Model *model, int32 item, float *scores);
 } ModelOps;
 
 /* Registry (model.c) */
@@ -153,7 +166,10 @@ extern Model *ModelDecode(bytea *raw);
 /* For validate(): DATA_CORRUPTED unless n tensors of these lengths. */
 extern void ModelCheckTensors(const Model *model, int n, const int64 *expected);
 
-/* Load and decode a model by name from recgan_models (recommend.c). */
+/*
+ * The decoded model of this name, through the per-backend cache (cache.c);
+ * UNDEFINED_OBJECT if there is none.  Owned by the cache: read only.
+ */
 extern Model *ModelLoad(const char *name);
 
 /*

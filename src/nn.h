@@ -81,6 +81,14 @@ void		embedding_forward(float *out, const int32_t *idx,
 void		embedding_backward(float *dtable, const float *dout,
 							   const int32_t *idx, int B, int D);
 
+/*
+ * out (D) = sum of table rows idx[0..n) (table is (N, D)).  Eight rows per
+ * pass over out, so out is read and written n/8 times instead of n: the
+ * scoring kernel of item-item models (a user's score row is the sum of the
+ * weight rows of the items in their history).
+ */
+void		rows_sum(float *out, const float *table, const int32_t *idx, int n, int D);
+
 /* ---- Elementwise product and row-wise dot, for factor models */
 
 /* y (n) = a (n) * b (n). */

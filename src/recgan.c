@@ -33,6 +33,7 @@ PG_MODULE_MAGIC;
 
 int			recgan_blas_threads = 1;
 int			recgan_max_train_memory = 4096;
+int			recgan_cache_mb = 256;
 
 void		_PG_init(void);
 
@@ -53,6 +54,14 @@ _PG_init(void)
 							"Training refuses to start, naming both figures, above this.",
 							&recgan_max_train_memory,
 							4096, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("recgan.cache_mb",
+							"Memory for decoded models kept by each backend.",
+							"Least recently used models are evicted above it; 0 disables the cache.",
+							&recgan_cache_mb,
+							256, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 

@@ -15,6 +15,7 @@
 /* GUC variables, defined in recgan.c */
 extern int	recgan_blas_threads;
 extern int	recgan_max_train_memory;	/* MB */
+extern int	recgan_cache_mb;
 
 /* Apply recgan.blas_threads to OpenBLAS; call before any BLAS-heavy work. */
 extern void RecganBlasSetup(void);

@@ -25,45 +25,34 @@
 #include "recgan.h"
 #include "topk.h"
 
-/* Load and decode a model by name; UNDEFINED_OBJECT if there is none. */
-Model *
-ModelLoad(const char *name)
+/* qsort comparator for int32 indexes. */
+static int
+CompareIndex(const void *a, const void *b)
 {
-	MemoryContext outer = CurrentMemoryContext;
-	char	   *sql = psprintf("SELECT model FROM %s WHERE name = $1",
-							   RecganCatalogTable("recgan_models"));
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	bytea	   *raw = NULL;
-	bool		isnull;
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
 
-	SPI_connect();
-	SPI_execute_with_args(sql, 1, types, values, NULL, true, 1);
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-		{
-			MemoryContext spi_cxt = MemoryContextSwitchTo(outer);
-
-			raw = DatumGetByteaPCopy(d);
-			MemoryContextSwitchTo(spi_cxt);
-		}
-	}
-	SPI_finish();
-	if (raw == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name),
-				 errhint("Train it with recgan_train(source, model => '%s').", name)));
-	return ModelDecode(raw);
+	return (x > y) - (x < y);
 }
 
-/* k argument: at least 1. */
-static int32
-CheckK(int32 k)
+/* Error unless argument arg is non-NULL. */
+static void
+RequireArg(FunctionCallInfo fcinfo, int arg, const char *name)
 {
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+}
+
+/* k argument: non-NULL and at least 1. */
+static int32
+GetK(FunctionCallInfo fcinfo, int arg)
+{
+	int32		k;
+
+	RequireArg(fcinfo, arg, "k");
+	k = PG_GETARG_INT32(arg);
 	if (k < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -72,7 +61,112 @@ CheckK(int32 k)
 	return k;
 }
 
-/* Emit the top k of one score row as (item_id, score, rank) rows. */
+/* Model name argument: non-NULL. */
+static char *
+GetModelName(FunctionCallInfo fcinfo, int arg)
+{
+	RequireArg(fcinfo, arg, "model");
+	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+/*
+ * Map an int8[] of raw item ids to sorted distinct known item indexes; NULL
+ * elements and multi-dimensional arrays are errors; *unknown counts ids the
+ * model does not know.
+ */
+static int32 *
+MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int32 *unknown)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int32	   *idx;
+	int32		m = 0;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	idx = palloc_array(int32, Max(n, 1));
+	*unknown = 0;
+	for (int i = 0; i < n; i++)
+	{
+		int32		j;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", what)));
+		j = DatasetFindId(model->item_ids, model->n_items, DatumGetInt64(elems[i]));
+		if (j < 0)
+			(*unknown)++;
+		else
+			idx[m++] = j;
+	}
+	qsort(idx, m, sizeof(int32), CompareIndex);
+	*n_out = 0;
+	for (int32 a = 0; a < m; a++)
+		if (a == 0 || idx[a] != idx[a - 1])
+			idx[(*n_out)++] = idx[a];
+	return idx;
+}
+
+/* Business filters of one call: items to skip, and the only items allowed. */
+typedef struct Filters
+{
+	int32	   *exclude;		/* item indexes never returned */
+	int32		n_exclude;
+	bool		has_candidates;
+	int32	   *candidates;		/* item indexes allowed, if has_candidates */
+	int32		n_candidates;
+	float	   *saved;			/* (n_candidates) scratch */
+} Filters;
+
+/* Read the exclude and candidates array arguments (either may be NULL). */
+static void
+GetFilters(FunctionCallInfo fcinfo, int exclude_arg, int candidates_arg, const Model *model,
+		   Filters *f)
+{
+	int32		unknown;
+
+	memset(f, 0, sizeof(*f));
+	if (!PG_ARGISNULL(exclude_arg))
+		f->exclude = MapItems(model, PG_GETARG_ARRAYTYPE_P(exclude_arg), "exclude",
+							  &f->n_exclude, &unknown);
+	if (!PG_ARGISNULL(candidates_arg))
+	{
+		f->has_candidates = true;
+		f->candidates = MapItems(model, PG_GETARG_ARRAYTYPE_P(candidates_arg), "candidates",
+								 &f->n_candidates, &unknown);
+		f->saved = palloc_array(float, Max(f->n_candidates, 1));
+	}
+}
+
+/* Set the scores of these items to -inf (never recommended). */
+static void
+ExcludeItems(float *scores, const int32 *items, int32 n)
+{
+	for (int32 h = 0; h < n; h++)
+		scores[items[h]] = -INFINITY;
+}
+
+/* Apply exclusions, then keep only the candidates' scores. */
+static void
+ApplyFilters(const Filters *f, float *scores, int32 n_items)
+{
+	ExcludeItems(scores, f->exclude, f->n_exclude);
+	if (!f->has_candidates)
+		return;
+	for (int32 c = 0; c < f->n_candidates; c++)
+		f->saved[c] = scores[f->candidates[c]];
+	for (int32 j = 0; j < n_items; j++)
+		scores[j] = -INFINITY;
+	for (int32 c = 0; c < f->n_candidates; c++)
+		scores[f->candidates[c]] = f->saved[c];
+}
+
+/* Emit the top k of one score row as ([user_id,] item_id, score, rank) rows. */
 static void
 EmitTopK(ReturnSetInfo *rsinfo, const Model *model, const float *scores, int32 k,
 		 int32 *heap, int32 *top, bool with_user, int64 user_id)
@@ -94,22 +188,14 @@ EmitTopK(ReturnSetInfo *rsinfo, const Model *model, const float *scores, int32 k
 	}
 }
 
-/* Set the scores of a query's history items to -inf (never recommended). */
-static void
-ExcludeItems(float *scores, const int32 *items, int32 n)
-{
-	for (int32 h = 0; h < n; h++)
-		scores[items[h]] = -INFINITY;
-}
-
 /*
  * Score one query and emit its top k.  q NULL is the cold-start answer
- * (popularity, nothing excluded); otherwise the query's history is excluded
- * when exclude is set.
+ * (popularity); otherwise the query's history is excluded when
+ * exclude_history is set.  Filters apply in both cases.
  */
 static void
 RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
-			 bool exclude, int32 k)
+			 bool exclude_history, const Filters *f, int32 k)
 {
 	int32		kk = Min(k, model->n_items);
 	float	   *scores = palloc_array(float, model->n_items);
@@ -120,9 +206,10 @@ RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
 	{
 		RecganBlasSetup();
 		model->ops->score(model, q, 1, scores);
-		if (exclude)
+		if (exclude_history)
 			ExcludeItems(scores, q->items, q->n_items);
 	}
+	ApplyFilters(f, scores, model->n_items);
 	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
 			 false, 0);
 }
@@ -134,68 +221,26 @@ Datum
 recgan_recommend(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		user_id = PG_GETARG_INT64(0);
-	int32		k = CheckK(PG_GETARG_INT32(1));
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	bool		exclude_seen = PG_GETARG_BOOL(3);
+	int32		k = GetK(fcinfo, 1);
+	char	   *name = GetModelName(fcinfo, 2);
+	bool		exclude_seen;
 	Model	   *model;
+	Filters		f;
 	ScoreQuery	q;
 	int32		u;
 
+	RequireArg(fcinfo, 3, "exclude_seen");
+	exclude_seen = PG_GETARG_BOOL(3);
 	InitMaterializedSRF(fcinfo, 0);
 	model = ModelLoad(name);
-	u = DatasetFindId(model->user_ids, model->n_users, user_id);
+	GetFilters(fcinfo, 4, 5, model, &f);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;		/* no user, no rows */
+	u = DatasetFindId(model->user_ids, model->n_users, PG_GETARG_INT64(0));
 	if (u >= 0)
 		ModelUserQuery(model, u, &q);
-	RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, k);
+	RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, &f, k);
 	return (Datum) 0;
-}
-
-/* Map raw item ids to sorted distinct known indexes; count unknown ones. */
-static int32 *
-MapItems(const Model *model, ArrayType *arr, int32 *n_out, int32 *unknown)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int32	   *idx;
-	int32		m = 0;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("items must be a one-dimensional array")));
-	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-	idx = palloc_array(int32, Max(n, 1));
-	*unknown = 0;
-	for (int i = 0; i < n; i++)
-	{
-		int32		j;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("items must not contain NULL")));
-		j = DatasetFindId(model->item_ids, model->n_items, DatumGetInt64(elems[i]));
-		if (j < 0)
-			(*unknown)++;
-		else
-			idx[m++] = j;
-	}
-	/* sort and dedupe (insertion sort: histories given by hand are short) */
-	for (int32 a = 1; a < m; a++)
-		for (int32 b = a; b > 0 && idx[b - 1] > idx[b]; b--)
-		{
-			int32		t = idx[b];
-
-			idx[b] = idx[b - 1];
-			idx[b - 1] = t;
-		}
-	*n_out = 0;
-	for (int32 a = 0; a < m; a++)
-		if (a == 0 || idx[a] != idx[a - 1])
-			idx[(*n_out)++] = idx[a];
-	return idx;
 }
 
 PG_FUNCTION_INFO_V1(recgan_recommend_items);
@@ -205,22 +250,27 @@ Datum
 recgan_recommend_items(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
-	int32		k = CheckK(PG_GETARG_INT32(1));
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int32		k = GetK(fcinfo, 1);
+	char	   *name = GetModelName(fcinfo, 2);
 	Model	   *model;
+	Filters		f;
 	ScoreQuery	q;
 	int32		unknown;
 
+	RequireArg(fcinfo, 0, "items");
 	InitMaterializedSRF(fcinfo, 0);
 	model = ModelLoad(name);
+	GetFilters(fcinfo, 3, 4, model, &f);
 	q.user = -1;
-	q.items = MapItems(model, arr, &q.n_items, &unknown);
+	q.items = MapItems(model, PG_GETARG_ARRAYTYPE_P(0), "items", &q.n_items, &unknown);
 	if (unknown > 0)
 		ereport(NOTICE,
 				(errmsg("%d of the given items are unknown to model \"%s\" and were ignored",
 						unknown, name)));
-	RecommendOne(rsinfo, model, q.n_items > 0 ? &q : NULL, true, k);
+	if (q.n_items > 0)
+		RecommendOne(rsinfo, model, &q, true, &f, k);
+	else
+		RecommendOne(rsinfo, model, NULL, false, &f, k);
 	return (Datum) 0;
 }
 
@@ -231,9 +281,10 @@ Datum
 recgan_recommend_all(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int32		k = CheckK(PG_GETARG_INT32(0));
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int32		k = GetK(fcinfo, 0);
+	char	   *name = GetModelName(fcinfo, 1);
 	Model	   *model;
+	Filters		f;
 	ScoreQuery *queries;
 	float	   *scores;			/* (Q, I) */
 	int32	   *heap;
@@ -243,6 +294,7 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	model = ModelLoad(name);
+	GetFilters(fcinfo, 2, 3, model, &f);
 	kk = Min(k, model->n_items);
 	block = ModelScoreBlockSize(model);
 	RecganBlasSetup();
@@ -264,9 +316,45 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 			float	   *row = scores + (Size) q * model->n_items;
 
 			ExcludeItems(row, queries[q].items, queries[q].n_items);
+			ApplyFilters(&f, row, model->n_items);
 			EmitTopK(rsinfo, model, row, kk, heap, top, true, model->user_ids[u0 + q]);
 		}
 	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(recgan_similar_items);
+
+/* The k items most similar to an item, for models with item representations. */
+Datum
+recgan_similar_items(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		k = GetK(fcinfo, 1);
+	char	   *name = GetModelName(fcinfo, 2);
+	Model	   *model;
+	int32		i;
+	int32		kk;
+	float	   *scores;
+
+	InitMaterializedSRF(fcinfo, 0);
+	model = ModelLoad(name);
+	if (model->ops->similar == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (%s) has no item representations", name, model->ops->name),
+				 errhint("Use an itemknn, ease or cfgan model for similar items.")));
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	i = DatasetFindId(model->item_ids, model->n_items, PG_GETARG_INT64(0));
+	if (i < 0)
+		return (Datum) 0;		/* an item the model does not know has no neighbours */
+	kk = Min(k, model->n_items);
+	scores = palloc_array(float, model->n_items);
+	model->ops->similar(model, i, scores);
+	scores[i] = -INFINITY;
+	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
+			 false, 0);
 	return (Datum) 0;
 }
 

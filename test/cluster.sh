@@ -79,7 +79,9 @@ recgan_make_tmp() {
 recgan_build_install() {
 	say "building recgan"
 	mkdir -p "$TMP_ROOT/src"
-	(cd "$RECGAN_SRC" && tar --exclude=.git --exclude='*.o' --exclude='*.so' -cf - .) |
+	(cd "$RECGAN_SRC" && tar --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+		--exclude=./results --exclude=./tmp_check --exclude=./test/bench/out \
+		--exclude='./test/unit/test_*[!.][!c]' -cf - .) |
 		(cd "$TMP_ROOT/src" && tar -xf -)
 	[ "$(id -u)" -eq 0 ] && chown -R "$RECGAN_TEST_USER" "$TMP_ROOT/src"
 	as_pg make -C "$TMP_ROOT/src" -s PG_CONFIG="$PG_CONFIG" all || die "build failed"

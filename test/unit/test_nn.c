@@ -1070,6 +1070,41 @@ test_permutation(void)
 	CHECK(moved > N / 2, "only %d of %d moved", moved, N);
 }
 
+/* rows_sum equals a naive sum of the selected rows, for every remainder mod 8. */
+static void
+test_rows_sum(void)
+{
+	enum
+	{
+		N = 30, D = 37
+	};
+	float		table[N * D],
+				out[D];
+	int32_t		idx[N];
+	Rng			rng;
+
+	rng_seed(&rng, 23);
+	for (int i = 0; i < N * D; i++)
+		table[i] = (float) rng_normal(&rng);
+	for (int n = 0; n <= 20; n++)
+	{
+		double		maxerr = 0;
+
+		for (int r = 0; r < n; r++)
+			idx[r] = (int32_t) rng_below(&rng, N);	/* repeats allowed */
+		rows_sum(out, table, idx, n, D);
+		for (int j = 0; j < D; j++)
+		{
+			double		ref = 0;
+
+			for (int r = 0; r < n; r++)
+				ref += table[idx[r] * D + j];
+			maxerr = fmax(maxerr, fabs(ref - out[j]));
+		}
+		CHECK(maxerr < 1e-4, "rows_sum of %d rows differs by %g", n, maxerr);
+	}
+}
+
 int
 main(void)
 {
@@ -1092,5 +1127,6 @@ main(void)
 	RUN(test_sample_negative);
 	RUN(test_sample_negatives);
 	RUN(test_permutation);
+	RUN(test_rows_sum);
 	return unit_summary();
 }

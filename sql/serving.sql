@@ -1,0 +1,91 @@
+-- Serving: business filters, similar items, NULL arguments, the model cache.
+CREATE EXTENSION IF NOT EXISTS recgan;
+
+CREATE TABLE sv (user_id int, item_id int, rating int);
+-- two taste groups: users 1-4 like items 1-4, users 5-8 like items 5-8; item 9 liked by all
+INSERT INTO sv
+SELECT u, i, 5 FROM generate_series(1, 4) u, generate_series(1, 4) i WHERE (u + i) % 4 <> 0
+UNION ALL
+SELECT u, i, 5 FROM generate_series(5, 8) u, generate_series(5, 8) i WHERE (u + i) % 4 <> 0
+UNION ALL
+SELECT u, 9, 5 FROM generate_series(1, 8) u;
+SELECT count(*) FROM recgan_train('sv', 'sv_ease', 'ease', '{"lambda": 1}');
+SELECT count(*) FROM recgan_train('sv', 'sv_knn', 'itemknn');
+SELECT count(*) FROM recgan_train('sv', 'sv_pop', 'popularity');
+
+-- exclude and candidates, for one user, a new user and everyone
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease');
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease', exclude => ARRAY[3]);
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease', candidates => ARRAY[5, 6, 7]);
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease', candidates => ARRAY[5, 6, 7], exclude => ARRAY[5]);
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease', candidates => ARRAY[1, 2, 999]);  -- seen and unknown: nothing
+SELECT item_id, rank FROM recgan_recommend(999, 3, 'sv_ease', candidates => ARRAY[5, 9]);      -- cold start, filtered
+SELECT item_id, rank FROM recgan_recommend_items(ARRAY[1, 2], 3, 'sv_ease', exclude => ARRAY[3]);
+SELECT item_id, rank FROM recgan_recommend_items(ARRAY[1, 2], 3, 'sv_ease', candidates => '{}');
+SELECT user_id, item_id, rank FROM recgan_recommend_all(1, 'sv_ease', candidates => ARRAY[3, 7])
+ORDER BY user_id;
+
+-- bad filter arguments
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease', exclude => ARRAY[1, NULL]);
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease', candidates => ARRAY[NULL::int8]);
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease', candidates => ARRAY[[1, 2], [3, 4]]);
+SELECT * FROM recgan_recommend_all(1, 'sv_ease', exclude => ARRAY[NULL::int8]);
+SELECT * FROM recgan_recommend(1, NULL, 'sv_ease');
+SELECT * FROM recgan_recommend(1, 3, NULL);
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease', NULL);
+SELECT * FROM recgan_recommend_items(NULL, 3, 'sv_ease');
+SELECT count(*) AS no_user_no_rows FROM recgan_recommend(NULL, 3, 'sv_ease');
+
+-- similar items: models with item representations, and one without
+SELECT item_id, rank FROM recgan_similar_items(1, 3, 'sv_ease');
+SELECT item_id, rank FROM recgan_similar_items(5, 3, 'sv_knn');
+SELECT count(*) AS unknown_item FROM recgan_similar_items(12345, 3, 'sv_knn');
+SELECT count(*) AS null_item FROM recgan_similar_items(NULL, 3, 'sv_knn');
+SELECT * FROM recgan_similar_items(1, 3, 'sv_pop');
+SELECT * FROM recgan_similar_items(1, 0, 'sv_ease');
+SELECT * FROM recgan_similar_items(1, 3, 'nope');
+
+-- the cache: a second call is a hit; a retrain in this session is picked up
+SELECT count(*) FROM recgan_recommend(1, 3, 'sv_knn');
+SELECT (recgan_cache_stats()->>'hits')::int AS hits_before \gset
+SELECT count(*) FROM recgan_recommend(2, 3, 'sv_knn');
+SELECT (recgan_cache_stats()->>'hits')::int - :hits_before AS new_hits;
+SELECT count(*) FROM recgan_train('sv', 'sv_knn', 'itemknn', '{"neighbors": 1}');
+SELECT count(*) AS one_neighbor FROM recgan_similar_items(5, 3, 'sv_knn');
+-- a retrain rolled back is not served
+BEGIN;
+SELECT count(*) FROM recgan_train('sv', 'sv_knn', 'itemknn', '{"neighbors": 3}');
+SELECT count(*) AS three_neighbors FROM recgan_similar_items(5, 3, 'sv_knn');
+ROLLBACK;
+SELECT count(*) AS one_neighbor_again FROM recgan_similar_items(5, 3, 'sv_knn');
+-- with the cache disabled every call decodes, with the same answers
+SET recgan.cache_mb = 0;
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease');
+RESET recgan.cache_mb;
+-- dropping a model is seen at once
+SELECT recgan_drop_model('sv_pop');
+SELECT * FROM recgan_recommend(1, 3, 'sv_pop');
+
+-- privileges and row-level security apply to every call, cached or not
+CREATE ROLE regress_recgan_reader;
+GRANT USAGE ON SCHEMA public TO regress_recgan_reader;
+SELECT count(*) FROM recgan_recommend(1, 3, 'sv_ease');   -- cached by the owner
+SET ROLE regress_recgan_reader;
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease');
+RESET ROLE;
+GRANT SELECT ON recgan_models TO regress_recgan_reader;
+SET ROLE regress_recgan_reader;
+SELECT count(*) AS granted FROM recgan_recommend(1, 3, 'sv_ease');
+RESET ROLE;
+ALTER TABLE recgan_models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY regress_hide_ease ON recgan_models FOR SELECT TO regress_recgan_reader
+	USING (name <> 'sv_ease');
+SET ROLE regress_recgan_reader;
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease');
+SELECT count(*) AS visible FROM recgan_recommend(1, 3, 'sv_knn');
+RESET ROLE;
+DROP POLICY regress_hide_ease ON recgan_models;
+ALTER TABLE recgan_models DISABLE ROW LEVEL SECURITY;
+REVOKE SELECT ON recgan_models FROM regress_recgan_reader;
+REVOKE USAGE ON SCHEMA public FROM regress_recgan_reader;
+DROP ROLE regress_recgan_reader;

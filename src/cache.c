@@ -1,0 +1,311 @@
+/*
+ * cache.c
+ *	  Per-backend cache of decoded models, so serving does not decode the
+ *	  model bytea on every call.
+ *
+ * An entry is keyed by the model name and the version of its catalog row:
+ * the row's xmin and ctid.  Every retrain or replace writes a new row
+ * version, so the next call in any session that can see it misses and
+ * decodes the new model; a retrain that rolled back is never visible, so the
+ * old entry keeps being served.  The lookup reads only xmin and ctid (the
+ * bytea is a TOAST pointer, fetched only on a miss) by a direct probe of the
+ * primary key index after checking SELECT privilege; when row-level security
+ * applies it goes through SPI instead, so policies are honoured.  Nothing is
+ * written, so this works on a hot standby.
+ *
+ * Each entry owns a memory context under a long-lived "recgan model cache"
+ * context; entries are evicted least recently used first when their total
+ * would exceed recgan.cache_mb.  A model larger than the whole cache is
+ * decoded for the call only and not kept.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+#include "utils/relcache.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "executor/spi.h"
+#include "lib/ilist.h"
+#include "storage/itemptr.h"
+#include "utils/tuplestore.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "model.h"
+#include "recgan.h"
+
+typedef struct CacheEntry
+{
+	dlist_node	lru;			/* most recently used at the head */
+	char	   *name;
+	TransactionId xmin;
+	ItemPointerData tid;
+	MemoryContext cxt;
+	Model	   *model;
+	Size		bytes;
+} CacheEntry;
+
+static MemoryContext cache_cxt = NULL;
+static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
+static Size cache_bytes = 0;
+static uint64 cache_hits = 0;
+static uint64 cache_misses = 0;
+
+/* Drop one entry and its memory. */
+static void
+CacheEvict(CacheEntry *e)
+{
+	dlist_delete(&e->lru);
+	cache_bytes -= e->bytes;
+	MemoryContextDelete(e->cxt);
+}
+
+/* Evict least recently used entries until need more bytes fit. */
+static void
+CacheMakeRoom(Size need)
+{
+	Size		limit = (Size) recgan_cache_mb * 1024 * 1024;
+
+	while (!dlist_is_empty(&cache_lru) && cache_bytes + need > limit)
+		CacheEvict(dlist_container(CacheEntry, lru, dlist_tail_node(&cache_lru)));
+}
+
+/* A model row as found by a lookup. */
+typedef struct RowVersion
+{
+	bool		found;
+	TransactionId xmin;
+	ItemPointerData tid;
+	bytea	   *raw;			/* detoasted copy, when asked for */
+} RowVersion;
+
+/* The catalog relation, its primary key and the model column, per backend. */
+static Oid	models_relid = InvalidOid;
+static Oid	models_pkey = InvalidOid;
+static AttrNumber models_attnum = InvalidAttrNumber;
+
+/* Resolve (again, if the extension was dropped or recreated) the catalog OIDs. */
+static void
+CatalogResolve(void)
+{
+	char	   *relname = OidIsValid(models_relid) ? get_rel_name(models_relid) : NULL;
+	char	   *qualified;
+	Relation	rel;
+
+	if (relname != NULL && strcmp(relname, "recgan_models") == 0)
+		return;
+	qualified = RecganCatalogTable("recgan_models");	/* errors if not installed */
+	models_relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)),
+									NoLock, false);
+	rel = table_open(models_relid, AccessShareLock);
+	models_pkey = RelationGetPrimaryKeyIndex(rel);
+	table_close(rel, NoLock);
+	models_attnum = get_attnum(models_relid, "model");
+	if (!OidIsValid(models_pkey) || models_attnum == InvalidAttrNumber)
+		elog(ERROR, "recgan_models has lost its primary key or model column. Please report a bug.");
+}
+
+/*
+ * Find a model row by a direct probe of the primary key index (no SPI, no
+ * planner): the serving fast path.  The caller has checked SELECT privilege
+ * and that no row-level security applies.
+ */
+static void
+LookupDirect(const char *name, RowVersion *rv, bool want_bytes)
+{
+	Relation	rel = table_open(models_relid, AccessShareLock);
+	Relation	idx = index_open(models_pkey, AccessShareLock);
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		isnull;
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(name));
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	rv->found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (rv->found)
+	{
+		rv->xmin = DatumGetTransactionId(slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull));
+		ItemPointerCopy(&slot->tts_tid, &rv->tid);
+		if (want_bytes)
+			rv->raw = DatumGetByteaPCopy(slot_getattr(slot, models_attnum, &isnull));
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
+}
+
+/*
+ * Find a model row through SPI, which applies every permission and policy:
+ * used when row-level security or column privileges are in play.
+ */
+static void
+LookupSpi(const char *name, RowVersion *rv, bool want_bytes)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			types[1] = {TEXTOID};
+	char	   *sql = psprintf("SELECT xmin, ctid%s FROM %s WHERE name = $1",
+							   want_bytes ? ", model" : "", RecganCatalogTable("recgan_models"));
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute_with_args(sql, 1, types, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "model lookup failed. Please report a bug.");
+	rv->found = (SPI_processed == 1);
+	if (rv->found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		rv->xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 1, &isnull));
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull)), &rv->tid);
+		if (want_bytes)
+		{
+			MemoryContext spi_cxt = MemoryContextSwitchTo(outer);
+
+			rv->raw = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+			MemoryContextSwitchTo(spi_cxt);
+		}
+	}
+	SPI_finish();
+}
+
+/* Look a model row up by the fastest path the caller's rights allow. */
+static void
+LookupRow(const char *name, RowVersion *rv, bool want_bytes)
+{
+	memset(rv, 0, sizeof(*rv));
+	CatalogResolve();
+	if (pg_class_aclcheck(models_relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(models_relid, InvalidOid, true) != RLS_ENABLED)
+		LookupDirect(name, rv, want_bytes);
+	else
+		LookupSpi(name, rv, want_bytes);
+	if (!rv->found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name),
+				 errhint("Train it with recgan_train(source, model => '%s').", name)));
+}
+
+/*
+ * Return the decoded model of this name, from the cache when the catalog row
+ * is unchanged.  The model is owned by the cache: callers must not modify or
+ * free it, and must not keep it past the current call.
+ */
+Model *
+ModelLoad(const char *name)
+{
+	RowVersion	rv;
+	dlist_iter	it;
+	Model	   *model;
+	MemoryContext cxt;
+	Size		bytes;
+	CacheEntry *e;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "recgan model cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	LookupRow(name, &rv, false);
+	dlist_foreach(it, &cache_lru)
+	{
+		e = dlist_container(CacheEntry, lru, it.cur);
+		if (strcmp(e->name, name) != 0)
+			continue;
+		if (e->xmin == rv.xmin && ItemPointerEquals(&e->tid, &rv.tid))
+		{
+			dlist_move_head(&cache_lru, &e->lru);
+			cache_hits++;
+			return e->model;
+		}
+		CacheEvict(e);			/* another version of the row */
+		break;
+	}
+
+	/* miss: fetch the bytes (same snapshot, same row) and decode */
+	cache_misses++;
+	LookupRow(name, &rv, true);
+	cxt = AllocSetContextCreate(cache_cxt, "recgan cached model", ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		model = ModelDecode(rv.raw);
+		if (model->ops->prepare)
+			model->ops->prepare(model);
+		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pfree(rv.raw);
+
+	bytes = MemoryContextMemAllocated(cxt, true);
+	if (bytes > (Size) recgan_cache_mb * 1024 * 1024)
+	{
+		/* too big to keep: it lives as long as the caller's context */
+		MemoryContextSetParent(cxt, CurrentMemoryContext);
+		return model;
+	}
+	CacheMakeRoom(bytes);
+	e = MemoryContextAlloc(cxt, sizeof(CacheEntry));
+	e->name = MemoryContextStrdup(cxt, name);
+	e->xmin = rv.xmin;
+	e->tid = rv.tid;
+	e->cxt = cxt;
+	e->model = model;
+	e->bytes = bytes;
+	dlist_push_head(&cache_lru, &e->lru);
+	cache_bytes += bytes;
+	return model;
+}
+
+PG_FUNCTION_INFO_V1(recgan_cache_stats);
+
+/* Per-backend cache statistics as jsonb. */
+Datum
+recgan_cache_stats(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	dlist_iter	it;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"hits\": " UINT64_FORMAT ", \"misses\": " UINT64_FORMAT
+					 ", \"bytes\": %zu, \"limit_bytes\": %zu, \"models\": [",
+					 cache_hits, cache_misses, cache_bytes,
+					 (Size) recgan_cache_mb * 1024 * 1024);
+	dlist_foreach(it, &cache_lru)
+	{
+		CacheEntry *e = dlist_container(CacheEntry, lru, it.cur);
+
+		appendStringInfoString(&buf, first ? "" : ", ");
+		escape_json(&buf, e->name);
+		first = false;
+	}
+	appendStringInfoString(&buf, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# serving.sh: recommendation throughput against a trivial query, with pgbench.
+#
+#   bash test/bench/serving.sh          (RECGAN_ML100K=/path/to/ml-100k, or
+#                                        ../shared/data/ml-100k beside the clone)
+#
+# In a throwaway cluster: trains models on MovieLens 100K u1.base, then runs,
+# in one run, pgbench (2 clients, 2 threads, prepared statements, DURATION
+# seconds each, default 15) on:
+#   select1     SELECT 1
+#   <model>     SELECT * FROM recgan_recommend(:uid, 10, '<model>'), uid random in 1..943
+# for every served model (ease, and cfgan when that algorithm exists), and
+# reports TPS, the ratio to SELECT 1, and p50/p99 latency from pgbench's
+# per-transaction log (gaps between a client's completion stamps).  Also times recgan_recommend_all(10).
+# Prints a markdown table and writes it to test/bench/out/serving.md.
+
+set -u
+. "$(dirname "$0")/../cluster.sh"
+
+ML100K=${RECGAN_ML100K:-$(cd "$RECGAN_SRC/.." && pwd)/shared/data/ml-100k}
+DURATION=${DURATION:-15}
+[ -f "$ML100K/u1.base" ] || die "MovieLens 100K not found at $ML100K (set RECGAN_ML100K)"
+
+trap recgan_cleanup EXIT
+recgan_ensure_packages
+recgan_make_tmp
+recgan_build_install
+ML100K=$(recgan_readable "$ML100K")
+recgan_cluster_start
+recgan_psql -q -c "CREATE DATABASE bench"
+export PGDATABASE=bench
+recgan_psql -q -c "CREATE EXTENSION recgan"
+recgan_psql -q -v dir="$ML100K" -v file=u1.base -v ratings=u1_base -v with_items=off \
+	-f "$TMP_ROOT/src/data/load_ml100k.sql" >/dev/null
+
+MODELS="ease"
+recgan_psql -q -c "SELECT count(*) FROM recgan_train('u1_base', 'ease', 'ease')" >/dev/null
+if recgan_psql -q -c "SELECT count(*) FROM recgan_train('u1_base', 'cfgan', 'cfgan')" >/dev/null 2>&1; then
+	MODELS="$MODELS cfgan"
+else
+	echo "(no cfgan algorithm in this build: serving ease only)"
+fi
+
+bench_dir="$TMP_ROOT/pgbench"
+as_pg mkdir -p "$bench_dir"
+as_pg sh -c "echo 'SELECT 1;' > $bench_dir/select1.sql"
+for m in $MODELS; do
+	as_pg sh -c "printf '%s\n' '\\set uid random(1, 943)' \"SELECT * FROM recgan_recommend(:uid, 10, '$m');\" > $bench_dir/$m.sql"
+done
+
+# Run one pgbench script; print "tps p50_ms p99_ms".
+run_pgbench() {
+	local name=$1 out
+	out=$(cd "$bench_dir" && as_pg "$PGBIN/pgbench" -n -M prepared -c 2 -j 2 -T "$DURATION" \
+		-l --log-prefix="$bench_dir/log_$name" -f "$bench_dir/$name.sql" bench 2>&1) ||
+		die "pgbench $name failed: $out"
+	local tps
+	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | tail -1)
+	# pgbench 15 logs 0 us latency for very short transactions, so take each
+	# transaction's latency as the gap between a client's consecutive
+	# completion stamps (clients run back to back, without think time).
+	cat "$bench_dir"/log_"$name".* |
+		awk '{ t = $5 * 1000000 + $6; if ($1 in prev) print t - prev[$1]; prev[$1] = t }' | sort -n |
+		awk -v tps="$tps" '{ v[NR] = $1 } END {
+			p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1];
+			p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1];
+			printf "%s %.3f %.3f\n", tps, p50 / 1000, p99 / 1000 }'
+}
+
+say "pgbench: 2 clients, ${DURATION}s per script"
+read -r base_tps base_p50 base_p99 < <(run_pgbench select1)
+rows="| SELECT 1 | $(printf '%.0f' "$base_tps") | 100 % | $base_p50 | $base_p99 |"
+for m in $MODELS; do
+	read -r tps p50 p99 < <(run_pgbench "$m")
+	ratio=$(awk -v a="$tps" -v b="$base_tps" 'BEGIN { printf "%.0f", 100 * a / b }')
+	rows="$rows
+| recgan_recommend(:uid, 10, '$m') | $(printf '%.0f' "$tps") | $ratio % | $p50 | $p99 |"
+done
+
+all_s=$(recgan_psql -Atq <<'SQL'
+SELECT count(*) FROM recgan_recommend_all(10, 'ease');  -- warm the cache
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM recgan_recommend_all(10, 'ease') \g /dev/null
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 3);
+SQL
+)
+all_s=$(echo "$all_s" | tail -1)
+
+mkdir -p "$RECGAN_SRC/test/bench/out"
+out="$RECGAN_SRC/test/bench/out/serving.md"
+{
+	echo "pgbench, 2 clients / 2 threads, prepared, ${DURATION} s per script, one run; MovieLens 100K u1.base models."
+	echo
+	echo "| script | TPS | vs SELECT 1 | p50 ms | p99 ms |"
+	echo "| --- | --- | --- | --- | --- |"
+	echo "$rows"
+	echo
+	echo "recgan_recommend_all(10, 'ease'), 943 users: ${all_s} s (model cached)."
+	echo "Gowalla with a 64-dimensional factor model: no factor model exists yet."
+	echo
+	echo "Machine: $(nproc) cores, $(recgan_psql -Atq -c 'SELECT recgan_version()')"
+} | tee "$out"

@@ -1,0 +1,82 @@
+# Serving: the per-backend model cache follows retrains made in other
+# sessions and ignores rolled-back ones; a streaming standby serves the same
+# recommendations as the primary, and the new model after a retrain.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', "shared_preload_libraries = 'recgan'");
+$primary->start;
+
+$primary->safe_psql('postgres', q{
+	CREATE EXTENSION recgan;
+	CREATE TABLE r AS
+		SELECT u AS user_id, i AS item_id, 5 AS rating
+		FROM generate_series(1, 60) u, generate_series(1, 40) i
+		WHERE (u * 7 + i * 13) % 5 < 2 OR (u % 4 = i % 4 AND i < 20);
+	SELECT count(*) FROM recgan_train('r', 'm', 'itemknn', '{"neighbors": 5}');
+});
+
+my $recs = q{SELECT string_agg(item_id::text, ',' ORDER BY rank)
+	FROM recgan_recommend(3, 10, 'm')};
+my $knn5 = $primary->safe_psql('postgres', $recs);
+
+# ---- cache invalidation across sessions
+my $a = $primary->background_psql('postgres');
+is($a->query_safe($recs), $knn5, 'session A serves the model (and caches it)');
+is($a->query_safe(q{SELECT (recgan_cache_stats()->>'misses')::int}), '1', 'one decode so far');
+is($a->query_safe($recs), $knn5, 'second call');
+is($a->query_safe(q{SELECT (recgan_cache_stats()->>'misses')::int}), '1', 'served from the cache');
+
+# a retrain in another session, not yet committed, is not seen; after rollback still not
+my $b = $primary->background_psql('postgres');
+$b->query_safe('BEGIN');
+$b->query_safe(q{SELECT count(*) FROM recgan_train('r', 'm', 'popularity')});
+is($a->query_safe($recs), $knn5, 'uncommitted retrain in session B is not served');
+$b->query_safe('ROLLBACK');
+is($a->query_safe($recs), $knn5, 'rolled-back retrain is not served');
+
+# a committed retrain is picked up by the next call in session A
+$b->query_safe(q{SELECT count(*) FROM recgan_train('r', 'm', 'ease', '{"lambda": 5}')});
+my $ease = $primary->safe_psql('postgres', $recs);
+isnt($ease, $knn5, 'the retrained model recommends differently');
+is($a->query_safe($recs), $ease, 'session A serves the retrained model at once');
+is($a->query_safe(q{SELECT recgan_cache_stats()->'models'}), '["m"]',
+	'the stale entry was replaced, not kept beside');
+$a->quit;
+$b->quit;
+
+# ---- a streaming standby serves the same recommendations
+$primary->backup('bk');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'bk', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 't', 'standby is in recovery');
+is($standby->safe_psql('postgres', $recs), $ease, 'standby serves the primary\'s recommendations');
+is($standby->safe_psql('postgres',
+	q{SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM recgan_similar_items(5, 5, 'm')}),
+	$primary->safe_psql('postgres',
+	q{SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM recgan_similar_items(5, 5, 'm')}),
+	'standby serves similar items');
+
+# keep one standby session open across the retrain, so its cache must notice
+my $s = $standby->background_psql('postgres');
+is($s->query_safe($recs), $ease, 'standby session caches the model');
+$primary->safe_psql('postgres',
+	q{SELECT count(*) FROM recgan_train('r', 'm', 'itemknn', '{"neighbors": 5}')});
+$primary->wait_for_catchup($standby);
+is($s->query_safe($recs), $knn5, 'after replay the standby session serves the new model');
+my ($ret, $out, $err) = $standby->psql('postgres',
+	q{SELECT count(*) FROM recgan_train('r', 'm2', 'popularity')});
+isnt($ret, 0, 'training on the standby fails');
+like($err, qr/read-only transaction/, '... with the read-only error');
+$s->quit;
+
+$standby->stop;
+$primary->stop;
+done_testing();
