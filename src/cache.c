@@ -13,6 +13,11 @@
  * applies it goes through SPI instead, so policies are honoured.  Nothing is
  * written, so this works on a hot standby.
  *
+ * Each entry also memoizes, per known user, the top RECGAN_MEMO_K items of
+ * the unfiltered recommendation (history excluded) once it has been
+ * computed, so repeated requests for a user cost a copy of at most k rows.
+ * The memo belongs to the model version: a retrain drops it with the entry.
+ *
  * Each entry owns a memory context under a long-lived "recgan model cache"
  * context; entries are evicted least recently used first when their total
  * would exceed recgan.cache_mb.  A model larger than the whole cache is
@@ -58,6 +63,7 @@ typedef struct CacheEntry
 	MemoryContext cxt;
 	Model	   *model;
 	Size		bytes;
+	UserTop    *memo;			/* (U) memoized top lists, allocated on first use */
 } CacheEntry;
 
 static MemoryContext cache_cxt = NULL;
@@ -65,6 +71,7 @@ static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static Size cache_bytes = 0;
 static uint64 cache_hits = 0;
 static uint64 cache_misses = 0;
+static uint64 memo_hits = 0;
 
 /* Drop one entry and its memory. */
 static void
@@ -278,9 +285,67 @@ ModelLoad(const char *name)
 	e->cxt = cxt;
 	e->model = model;
 	e->bytes = bytes;
+	e->memo = NULL;
 	dlist_push_head(&cache_lru, &e->lru);
 	cache_bytes += bytes;
 	return model;
+}
+
+/* The cache entry holding this decoded model, or NULL if it is not cached. */
+static CacheEntry *
+CacheEntryOf(const Model *model)
+{
+	dlist_iter	it;
+
+	dlist_foreach(it, &cache_lru)
+	{
+		CacheEntry *e = dlist_container(CacheEntry, lru, it.cur);
+
+		if (e->model == model)
+			return e;
+	}
+	return NULL;
+}
+
+/* The memoized top list of known user u, or NULL. */
+const UserTop *
+ModelMemoGet(const Model *model, int32 u)
+{
+	CacheEntry *e = CacheEntryOf(model);
+
+	if (e == NULL || e->memo == NULL || e->memo[u].items == NULL)
+		return NULL;
+	memo_hits++;
+	return &e->memo[u];
+}
+
+/*
+ * Remember the top list of known user u (best first) with the model's cache
+ * entry, counting its memory against recgan.cache_mb; nothing is kept for
+ * an uncached model or when the cache is full.
+ */
+void
+ModelMemoPut(const Model *model, int32 u, const int32 *items, const float *scores, int32 n)
+{
+	CacheEntry *e = CacheEntryOf(model);
+	Size		need = (Size) n * (sizeof(int32) + sizeof(float));
+	Size		limit = (Size) recgan_cache_mb * 1024 * 1024;
+
+	if (e == NULL)
+		return;
+	if (e->memo == NULL)
+		need += (Size) model->n_users * sizeof(UserTop);
+	if (cache_bytes + need > limit)
+		return;
+	if (e->memo == NULL)
+		e->memo = MemoryContextAllocZero(e->cxt, (Size) model->n_users * sizeof(UserTop));
+	e->memo[u].items = MemoryContextAlloc(e->cxt, (Size) n * sizeof(int32));
+	e->memo[u].scores = MemoryContextAlloc(e->cxt, (Size) n * sizeof(float));
+	memcpy(e->memo[u].items, items, (Size) n * sizeof(int32));
+	memcpy(e->memo[u].scores, scores, (Size) n * sizeof(float));
+	e->memo[u].n = n;
+	e->bytes += need;
+	cache_bytes += need;
 }
 
 PG_FUNCTION_INFO_V1(recgan_cache_stats);
@@ -295,8 +360,8 @@ recgan_cache_stats(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"hits\": " UINT64_FORMAT ", \"misses\": " UINT64_FORMAT
-					 ", \"bytes\": %zu, \"limit_bytes\": %zu, \"models\": [",
-					 cache_hits, cache_misses, cache_bytes,
+					 ", \"memo_hits\": " UINT64_FORMAT ", \"bytes\": %zu, \"limit_bytes\": %zu, \"models\": [",
+					 cache_hits, cache_misses, memo_hits, cache_bytes,
 					 (Size) recgan_cache_mb * 1024 * 1024);
 	dlist_foreach(it, &cache_lru)
 	{

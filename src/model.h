@@ -178,6 +178,20 @@ extern Model *ModelLoad(const char *name);
  */
 extern int	ModelScoreBlockSize(const Model *model);
 
+/* A known user's memoized recommendation: best first (cache.c). */
+typedef struct UserTop
+{
+	int32		n;
+	int32	   *items;			/* (n) item indexes */
+	float	   *scores;			/* (n) */
+} UserTop;
+
+#define RECGAN_MEMO_K 100
+
+extern const UserTop *ModelMemoGet(const Model *model, int32 u);
+extern void ModelMemoPut(const Model *model, int32 u, const int32 *items,
+						 const float *scores, int32 n);
+
 /* Query of a known user: history from the training positives. */
 extern void ModelUserQuery(const Model *model, int32 user, ScoreQuery *q);
 

@@ -214,6 +214,56 @@ RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
 			 false, 0);
 }
 
+/*
+ * Emit the top k of known user u without filters, from the memo when it
+ * holds enough rows; otherwise score, select the top max(k, RECGAN_MEMO_K)
+ * and memoize them.  The answer is the same either way: the selection
+ * order (score, then item index) is total.
+ */
+static void
+RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
+{
+	const UserTop *memo = ModelMemoGet(model, u);
+	int32		kk = Min(k, model->n_items);
+	int32		want = Min(Max(kk, RECGAN_MEMO_K), model->n_items);
+	ScoreQuery	q;
+	float	   *scores;
+	int32	   *top;
+	float	   *top_scores;
+	int32		got;
+
+	if (memo == NULL || (memo->n < kk && memo->n < want))
+	{
+		ModelUserQuery(model, u, &q);
+		scores = palloc_array(float, model->n_items);
+		RecganBlasSetup();
+		model->ops->score(model, &q, 1, scores);
+		ExcludeItems(scores, q.items, q.n_items);
+		top = palloc_array(int32, want);
+		got = topk_select(scores, model->n_items, want, palloc_array(int32, want), top);
+		top_scores = palloc_array(float, Max(got, 1));
+		for (int32 r = 0; r < got; r++)
+			top_scores[r] = scores[top[r]];
+		ModelMemoPut(model, u, top, top_scores, got);
+	}
+	else
+	{
+		top = memo->items;
+		top_scores = memo->scores;
+		got = memo->n;
+	}
+	for (int32 r = 0; r < Min(kk, got); r++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false};
+
+		values[0] = Int64GetDatum(model->item_ids[top[r]]);
+		values[1] = Float4GetDatum(top_scores[r]);
+		values[2] = Int32GetDatum(r + 1);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
 PG_FUNCTION_INFO_V1(recgan_recommend);
 
 /* Top-k items for one user; unknown users get the cold-start answer. */
@@ -237,9 +287,14 @@ recgan_recommend(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;		/* no user, no rows */
 	u = DatasetFindId(model->user_ids, model->n_users, PG_GETARG_INT64(0));
-	if (u >= 0)
-		ModelUserQuery(model, u, &q);
-	RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, &f, k);
+	if (u >= 0 && exclude_seen && f.n_exclude == 0 && !f.has_candidates)
+		RecommendKnownUser(rsinfo, model, u, k);
+	else
+	{
+		if (u >= 0)
+			ModelUserQuery(model, u, &q);
+		RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, &f, k);
+	}
 	return (Datum) 0;
 }
 
