@@ -383,3 +383,174 @@ $split$;
 COMMENT ON FUNCTION recgan_split(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text,
 	pg_catalog.float8, pg_catalog.int8, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
 	'split a ratings relation into new train and test tables: per-user random holdout, leave-one-out by time, or a global temporal cut; deterministic for a seed';
+
+--
+-- Scheduling and asynchronous training
+--
+-- Jobs run in background workers started by a launcher (src/worker.c) that
+-- exists only when recgan is in shared_preload_libraries, and that serves the
+-- one database named by recgan.database.  Each job runs in its own worker
+-- connected as the job's owner role, so it reads what that role may read.
+--
+-- Both tables are protected by row-level security: a role sees (and may
+-- delete) only the rows it owns; superusers see everything.  They are
+-- written only by the functions below and by the workers, which do their
+-- bookkeeping as the bootstrap superuser with a pinned search_path.
+--
+CREATE TABLE recgan_schedules (
+	model			pg_catalog.text PRIMARY KEY,
+	owner			pg_catalog.name NOT NULL,
+	every			pg_catalog.interval NOT NULL
+		CHECK (every OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+	source			pg_catalog.text NOT NULL,
+	algorithm		pg_catalog.text NOT NULL,
+	options			pg_catalog.jsonb NOT NULL DEFAULT '{}',
+	user_col		pg_catalog.text NOT NULL,
+	item_col		pg_catalog.text NOT NULL,
+	rating_col		pg_catalog.text,
+	threshold		pg_catalog.float8,
+	min_new_rows	pg_catalog.int8 NOT NULL DEFAULT 0
+		CHECK (min_new_rows OPERATOR(pg_catalog.>=) 0),
+	next_run_at		pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	last_run_id		pg_catalog.int8,
+	source_changes	pg_catalog.int8,
+	created_at		pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE recgan_schedules IS
+	'recgan training schedules: one per model, run every interval as the owner role by the recgan launcher';
+COMMENT ON COLUMN recgan_schedules.source IS
+	'schema-qualified name of the ratings relation, resolved when the schedule was made';
+COMMENT ON COLUMN recgan_schedules.source_changes IS
+	'inserted + updated + deleted rows of the source (cumulative statistics) when the model was last trained by this schedule';
+
+ALTER TABLE recgan_schedules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY recgan_schedules_select ON recgan_schedules FOR SELECT
+	USING (owner OPERATOR(pg_catalog.=) CURRENT_USER);
+CREATE POLICY recgan_schedules_delete ON recgan_schedules FOR DELETE
+	USING (owner OPERATOR(pg_catalog.=) CURRENT_USER);
+GRANT SELECT, DELETE ON recgan_schedules TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('recgan_schedules', '');
+
+CREATE SEQUENCE recgan_run_id_seq;
+COMMENT ON SEQUENCE recgan_run_id_seq IS 'run ids of recgan_run_history';
+SELECT pg_catalog.pg_extension_config_dump('recgan_run_id_seq', '');
+
+CREATE TABLE recgan_run_history (
+	run_id			pg_catalog.int8 PRIMARY KEY
+		DEFAULT pg_catalog.nextval('recgan_run_id_seq'::pg_catalog.regclass),
+	model			pg_catalog.text NOT NULL,
+	owner			pg_catalog.name NOT NULL,
+	kind			pg_catalog.text NOT NULL CHECK (kind IN ('scheduled', 'async')),
+	status			pg_catalog.text NOT NULL DEFAULT 'queued'
+		CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled', 'skipped')),
+	queued_at		pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	started_at		pg_catalog.timestamptz,
+	ended_at		pg_catalog.timestamptz,
+	pid				pg_catalog.int4,
+	epoch			pg_catalog.int4,
+	epochs			pg_catalog.int4,
+	loss			pg_catalog.float8,
+	message			pg_catalog.text,
+	metrics			pg_catalog.jsonb,
+	source			pg_catalog.text NOT NULL,
+	algorithm		pg_catalog.text NOT NULL,
+	options			pg_catalog.jsonb NOT NULL DEFAULT '{}',
+	user_col		pg_catalog.text NOT NULL,
+	item_col		pg_catalog.text NOT NULL,
+	rating_col		pg_catalog.text,
+	threshold		pg_catalog.float8,
+	source_changes	pg_catalog.int8
+);
+
+CREATE INDEX recgan_run_history_active ON recgan_run_history (run_id)
+	WHERE status IN ('queued', 'running');
+
+COMMENT ON TABLE recgan_run_history IS
+	'every recgan background training run (scheduled or async); read it through the recgan_runs view for live progress';
+
+ALTER TABLE recgan_run_history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY recgan_run_history_select ON recgan_run_history FOR SELECT
+	USING (owner OPERATOR(pg_catalog.=) CURRENT_USER);
+CREATE POLICY recgan_run_history_delete ON recgan_run_history FOR DELETE
+	USING (owner OPERATOR(pg_catalog.=) CURRENT_USER AND status NOT IN ('queued', 'running'));
+GRANT SELECT, DELETE ON recgan_run_history TO PUBLIC;
+-- Queued and running runs belong to the cluster they were started in: a
+-- restored copy must not start them again.
+SELECT pg_catalog.pg_extension_config_dump('recgan_run_history',
+	'WHERE status NOT IN (''queued'', ''running'')');
+
+CREATE FUNCTION recgan_run_progress()
+RETURNS TABLE (run_id pg_catalog.int8, pid pg_catalog.int4, epoch pg_catalog.int4,
+			   epochs pg_catalog.int4, loss pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'recgan_run_progress'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_run_progress() IS
+	'live epoch and loss of the runs going on now, from shared memory (your own runs; all for superusers)';
+
+CREATE VIEW recgan_runs WITH (security_invoker = true) AS
+	SELECT h.run_id, h.model, h.owner, h.kind, h.status, h.queued_at, h.started_at, h.ended_at,
+		   COALESCE(p.epoch, h.epoch) AS epoch, COALESCE(p.epochs, h.epochs) AS epochs,
+		   COALESCE(p.loss, h.loss) AS loss, h.message, h.metrics,
+		   COALESCE(p.pid, h.pid) AS pid, h.source, h.algorithm, h.options
+	FROM recgan_run_history h
+		LEFT JOIN recgan_run_progress() p ON p.run_id OPERATOR(pg_catalog.=) h.run_id;
+
+COMMENT ON VIEW recgan_runs IS
+	'recgan background runs with live epoch and loss while they run: SELECT * FROM recgan_runs is the progress view';
+GRANT SELECT ON recgan_runs TO PUBLIC;
+
+CREATE FUNCTION recgan_schedule(
+	model			pg_catalog.text,
+	every			pg_catalog.interval,
+	source			pg_catalog.text,
+	algorithm		pg_catalog.text DEFAULT 'ease',
+	options			pg_catalog.jsonb DEFAULT '{}',
+	user_col		pg_catalog.text DEFAULT 'user_id',
+	item_col		pg_catalog.text DEFAULT 'item_id',
+	rating_col		pg_catalog.text DEFAULT 'rating',
+	threshold		pg_catalog.float8 DEFAULT 4,
+	min_new_rows	pg_catalog.int8 DEFAULT 0,
+	owner			pg_catalog.name DEFAULT CURRENT_USER)
+RETURNS pg_catalog.timestamptz
+AS 'MODULE_PATHNAME', 'recgan_schedule'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION recgan_schedule(pg_catalog.text, pg_catalog.interval, pg_catalog.text,
+	pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.text,
+	pg_catalog.float8, pg_catalog.int8, pg_catalog.name) IS
+	'train a model now and then every interval in a background worker, as the owner role, skipping when fewer than min_new_rows rows changed; replaces the owner''s previous schedule of that model; returns the first due time';
+
+CREATE FUNCTION recgan_unschedule(model pg_catalog.text, if_exists pg_catalog.bool DEFAULT false)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'recgan_unschedule'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION recgan_unschedule(pg_catalog.text, pg_catalog.bool) IS
+	'delete your schedule of a model (a run going on is not stopped); true if it existed';
+
+CREATE FUNCTION recgan_train_async(
+	source		pg_catalog.text,
+	model		pg_catalog.text DEFAULT 'default',
+	algorithm	pg_catalog.text DEFAULT 'ease',
+	options		pg_catalog.jsonb DEFAULT '{}',
+	user_col	pg_catalog.text DEFAULT 'user_id',
+	item_col	pg_catalog.text DEFAULT 'item_id',
+	rating_col	pg_catalog.text DEFAULT 'rating',
+	threshold	pg_catalog.float8 DEFAULT 4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'recgan_train_async'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION recgan_train_async(pg_catalog.text, pg_catalog.text, pg_catalog.text,
+	pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.float8) IS
+	'queue a recgan_train in a background worker running as you, starting when this transaction commits; returns the run id at once (see recgan_runs)';
+
+CREATE FUNCTION recgan_cancel(run_id pg_catalog.int8)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'recgan_cancel'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION recgan_cancel(pg_catalog.int8) IS
+	'cancel one of your queued or running runs (the previous model stays); false if it had already ended';

@@ -21,6 +21,7 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -28,11 +29,16 @@
 #include "utils/guc.h"
 
 #include "recgan.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
 int			recgan_blas_threads = 1;
 int			recgan_max_train_memory = 4096;
+char	   *recgan_database = NULL;
+int			recgan_max_workers = 2;
+int			recgan_naptime = 10;
+bool		recgan_allow_superuser_jobs = false;
 int			recgan_cache_mb = 256;
 
 void		_PG_init(void);
@@ -65,7 +71,49 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("recgan.naptime",
+							"Longest sleep of the recgan launcher between checks of its schedules and queue.",
+							"It also wakes when a run is queued, a schedule is made or a worker ends.",
+							&recgan_naptime,
+							10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("recgan.allow_superuser_jobs",
+							 "Lets scheduled and asynchronous training run as a superuser.",
+							 "Off, as cron.enable_superuser_jobs: a job should have no more privilege than it needs.",
+							 &recgan_allow_superuser_jobs,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * PGC_POSTMASTER variables can only be defined while preloading; they
+	 * exist only where the launcher does.  One database per cluster, as
+	 * pg_cron's cron.database_name (see worker.c).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("recgan.database",
+								   "Database in which the recgan launcher runs scheduled and asynchronous training.",
+								   "One per cluster; recgan must be installed there.",
+								   &recgan_database,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+
+		DefineCustomIntVariable("recgan.max_workers",
+								"Most background training runs going on at once.",
+								"Each takes one of max_worker_processes, as does the launcher.",
+								&recgan_max_workers,
+								2, 1, 64,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	}
+
 	MarkGUCPrefixReserved("recgan");
+
+	WorkerInit();
 }
 
 /* Set the OpenBLAS thread count to recgan.blas_threads if it differs. */

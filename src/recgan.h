@@ -15,6 +15,18 @@
 /* GUC variables, defined in recgan.c */
 extern int	recgan_blas_threads;
 extern int	recgan_max_train_memory;	/* MB */
+extern char *recgan_database;	/* database served by the launcher */
+extern int	recgan_max_workers; /* concurrent training workers */
+extern int	recgan_naptime;		/* s, longest launcher sleep */
+extern bool recgan_allow_superuser_jobs;
+
+/*
+ * Called by recgan_train after each epoch, when set: a background worker
+ * uses it to publish live progress.  It must not throw.  Defined in worker.c.
+ */
+struct EpochReport;
+typedef void (*RecganTrainProgressHookType) (const struct EpochReport *report);
+extern PGDLLIMPORT RecganTrainProgressHookType RecganTrainProgressHook;
 extern int	recgan_cache_mb;
 
 /* Apply recgan.blas_threads to OpenBLAS; call before any BLAS-heavy work. */

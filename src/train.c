@@ -52,6 +52,8 @@ EmitEpoch(void *arg, const EpochReport *r)
 	SetMaybeNull(values, nulls, 3, r->validation);
 	values[4] = Float8GetDatum(r->seconds);
 	out->total_seconds += r->seconds;
+	if (RecganTrainProgressHook)
+		RecganTrainProgressHook(r);
 	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
 }
 
