@@ -26,7 +26,7 @@ ML100K=$(recgan_readable "$ML100K")
 recgan_cluster_start
 recgan_psql -q -c "CREATE DATABASE bench"
 export PGDATABASE=bench
-recgan_psql -q -c "CREATE EXTENSION recgan"
+recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION failed"
 
 say "loading u1.base / u1.test"
 t0=$(date +%s.%N)

@@ -29,7 +29,7 @@ ML100K=$(recgan_readable "$ML100K")
 recgan_cluster_start
 recgan_psql -q -c "CREATE DATABASE bench"
 export PGDATABASE=bench
-recgan_psql -q -c "CREATE EXTENSION recgan"
+recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION failed"
 recgan_psql -q -v dir="$ML100K" -v file=u1.base -v ratings=u1_base -v with_items=off \
 	-f "$TMP_ROOT/src/data/load_ml100k.sql" >/dev/null
 
