@@ -19,11 +19,12 @@ $(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno
 
 # Backend glue.
 OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
-	src/recommend.o src/cache.o src/popularity.o src/knn.o src/ease.o src/evaluate.o src/worker.o $(ENGINE_OBJS)
+	src/recommend.o src/cache.o src/popularity.o src/knn.o src/ease.o src/evaluate.o src/worker.o \
+	src/trainloop.o src/cfgan.o $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend serving evaluate split worker
+REGRESS = basic train recommend serving evaluate split worker cfgan
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).

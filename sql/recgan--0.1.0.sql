@@ -45,7 +45,7 @@ COMMENT ON FUNCTION recgan_version() IS
 CREATE FUNCTION recgan_train(
 	source		pg_catalog.text,
 	model		pg_catalog.text DEFAULT 'default',
-	algorithm	pg_catalog.text DEFAULT 'ease',
+	algorithm	pg_catalog.text DEFAULT 'cfgan',
 	options		pg_catalog.jsonb DEFAULT '{}',
 	user_col	pg_catalog.text DEFAULT 'user_id',
 	item_col	pg_catalog.text DEFAULT 'item_id',

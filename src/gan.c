@@ -302,6 +302,7 @@ reserve(size_t *off, size_t n, size_t elem, size_t *start)
 {
 	size_t		at = (*off + ALIGN_BYTES - 1) / ALIGN_BYTES * ALIGN_BYTES;
 
+	*start = 0;
 	if (at < *off || (elem != 0 && n > (SIZE_MAX - at) / elem))
 		return 0;
 	*start = at;
@@ -346,6 +347,7 @@ trainer_layout(const CfganConfig *cfg, int32_t E, TrainerLayout *l)
 				words;
 	int			ok = 1;
 
+	memset(l, 0, sizeof(*l));
 	if (d->C < 1 || d->Z < 0 || d->H < 1 || d->K < 1 || E < 1 ||
 		cfg->batch_g < 1 || cfg->batch_d < 1 || cfg->steps_g < 0 || cfg->steps_d < 0 ||
 		cfgan_g_count(d) <= 0 || cfgan_d_count(d) <= 0)

@@ -24,6 +24,7 @@ static const ModelOps *const registry[] = {
 	&popularity_ops,
 	&itemknn_ops,
 	&ease_ops,
+	&cfgan_ops,
 };
 
 #define N_REGISTRY ((int) lengthof(registry))

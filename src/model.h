@@ -19,7 +19,8 @@
 #include "dataset.h"
 #include "utils/jsonb.h"
 
-#define RECGAN_MAX_HYPER 14
+#define RECGAN_MAX_HYPER 14		/* options stored in the model header */
+#define RECGAN_MAX_OPTIONS 32	/* options an algorithm may declare */
 #define RECGAN_MAX_TENSORS 16
 #define RECGAN_DEFAULT_SEED 42
 #define RECGAN_SCORE_BLOCK 256
@@ -28,7 +29,8 @@ typedef enum RecganAlgorithm
 {
 	RECGAN_ALG_POPULARITY = 1,
 	RECGAN_ALG_ITEMKNN = 2,
-	RECGAN_ALG_EASE = 3
+	RECGAN_ALG_EASE = 3,
+	RECGAN_ALG_CFGAN = 10
 } RecganAlgorithm;
 
 /* A float32 weight tensor stored in the model. */
@@ -47,7 +49,9 @@ typedef struct Model
 	uint64		seed;
 	double		threshold;		/* NaN: every row was a positive */
 	int			n_hyper;
-	double		hyper[RECGAN_MAX_HYPER];	/* resolved options, in spec order */
+	double		hyper[RECGAN_MAX_HYPER];	/* resolved options, in spec order; only
+											 * the first RECGAN_MAX_HYPER are stored,
+											 * so scoring options must come first */
 	int64	   *user_ids;		/* (U) sorted raw ids */
 	int64	   *item_ids;		/* (I) sorted raw ids */
 	Csr			pos;			/* (U x I) training positives */
@@ -195,9 +199,75 @@ extern void ModelMemoPut(const Model *model, int32 u, const int32 *items,
 /* Query of a known user: history from the training positives. */
 extern void ModelUserQuery(const Model *model, int32 user, ScoreQuery *q);
 
+/*
+ * ---- Iterative training (trainloop.c).  What every iterative model gets
+ * without writing it: a validation holdout, epochs, early stopping on the
+ * validation NDCG with the best epoch's weights kept, a row per epoch,
+ * progress NOTICEs, interrupts and divergence checks every batch.
+ *
+ * A model declares RECGAN_LOOP_OPTIONS at the end of its OptionSpec table
+ * and its train function calls TrainLoopRun with an IterativeOps table.
+ */
+#define RECGAN_LOOP_OPTIONS(max_epochs, patience) \
+	{"epochs", OPT_INT, (max_epochs), 1, 100000, NULL, \
+	 "maximum number of epochs"}, \
+	{"patience", OPT_INT, (patience), 0, 100000, NULL, \
+	 "stop after this many epochs without a better validation NDCG; 0 runs every epoch"}, \
+	{"validation_fraction", OPT_REAL, 0.1, 0, 0.9, NULL, \
+	 "share of each user's training positives held out for validation; 0 for none"}, \
+	{"validation_k", OPT_INT, 20, 1, 10000, NULL, \
+	 "cutoff of the validation NDCG"}, \
+	{"refit", OPT_BOOL, 1, 0, 1, NULL, \
+	 "retrain on all positives for the best epoch count after validation"}
+#define RECGAN_N_LOOP_OPTIONS 5
+
+typedef struct TrainLoop TrainLoop;
+
+typedef struct IterativeOps
+{
+	/*
+	 * Set up training on fit (the U x I positives to fit, with the
+	 * validation positives removed) with the resolved options opt: call
+	 * TrainLoopCheckMemory before allocating, initialise the weights from
+	 * seed, and point model->tensors at the live weights (ops->score reads
+	 * them there).  Returns the model's training state.
+	 */
+	void	   *(*begin) (TrainLoop *loop, Model *model, const double *opt,
+						  const Csr *fit, uint64 seed);
+
+	/*
+	 * Train one epoch; call TrainLoopBatch after every batch.  *loss and
+	 * *aux_loss get the epoch's losses (NaN when not applicable).
+	 */
+	void		(*epoch) (void *state, TrainLoop *loop, double *loss, double *aux_loss);
+
+	const char *diverged_hint;	/* errhint when a loss is not finite */
+} IterativeOps;
+
+/*
+ * Train model with it: the options RECGAN_LOOP_OPTIONS start at position
+ * first_loop_option of in->opt.  On return model->tensors hold the final
+ * weights (see trainloop.c: the refit's, the best epoch's, or the last
+ * epoch's) in the current memory context, and model->pos is all of
+ * in->data's positives again.
+ */
+extern void TrainLoopRun(const TrainInput *in, Model *model, const IterativeOps *it,
+						 int first_loop_option, EpochCallback report, void *report_arg);
+
+/*
+ * Refuse, through RecganCheckTrainMemory, when model_bytes of training
+ * memory plus the loop's own (holdout, best weights for tensor_floats
+ * floats, validation scores) exceed recgan.max_train_memory.
+ */
+extern void TrainLoopCheckMemory(TrainLoop *loop, double model_bytes, double tensor_floats);
+
+/* After every batch: honour interrupts; DATA_EXCEPTION unless loss is finite. */
+extern void TrainLoopBatch(TrainLoop *loop, double loss);
+
 /* Per-algorithm ops tables */
 extern const ModelOps popularity_ops;
 extern const ModelOps itemknn_ops;
 extern const ModelOps ease_ops;
+extern const ModelOps cfgan_ops;
 
 #endif							/* RECGAN_MODEL_H */

@@ -41,6 +41,7 @@ adam_update(float *params, AdamState *state, const float *grads,
 	float	   *restrict m = state->m;
 	float	   *restrict v = state->v;
 	const float *restrict g = grads;
+	int64_t		n = state->n;	/* a local: state->n could alias the arrays */
 	double		bc1,
 				bc2;
 	float		b1 = (float) config->beta1,
@@ -58,7 +59,7 @@ adam_update(float *params, AdamState *state, const float *grads,
 	bc2 = 1.0 - pow(config->beta2, (double) state->step);
 	step = (float) (config->lr / bc1);
 	inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
-	for (int64_t i = 0; i < state->n; i++)
+	for (int64_t i = 0; i < n; i++)
 	{
 		float		gi = g[i] + wd * p[i],
 					mi = b1 * m[i] + one_b1 * gi,

@@ -28,6 +28,8 @@ typedef struct TrainOutput
 {
 	ReturnSetInfo *rsinfo;
 	double		total_seconds;
+	double		best_validation;	/* NaN until an epoch reports one */
+	int32		best_epoch;
 } TrainOutput;
 
 /* Float8 datum, or NULL for NaN (not applicable). */
@@ -52,6 +54,12 @@ EmitEpoch(void *arg, const EpochReport *r)
 	SetMaybeNull(values, nulls, 3, r->validation);
 	values[4] = Float8GetDatum(r->seconds);
 	out->total_seconds += r->seconds;
+	if (!isnan(r->validation) &&
+		(isnan(out->best_validation) || r->validation > out->best_validation))
+	{
+		out->best_validation = r->validation;
+		out->best_epoch = r->epoch;
+	}
 	if (RecganTrainProgressHook)
 		RecganTrainProgressHook(r);
 	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
@@ -106,13 +114,16 @@ StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, Jsonb *opti
 	SPI_finish();
 }
 
-/* Training statistics stored in the metrics column. */
+/* Training statistics stored in the metrics column (+ the best validation epoch). */
 static Jsonb *
-TrainStats(const Dataset *ds)
+TrainStats(const Dataset *ds, const TrainOutput *out)
 {
 	char	   *json = psprintf("{\"rows\": " INT64_FORMAT ", \"positives\": " INT64_FORMAT
-								", \"null_ids_skipped\": " INT64_FORMAT "}",
-								ds->n_rows, CsrNnz(&ds->pos), ds->n_null_ids);
+								", \"null_ids_skipped\": " INT64_FORMAT "%s}",
+								ds->n_rows, CsrNnz(&ds->pos), ds->n_null_ids,
+								isnan(out->best_validation) ? "" :
+								psprintf(", \"best_epoch\": %d, \"validation\": %.6f",
+										 out->best_epoch, out->best_validation));
 
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
@@ -130,7 +141,7 @@ recgan_train(PG_FUNCTION_ARGS)
 	Jsonb	   *options = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	DatasetSpec spec;
 	const ModelOps *ops;
-	double		opt[RECGAN_MAX_HYPER];
+	double		opt[RECGAN_MAX_OPTIONS];
 	uint64		seed;
 	MemoryContext train_cxt,
 				old_cxt;
@@ -147,7 +158,7 @@ recgan_train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model name must not be empty")));
 	ops = ModelOpsByName(algorithm);
-	if (ops->n_options > RECGAN_MAX_HYPER)
+	if (ops->n_options > RECGAN_MAX_OPTIONS)
 		elog(ERROR, "algorithm %s has too many options. Please report a bug.", ops->name);
 	ModelParseOptions(ops, options, opt, &seed);
 
@@ -175,8 +186,8 @@ recgan_train(PG_FUNCTION_ARGS)
 	model->n_items = ds->n_items;
 	model->seed = seed;
 	model->threshold = spec.threshold;
-	model->n_hyper = ops->n_options;
-	memcpy(model->hyper, opt, sizeof(double) * ops->n_options);
+	model->n_hyper = Min(ops->n_options, RECGAN_MAX_HYPER);
+	memcpy(model->hyper, opt, sizeof(double) * model->n_hyper);
 	model->user_ids = ds->user_ids;
 	model->item_ids = ds->item_ids;
 	model->pos = ds->pos;
@@ -187,11 +198,13 @@ recgan_train(PG_FUNCTION_ARGS)
 	in.seed = seed;
 	out.rsinfo = rsinfo;
 	out.total_seconds = 0;
+	out.best_validation = NAN;
+	out.best_epoch = 0;
 	ops->train(&in, model, EmitEpoch, &out);
 
 	bytes = ModelEncode(model);
 	resolved = ModelOptionsToJsonb(ops, opt, seed);
-	StoreModel(name, ops, ds, resolved, out.total_seconds, TrainStats(ds), bytes);
+	StoreModel(name, ops, ds, resolved, out.total_seconds, TrainStats(ds, &out), bytes);
 
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);
