@@ -505,7 +505,7 @@ CREATE FUNCTION recgan_schedule(
 	model			pg_catalog.text,
 	every			pg_catalog.interval,
 	source			pg_catalog.text,
-	algorithm		pg_catalog.text DEFAULT 'ease',
+	algorithm		pg_catalog.text DEFAULT 'cfgan',
 	options			pg_catalog.jsonb DEFAULT '{}',
 	user_col		pg_catalog.text DEFAULT 'user_id',
 	item_col		pg_catalog.text DEFAULT 'item_id',
@@ -533,7 +533,7 @@ COMMENT ON FUNCTION recgan_unschedule(pg_catalog.text, pg_catalog.bool) IS
 CREATE FUNCTION recgan_train_async(
 	source		pg_catalog.text,
 	model		pg_catalog.text DEFAULT 'default',
-	algorithm	pg_catalog.text DEFAULT 'ease',
+	algorithm	pg_catalog.text DEFAULT 'cfgan',
 	options		pg_catalog.jsonb DEFAULT '{}',
 	user_col	pg_catalog.text DEFAULT 'user_id',
 	item_col	pg_catalog.text DEFAULT 'item_id',

@@ -4,6 +4,7 @@
 -- inserted directly (never due, in a database no launcher serves), so the
 -- output is the same whether or not recgan is preloaded.  Workers, runs and
 -- schedules that really run are tested in test/t/03*_worker*.pl.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
 SET client_min_messages = notice;
 
@@ -106,3 +107,4 @@ DROP VIEW wv;
 DROP TABLE wr;
 DROP FUNCTION worker_error(text);
 DROP ROLE regress_recgan_alice, regress_recgan_bob, regress_recgan_team;
+DROP EXTENSION recgan;
