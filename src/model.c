@@ -25,6 +25,8 @@ static const ModelOps *const registry[] = {
 	&itemknn_ops,
 	&ease_ops,
 	&cfgan_ops,
+	&bpr_ops,
+	&lightgcn_ops,
 };
 
 #define N_REGISTRY ((int) lengthof(registry))

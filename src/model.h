@@ -30,7 +30,9 @@ typedef enum RecganAlgorithm
 	RECGAN_ALG_POPULARITY = 1,
 	RECGAN_ALG_ITEMKNN = 2,
 	RECGAN_ALG_EASE = 3,
-	RECGAN_ALG_CFGAN = 10
+	RECGAN_ALG_CFGAN = 10,
+	RECGAN_ALG_BPR = 21,
+	RECGAN_ALG_LIGHTGCN = 22
 } RecganAlgorithm;
 
 /* A float32 weight tensor stored in the model. */
@@ -268,6 +270,8 @@ extern void TrainLoopBatch(TrainLoop *loop, double loss);
 extern const ModelOps popularity_ops;
 extern const ModelOps itemknn_ops;
 extern const ModelOps ease_ops;
+extern const ModelOps bpr_ops;
+extern const ModelOps lightgcn_ops;
 extern const ModelOps cfgan_ops;
 
 #endif							/* RECGAN_MODEL_H */

@@ -1,0 +1,274 @@
+/*
+ * lightgcn.c
+ *	  LightGCN (He, Deng, Wang, Li, Zhang and Wang, SIGIR 2020): embeddings
+ *	  propagated over the symmetric-normalised user-item graph, trained with
+ *	  BPR.
+ *
+ * Legend: U users, I items, N = U + I nodes, F factors, K layers, B batch,
+ * P positives.
+ *
+ * Â = D^-1/2 A D^-1/2 is built from the fitted positives (graph.c); the
+ * final embeddings are E = (1 / (K + 1)) sum_{k=0..K} Â^k E0 and the score
+ * of (u, i) is e_u . e_i.  An epoch visits every fitted positive once in a
+ * seeded random order with a uniform negative each (sample_negative); a
+ * batch of B triples minimises BPR on E plus reg/2 times the mean squared
+ * norm of the batch's layer-0 rows (lightgcn_bpr_loss, as the paper's
+ * code), and Adam updates E0.  As in the paper's code the propagation runs
+ * once per batch; graph.c computes it exactly but only where the batch
+ * needs it (see there), and the backward goes through all K products.
+ *
+ * After each epoch the full propagation E is computed once: the model's
+ * tensors are E's user and item rows (what validation scores and what is
+ * stored), not E0.  Scoring is X_q Y^T through sgemm.
+ *
+ * Fold-in (recgan_recommend_items): a new user joins the graph with no
+ * layer-0 embedding of their own, so their layer-1 embedding is the
+ * one-hop propagation sum_{i in H} e_i / sqrt(|H| d_i) of their history
+ * H.  The stored item rows are already the layer means, so the fold-in
+ * vector is sum_{i in H} y_i / sqrt(d_i) (d_i the item's training
+ * positives; the common factor does not change a ranking).  Similar items:
+ * cosine of the final item embeddings.
+ *
+ * Tensors: 0 = final user embeddings (U, F), 1 = final item embeddings (I, F).
+ * Options: factors, layers, lr, reg, batch, init_std, then the training-loop
+ * options.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "factor.h"
+#include "graph.h"
+#include "model.h"
+#include "nn.h"
+#include "optim.h"
+#include "recgan.h"
+#include "rng.h"
+
+enum
+{
+	OPT_FACTORS,
+	OPT_LAYERS,
+	OPT_LR,
+	OPT_REG,
+	OPT_BATCH,
+	OPT_INIT_STD,
+	OPT_LOOP					/* RECGAN_LOOP_OPTIONS */
+};
+
+static const OptionSpec lightgcn_options[] = {
+	{"factors", OPT_INT, 64, 1, 4096, NULL, "embedding width"},
+	{"layers", OPT_INT, 3, 0, 10, NULL, "propagation layers K (0 is BPR-MF)"},
+	{"lr", OPT_REAL, 0.01, 1e-6, 10, NULL, "Adam learning rate (the paper: 0.001 with batch 2048)"},
+	{"reg", OPT_REAL, 1e-4, 0, 1e6, NULL, "L2 regularisation of the batch's layer-0 rows"},
+	{"batch", OPT_INT, 4096, 1, 1000000, NULL, "triples per mini-batch (the paper: 2048)"},
+	{"init_std", OPT_REAL, 0.1, 0, 10, NULL, "standard deviation of the initial embeddings"},
+	RECGAN_LOOP_OPTIONS(300, 5),
+};
+
+/* Training state of one run. */
+typedef struct LightgcnState
+{
+	Model	   *model;
+	const Csr  *fit;			/* (U x I) positives being fitted */
+	int			f;				/* F */
+	int			layers;			/* K */
+	int			batch;			/* B */
+	double		reg;
+	AdamConfig	adam;
+	AdamState	opt;
+	GraphAdj	adj;			/* Â of fit */
+	float	   *e0;				/* (N, F) layer-0 embeddings: the weights */
+	float	   *g;				/* (N, F) their gradient */
+	float	   *final;			/* (N, F) propagated: the model's tensors */
+	LightgcnWork work;
+	int32	   *user_of;		/* (P) user of each fitted positive */
+	int32	   *order;			/* (P) the epoch's order */
+	int32	   *tu,
+			   *ti,
+			   *tj;				/* (B) the batch's triples */
+	Rng			rng;
+} LightgcnState;
+
+/* Bytes of training state beyond the holdout (see LightgcnBegin). */
+static double
+LightgcnBytes(const Model *model, int64 nnz, int f, int nb)
+{
+	double		n = (double) model->n_users + model->n_items;
+
+	return n * f * sizeof(float) * 9 +	/* e0, g, m, v, final, dE, 2 scratch, + slack */
+		(n + 1) * sizeof(int64) + 2.0 * nnz * (sizeof(int32) + sizeof(float)) +
+		(double) model->n_items * sizeof(int64) + n * sizeof(int32) +
+		2.0 * nnz * sizeof(int32) +
+		(double) nb * (3 * sizeof(int32) + 6.0 * f * sizeof(float) + 4 * sizeof(float));
+}
+
+/* Allocate the graph, the weights and the scratch; initialise E0. */
+static void *
+LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+{
+	LightgcnState *st = palloc0(sizeof(LightgcnState));
+	int			f = (int) opt[OPT_FACTORS];
+	int			nb = (int) opt[OPT_BATCH];
+	int64		nnz = CsrNnz(fit);
+	int32		n = model->n_users + model->n_items;
+	Size		nf = (Size) n * f;
+
+	st->model = model;
+	st->fit = fit;
+	st->f = f;
+	st->layers = (int) opt[OPT_LAYERS];
+	st->batch = nb;
+	st->reg = opt[OPT_REG];
+	st->adam = (AdamConfig) {opt[OPT_LR], 0.9, 0.999, 1e-8, 0, 0};
+	TrainLoopCheckMemory(loop, LightgcnBytes(model, nnz, f, nb), (double) nf);
+
+	st->adj.indptr = palloc_extended(sizeof(int64) * ((Size) n + 1), MCXT_ALLOC_HUGE);
+	st->adj.indices = palloc_extended(sizeof(int32) * Max(2 * nnz, 1), MCXT_ALLOC_HUGE);
+	st->adj.values = palloc_extended(sizeof(float) * Max(2 * nnz, 1), MCXT_ALLOC_HUGE);
+	graph_build_adjacency(&st->adj, fit->indptr, fit->indices, model->n_users, model->n_items,
+						  palloc_extended(sizeof(int64) * Max(model->n_items, 1), MCXT_ALLOC_HUGE));
+	st->e0 = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
+	st->g = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
+	st->final = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
+	adam_init(&st->opt, palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE),
+			  palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE), (int64) nf);
+	st->work.slot = palloc_extended(sizeof(int32) * n, MCXT_ALLOC_HUGE);
+	memset(st->work.slot, -1, sizeof(int32) * n);
+	st->work.rows = palloc_array(int32, 3 * (Size) nb);
+	st->work.emb = palloc_extended(sizeof(float) * 3 * (Size) nb * f, MCXT_ALLOC_HUGE);
+	st->work.demb = palloc_extended(sizeof(float) * 3 * (Size) nb * f, MCXT_ALLOC_HUGE);
+	st->work.dE = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	st->work.scratch = palloc_extended(sizeof(float) * 2 * nf, MCXT_ALLOC_HUGE);
+	st->work.sp = palloc_array(float, nb);
+	st->work.sn = palloc_array(float, nb);
+	st->work.dp = palloc_array(float, nb);
+	st->work.dn = palloc_array(float, nb);
+	st->user_of = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	st->order = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	st->tu = palloc_array(int32, nb);
+	st->ti = palloc_array(int32, nb);
+	st->tj = palloc_array(int32, nb);
+	FactorUserOfPositives(fit, st->user_of);
+
+	rng_seed(&st->rng, seed);
+	init_normal(st->e0, (float) opt[OPT_INIT_STD], (int64) nf, &st->rng);
+	lightgcn_forward(st->final, &st->adj, st->e0, st->layers, f, st->work.scratch);
+
+	model->n_tensors = 2;
+	model->tensors[0] = (Tensor) {(int64) model->n_users * f, st->final};
+	model->tensors[1] = (Tensor) {(int64) model->n_items * f, st->final + (Size) model->n_users * f};
+	RecganBlasSetup();
+	return st;
+}
+
+/* One epoch over every positive, then the full propagation for the tensors. */
+static void
+LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
+{
+	LightgcnState *st = state;
+	const Csr  *fit = st->fit;
+	int64		nnz = CsrNnz(fit);
+	Size		nf = ((Size) st->model->n_users + st->model->n_items) * st->f;
+	double		sum = 0.0;
+
+	sample_permutation(st->order, nnz, &st->rng);
+	for (int64 p0 = 0; p0 < nnz; p0 += st->batch)
+	{
+		int			nb = (int) Min((int64) st->batch, nnz - p0);
+		double		l;
+
+		FactorBatchTriples(&st->rng, fit, st->user_of, st->order + p0, nb, st->tu, st->ti, st->tj);
+		memset(st->g, 0, sizeof(float) * nf);
+		l = lightgcn_bpr_loss(st->g, &st->work, &st->adj, st->e0, st->model->n_users,
+							  st->layers, st->f, st->tu, st->ti, st->tj, nb, st->reg);
+		adam_update(st->e0, &st->opt, st->g, &st->adam);
+		TrainLoopBatch(loop, l);
+		sum += l * nb;
+	}
+	lightgcn_forward(st->final, &st->adj, st->e0, st->layers, st->f, st->work.scratch);
+	*loss = nnz > 0 ? sum / nnz : NAN;
+	*aux_loss = NAN;
+}
+
+static const IterativeOps lightgcn_iterative = {
+	.begin = LightgcnBegin,
+	.epoch = LightgcnEpoch,
+	.diverged_hint = "Lower \"lr\" or raise \"reg\".",
+};
+
+/* Train through the shared loop (validation, early stopping, refit). */
+static void
+LightgcnTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+{
+	TrainLoopRun(in, model, &lightgcn_iterative, OPT_LOOP, report, arg);
+}
+
+/* Two tensors, (U, F) and (I, F). */
+static void
+LightgcnValidate(const Model *model)
+{
+	int64		f = (int64) model->hyper[OPT_FACTORS];
+	int64		expected[2] = {model->n_users * f, model->n_items * f};
+
+	ModelCheckTensors(model, 2, expected);
+}
+
+/* Fold-in vector: sum over the history of y_i / sqrt(d_i) (see the file comment). */
+static void
+LightgcnFoldIn(float *x, const Model *model, const ScoreQuery *q, int f)
+{
+	const float *y = model->tensors[1].data;
+
+	for (int c = 0; c < f; c++)
+	{
+		double		sum = 0.0;
+
+		for (int32 h = 0; h < q->n_items; h++)
+		{
+			int32		i = q->items[h];
+			double		d = model->popularity ? model->popularity[i] : 1.0;
+
+			sum += y[(Size) i * f + c] / sqrt(Max(d, 1.0));
+		}
+		x[c] = (float) sum;
+	}
+}
+
+/* scores (Q, I) = X_q Y^T over the propagated embeddings. */
+static void
+LightgcnScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
+{
+	int			f = (int) model->hyper[OPT_FACTORS];
+	const float *x = model->tensors[0].data;
+	float	   *xq = palloc_array(float, (Size) nq * f);	/* (Q, F) */
+
+	for (int q = 0; q < nq; q++)
+	{
+		if (queries[q].user >= 0)
+			memcpy(xq + (Size) q * f, x + (Size) queries[q].user * f, sizeof(float) * f);
+		else
+			LightgcnFoldIn(xq + (Size) q * f, model, &queries[q], f);
+	}
+	FactorScore(xq, nq, model->tensors[1].data, NULL, model->n_items, f, scores);
+	pfree(xq);
+}
+
+/* Cosine of the propagated item embeddings. */
+static void
+LightgcnSimilar(const Model *model, int32 item, float *scores)
+{
+	FactorCosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
+				 item, scores);
+}
+
+const ModelOps lightgcn_ops = {
+	.name = "lightgcn",
+	.algorithm = RECGAN_ALG_LIGHTGCN,
+	.options = lightgcn_options,
+	.n_options = lengthof(lightgcn_options),
+	.train = LightgcnTrain,
+	.validate = LightgcnValidate,
+	.score = LightgcnScore,
+	.similar = LightgcnSimilar,
+};

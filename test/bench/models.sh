@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# models.sh: every model of issue 5 (and references) on ML-100K u1, 3 seeds.
+#
+#   bash test/bench/models.sh              (RECGAN_ML100K=/path/to/ml-100k, or
+#                                           ../shared/data/ml-100k beside the clone)
+#
+# For each algorithm of ALGORITHMS (with its options from OPTIONS; default
+# options unless listed) and each seed of SEEDS: train on u1.base
+# (threshold 4; iterative models choose their epochs on a validation
+# holdout inside recgan_train and refit), then evaluate on u1.test.
+# Reports training seconds, epochs run (validated + refit), NDCG@10 as mean
+# +- sd over the seeds, P@10 and R@10 (means).  recgan.blas_threads = 1.
+# Environment: ALGORITHMS="bpr lightgcn", SEEDS="1 2 3", RECGAN_BENCH_SERVER=1
+# (use the running server of PGHOST/PGPORT instead of a throwaway cluster).
+# Prints markdown and writes it to test/bench/out/models.md.
+#
+# To add a model: append its name to ALGORITHMS and, if it needs options
+# other than its defaults, an OPTIONS[name] entry.
+
+set -u
+. "$(dirname "$0")/../cluster.sh"
+
+ML100K=${RECGAN_ML100K:-$(cd "$RECGAN_SRC/.." && pwd)/shared/data/ml-100k}
+read -r -a ALGORITHMS <<<"${ALGORITHMS:-popularity ease ials bpr lightgcn}"
+read -r -a SEEDS <<<"${SEEDS:-1 2 3}"
+declare -A OPTIONS=(
+	[ease]='{"lambda": 200}'
+)
+[ -f "$ML100K/u1.base" ] || die "MovieLens 100K not found at $ML100K (set RECGAN_ML100K)"
+
+if [ "${RECGAN_BENCH_SERVER:-}" = 1 ]; then
+	recgan_psql() { psql -X -v ON_ERROR_STOP=1 "$@"; }
+	export PGDATABASE=${PGDATABASE:-postgres}
+	LOADER_DIR="$RECGAN_SRC/data"
+else
+	trap recgan_cleanup EXIT
+	recgan_ensure_packages
+	recgan_make_tmp
+	recgan_build_install
+	ML100K=$(recgan_readable "$ML100K")
+	recgan_cluster_start
+	LOADER_DIR="$TMP_ROOT/src/data"
+fi
+recgan_psql -q -c "DROP DATABASE IF EXISTS bench_models" -c "CREATE DATABASE bench_models"
+export PGDATABASE=bench_models
+recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION failed"
+for f in u1.base u1.test; do
+	recgan_psql -q -v dir="$ML100K" -v file=$f -v ratings="${f/./_}" -v with_items=off \
+		-f "$LOADER_DIR/load_ml100k.sql" >/dev/null
+done
+recgan_psql -q -c "CREATE TABLE bench_runs (algorithm text, seed int, train_s float8, epochs int,
+	ndcg float8, prec float8, recall float8)"
+
+for alg in "${ALGORITHMS[@]}"; do
+	opts=${OPTIONS[$alg]:-'{}'}
+	for seed in "${SEEDS[@]}"; do
+		say "$alg seed $seed $opts"
+		recgan_psql -q <<SQL
+SET recgan.blas_threads = 1;
+CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'm', '$alg',
+	'$opts'::jsonb || '{"seed": $seed}', threshold => 4);
+CREATE TEMP TABLE e AS SELECT metric, value FROM recgan_evaluate('m', 'u1_test', '{10}');
+INSERT INTO bench_runs SELECT '$alg', $seed, (SELECT sum(seconds) FROM t), (SELECT count(*) FROM t),
+	(SELECT value FROM e WHERE metric = 'ndcg'), (SELECT value FROM e WHERE metric = 'precision'),
+	(SELECT value FROM e WHERE metric = 'recall');
+SQL
+	done
+done
+
+mkdir -p "$RECGAN_SRC/test/bench/out"
+out="$RECGAN_SRC/test/bench/out/models.md"
+order=$(printf "'%s'," "${ALGORITHMS[@]}")
+{
+	echo "ML-100K u1 (threshold 4), seeds ${SEEDS[*]}, default options unless noted; epochs = validated + refit."
+	echo
+	echo "| algorithm | options | train s (mean) | epochs (mean) | NDCG@10 (mean ± sd) | P@10 | R@10 | per-seed NDCG@10 |"
+	echo "|---|---|---|---|---|---|---|---|"
+	for alg in "${ALGORITHMS[@]}"; do
+		recgan_psql -Atq -F ' | ' -c "SELECT '| $alg', '${OPTIONS[$alg]:-\{\}}', round(avg(train_s)::numeric, 2),
+			round(avg(epochs)::numeric, 1),
+			round(avg(ndcg)::numeric, 4) || ' ± ' || round(coalesce(stddev_samp(ndcg), 0)::numeric, 4),
+			round(avg(prec)::numeric, 4), round(avg(recall)::numeric, 4),
+			string_agg(round(ndcg::numeric, 4)::text, ', ' ORDER BY seed) || ' |'
+			FROM bench_runs WHERE algorithm = '$alg'"
+	done
+	echo
+	echo "Machine: $(nproc) cores, $(recgan_psql -Atq -c 'SELECT recgan_version()')"
+} | tee "$out"

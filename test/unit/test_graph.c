@@ -1,0 +1,230 @@
+/*
+ * test_graph.c
+ *	  Unit tests of LightGCN's graph kernels (graph.c), run without a server
+ *	  by `make unitcheck`: the normalised adjacency against its definition,
+ *	  the sparse-dense products against the naive twin, the propagation
+ *	  against dense powers of Â, and the gradient of the BPR loss through
+ *	  the propagation against finite differences.  Exit status 0 only when
+ *	  every check passed.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "rng.h"
+#include "unit.h"
+
+enum
+{
+	TU = 4, TI = 5, TN = TU + TI, TF = 3, TB = 6
+};
+
+/* A tiny bipartite graph: user u likes the items listed on its row. */
+static const int64_t ui_indptr[TU + 1] = {0, 3, 5, 6, 9};
+static const int32_t ui_indices[9] = {0, 1, 3, 1, 2, 4, 0, 2, 3};
+
+static int64_t indptr[TN + 1];
+static int32_t indices[18];
+static float values[18];
+static GraphAdj adj = {0, indptr, indices, values};
+
+/* Build the adjacency once. */
+static void
+build(void)
+{
+	int64_t		cursor[TI];
+
+	graph_build_adjacency(&adj, ui_indptr, ui_indices, TU, TI, cursor);
+}
+
+/* Â as a dense (N, N) matrix from its definition D^-1/2 A D^-1/2. */
+static void
+dense_adjacency(double *a)
+{
+	double		deg[TN] = {0};
+
+	memset(a, 0, sizeof(double) * TN * TN);
+	for (int u = 0; u < TU; u++)
+		for (int64_t p = ui_indptr[u]; p < ui_indptr[u + 1]; p++)
+		{
+			a[u * TN + TU + ui_indices[p]] = 1;
+			a[(TU + ui_indices[p]) * TN + u] = 1;
+		}
+	for (int r = 0; r < TN; r++)
+		for (int c = 0; c < TN; c++)
+			deg[r] += a[r * TN + c];
+	for (int r = 0; r < TN; r++)
+		for (int c = 0; c < TN; c++)
+			if (a[r * TN + c] != 0)
+				a[r * TN + c] = 1.0 / sqrt(deg[r] * deg[c]);
+}
+
+/* The CSR equals the dense definition, rows ascending, 2 P non-zeros. */
+static void
+test_adjacency(void)
+{
+	double		a[TN * TN],
+				got[TN * TN] = {0};
+	int			sorted = 1;
+
+	dense_adjacency(a);
+	CHECK(adj.n == TN && indptr[TN] == 18, "n %d, nnz %lld", adj.n, (long long) indptr[TN]);
+	for (int r = 0; r < TN; r++)
+		for (int64_t p = indptr[r]; p < indptr[r + 1]; p++)
+		{
+			got[r * TN + indices[p]] = values[p];
+			if (p > indptr[r] && indices[p] <= indices[p - 1])
+				sorted = 0;
+		}
+	CHECK(sorted, "neighbours ascending within each row");
+	for (int e = 0; e < TN * TN; e++)
+		CHECK_CLOSE(got[e], a[e], 1e-6, "adjacency entry");
+}
+
+/* spmm, spmm_rows and spmm_push against the naive twin. */
+static void
+test_spmm(void)
+{
+	float		x[TN * TF],
+				y[TN * TF],
+				ref[TN * TF],
+				sparse[TN * TF] = {0};
+	int32_t		rows[3] = {6, 1, 3};
+	Rng			rng;
+
+	rng_seed(&rng, 7);
+	fill_normal(x, TN * TF, 1.0, &rng);
+	graph_spmm(y, &adj, x, TF);
+	graph_spmm_ref(ref, &adj, x, TF);
+	CHECK(max_abs_diff(y, ref, TN * TF) < 1e-6, "spmm vs reference");
+
+	memset(y, 0, sizeof(y));
+	graph_spmm_rows(y, &adj, x, TF, rows, 3);
+	for (int k = 0; k < 3; k++)
+		CHECK(max_abs_diff(y + rows[k] * TF, ref + rows[k] * TF, TF) < 1e-6, "spmm_rows row %d", rows[k]);
+	CHECK(y[0] == 0.0f, "spmm_rows leaves other rows alone");
+
+	for (int k = 0; k < 3; k++)
+		memcpy(sparse + rows[k] * TF, x + rows[k] * TF, sizeof(float) * TF);
+	graph_spmm_ref(ref, &adj, sparse, TF);
+	graph_spmm_push(y, &adj, sparse, TF, rows, 3);
+	CHECK(max_abs_diff(y, ref, TN * TF) < 1e-6, "spmm_push vs reference");
+}
+
+/* Propagation against (1/(K+1)) sum_k Â^k E0 with dense powers. */
+static void
+test_forward(void)
+{
+	double		a[TN * TN],
+				layer[TN * TF],
+				next[TN * TF],
+				mean[TN * TF];
+	float		e0[TN * TF],
+				out[TN * TF],
+				rows_out[2 * TF],
+				scratch[2 * TN * TF];
+	int32_t		rows[2] = {8, 2};
+	Rng			rng;
+
+	rng_seed(&rng, 11);
+	fill_normal(e0, TN * TF, 1.0, &rng);
+	dense_adjacency(a);
+	for (int K = 0; K <= 3; K++)
+	{
+		for (int e = 0; e < TN * TF; e++)
+			layer[e] = mean[e] = e0[e];
+		for (int k = 1; k <= K; k++)
+		{
+			for (int r = 0; r < TN; r++)
+				for (int f = 0; f < TF; f++)
+				{
+					next[r * TF + f] = 0;
+					for (int c = 0; c < TN; c++)
+						next[r * TF + f] += a[r * TN + c] * layer[c * TF + f];
+				}
+			for (int e = 0; e < TN * TF; e++)
+				mean[e] += (layer[e] = next[e]);
+		}
+		lightgcn_forward(out, &adj, e0, K, TF, scratch);
+		for (int e = 0; e < TN * TF; e++)
+			CHECK_CLOSE(out[e], mean[e] / (K + 1), 1e-5, "lightgcn_forward");
+		lightgcn_forward_rows(rows_out, &adj, e0, K, TF, rows, 2, scratch);
+		for (int k = 0; k < 2; k++)
+			CHECK(max_abs_diff(rows_out + k * TF, out + rows[k] * TF, TF) < 1e-6,
+				  "forward_rows K=%d row %d", K, rows[k]);
+	}
+}
+
+/* Context of the loss for finite differences. */
+typedef struct LossCtx
+{
+	float		e0[TN * TF];
+	int			K;
+	LightgcnWork w;
+} LossCtx;
+
+static const int32_t users[TB] = {0, 1, 0, 3, 2, 3};
+static const int32_t pos[TB] = {1, 2, 3, 0, 4, 2};
+static const int32_t neg[TB] = {2, 0, 4, 1, 0, 4};
+
+/* L of the batch above. */
+static double
+loss_scalar(void *arg)
+{
+	LossCtx    *c = arg;
+
+	return lightgcn_bpr_loss(NULL, &c->w, &adj, c->e0, TU, c->K, TF, users, pos, neg, TB, 0.3);
+}
+
+/* dL/dE0 through the propagation against finite differences, K = 0..3. */
+static void
+test_loss_gradient(void)
+{
+	static LossCtx c;
+	static int32_t slot[TN],
+				rows[3 * TB];
+	static float emb[3 * TB * TF],
+				demb[3 * TB * TF],
+				dE[TN * TF],
+				scratch[2 * TN * TF],
+				sp[TB],
+				sn[TB],
+				dp[TB],
+				dn[TB];
+	float		de0[TN * TF];
+	Rng			rng;
+
+	c.w = (LightgcnWork) {slot, rows, emb, demb, dE, scratch, sp, sn, dp, dn};
+	for (int n = 0; n < TN; n++)
+		slot[n] = -1;
+	rng_seed(&rng, 13);
+	fill_normal(c.e0, TN * TF, 0.7, &rng);
+	for (c.K = 0; c.K <= 3; c.K++)
+	{
+		char		what[32];
+		double		l1,
+					l2;
+
+		memset(de0, 0, sizeof(de0));
+		l1 = lightgcn_bpr_loss(de0, &c.w, &adj, c.e0, TU, c.K, TF, users, pos, neg, TB, 0.3);
+		l2 = loss_scalar(&c);
+		CHECK(l1 == l2, "loss with and without the gradient: %g vs %g", l1, l2);
+		snprintf(what, sizeof(what), "lightgcn bpr K=%d", c.K);
+		grad_check(what, loss_scalar, &c, c.e0, de0, TN * TF, 1e-2f);
+		for (int n = 0; n < TN; n++)
+			CHECK(slot[n] == -1, "slot map restored");
+		CHECK(max_abs_diff(dE, (float[TN * TF]) {0}, TN * TF) == 0, "dE left zero");
+	}
+}
+
+int
+main(void)
+{
+	build();
+	RUN(test_adjacency);
+	RUN(test_spmm);
+	RUN(test_forward);
+	RUN(test_loss_gradient);
+	return unit_summary();
+}
