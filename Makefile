@@ -10,7 +10,7 @@ EXTENSION = recgan
 MODULE_big = recgan
 
 # Engine (pure C + cblas, no postgres.h): unit-tested without a server.
-ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o
+ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o src/ncfnet.o
 
 # Engine kernels are elementwise loops (Adam, the sparse layer, masks): -O3
 # lets GCC vectorise them and -fno-math-errno lets sqrtf vectorise.  Neither
@@ -21,11 +21,11 @@ $(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno
 OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
 	src/recommend.o src/cache.o src/popularity.o src/knn.o src/ease.o src/evaluate.o src/worker.o \
 	src/trainloop.o src/cfgan.o \
-	src/factor.o src/bpr.o src/lightgcn.o $(ENGINE_OBJS)
+	src/factor.o src/bpr.o src/lightgcn.o src/ncf.o src/cgan.o $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend serving evaluate split worker cfgan bpr_lightgcn
+REGRESS = basic train recommend serving evaluate split worker cfgan bpr_lightgcn ncf_cgan
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).

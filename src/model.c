@@ -27,6 +27,9 @@ static const ModelOps *const registry[] = {
 	&cfgan_ops,
 	&bpr_ops,
 	&lightgcn_ops,
+	&gmf_ops,
+	&neumf_ops,
+	&cgan_ops,
 };
 
 #define N_REGISTRY ((int) lengthof(registry))

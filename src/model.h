@@ -32,7 +32,10 @@ typedef enum RecganAlgorithm
 	RECGAN_ALG_EASE = 3,
 	RECGAN_ALG_CFGAN = 10,
 	RECGAN_ALG_BPR = 21,
-	RECGAN_ALG_LIGHTGCN = 22
+	RECGAN_ALG_LIGHTGCN = 22,
+	RECGAN_ALG_GMF = 23,
+	RECGAN_ALG_NEUMF = 24,
+	RECGAN_ALG_CGAN = 25
 } RecganAlgorithm;
 
 /* A float32 weight tensor stored in the model. */
@@ -270,6 +273,9 @@ extern void TrainLoopBatch(TrainLoop *loop, double loss);
 extern const ModelOps popularity_ops;
 extern const ModelOps itemknn_ops;
 extern const ModelOps ease_ops;
+extern const ModelOps gmf_ops;
+extern const ModelOps neumf_ops;
+extern const ModelOps cgan_ops;
 extern const ModelOps bpr_ops;
 extern const ModelOps lightgcn_ops;
 extern const ModelOps cfgan_ops;
