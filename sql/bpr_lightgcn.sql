@@ -1,5 +1,7 @@
 -- BPR-MF and LightGCN: options, determinism, learning, fold-in, similar items.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 SET recgan.blas_threads = 1;
 
 -- two taste groups of 12 users and 10 items each, plus a few cross-group likes
@@ -71,3 +73,6 @@ SET recgan.max_train_memory = 1;
 SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"factors": 4096}');
 RESET recgan.max_train_memory;
 SELECT count(*) AS no_bad_model FROM recgan_models WHERE name = 'bad';
+SELECT count(*) FILTER (WHERE recgan_drop_model(name)) AS dropped FROM recgan_models
+WHERE name IN ('b1', 'b2', 'b3', 'b4', 'b5', 'g1', 'g2', 'g3', 'g5');
+DROP TABLE bl;
