@@ -63,7 +63,7 @@ static const OptionSpec lightgcn_options[] = {
 	{"reg", OPT_REAL, 1e-4, 0, 1e6, NULL, "L2 regularisation of the batch's layer-0 rows"},
 	{"batch", OPT_INT, 4096, 1, 1000000, NULL, "triples per mini-batch (the paper: 2048)"},
 	{"init_std", OPT_REAL, 0.1, 0, 10, NULL, "standard deviation of the initial embeddings"},
-	RECGAN_LOOP_OPTIONS(300, 5),
+	RECGAN_LOOP_OPTIONS(300, 10),
 };
 
 /* Training state of one run. */
