@@ -20,12 +20,12 @@ $(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno
 # Backend glue.
 OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
 	src/recommend.o src/cache.o src/popularity.o src/knn.o src/ease.o src/evaluate.o src/worker.o \
-	src/trainloop.o src/cfgan.o \
+	src/trainloop.o src/cfgan.o src/ials.o \
 	src/factor.o src/bpr.o src/lightgcn.o src/ncf.o src/cgan.o $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend serving evaluate split worker cfgan bpr_lightgcn ncf_cgan
+REGRESS = basic train recommend serving evaluate split worker cfgan bpr_lightgcn ials ncf_cgan
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).

@@ -27,6 +27,7 @@ static const ModelOps *const registry[] = {
 	&cfgan_ops,
 	&bpr_ops,
 	&lightgcn_ops,
+	&ials_ops,
 	&gmf_ops,
 	&neumf_ops,
 	&cgan_ops,

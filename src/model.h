@@ -33,6 +33,7 @@ typedef enum RecganAlgorithm
 	RECGAN_ALG_CFGAN = 10,
 	RECGAN_ALG_BPR = 21,
 	RECGAN_ALG_LIGHTGCN = 22,
+	RECGAN_ALG_IALS = 20,
 	RECGAN_ALG_GMF = 23,
 	RECGAN_ALG_NEUMF = 24,
 	RECGAN_ALG_CGAN = 25
@@ -273,11 +274,12 @@ extern void TrainLoopBatch(TrainLoop *loop, double loss);
 extern const ModelOps popularity_ops;
 extern const ModelOps itemknn_ops;
 extern const ModelOps ease_ops;
+extern const ModelOps bpr_ops;
+extern const ModelOps lightgcn_ops;
+extern const ModelOps ials_ops;
 extern const ModelOps gmf_ops;
 extern const ModelOps neumf_ops;
 extern const ModelOps cgan_ops;
-extern const ModelOps bpr_ops;
-extern const ModelOps lightgcn_ops;
 extern const ModelOps cfgan_ops;
 
 #endif							/* RECGAN_MODEL_H */

@@ -1,0 +1,425 @@
+/*
+ * ials.c
+ *	  iALS: weighted alternating least squares for implicit feedback
+ *	  (Hu, Koren and Volinsky, ICDM 2008), with the Gramian trick.
+ *
+ * Legend: U users, I items, F factors, n_u positives of user u.
+ *
+ * With p_ui = 1 for a training positive (else 0) and confidence
+ * c_ui = 1 + alpha for a positive (else 1), iALS minimises
+ *
+ *   L = sum over all (u, i) of c_ui (p_ui - x_u . y_i)^2 + lambda (|X|^2 + |Y|^2)
+ *
+ * by alternating exact solves.  With Y fixed, user u's problem is
+ *
+ *   (G + alpha sum_{i in I_u} y_i y_i^T + lambda Id) x_u = (1 + alpha) sum_{i in I_u} y_i
+ *
+ * where G = Y^T Y is computed once per half-sweep (the Gramian trick), so a
+ * user costs O(n_u F^2 + F^3) instead of O(I F^2).  Items are symmetric.
+ * Two solvers (option solver): "cg" (default) runs cg_steps conjugate-
+ * gradient steps per row, warm-started from the previous epoch, without
+ * forming the system (O(F^2 + n_u F) a step; Takacs, Pilaszy and Tikk,
+ * RecSys 2011); "cholesky" forms the F x F system and solves it exactly in
+ * float32 (LAPACK sposv).  An epoch is one user half-sweep and one item
+ * half-sweep.
+ *
+ * The reported loss is L / N (N training positives), computed without
+ * touching all U x I pairs: the sum of all squared predictions is
+ * trace((X^T X)(Y^T Y)), and the positives correct it.
+ *
+ * Fold-in (recgan_recommend_items) is exact (Cholesky whatever the
+ * training solver): a new user's history is solved
+ * for x_u against the stored Y with the same equation, then scored.
+ * Similar items: cosine of the item factors.
+ *
+ * Tensors: 0 = X (U, F), 1 = Y (I, F), float32.
+ * Options: factors, alpha, lambda, init_std, solver, cg_steps, then the
+ * training-loop options.
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+#include <math.h>
+
+#include "miscadmin.h"
+
+#include "model.h"
+#include "nn.h"
+#include "recgan.h"
+#include "rng.h"
+
+/* LAPACK (Fortran ABI, with the hidden length of the character argument) */
+extern void sposv_(const char *uplo, const int *n, const int *nrhs, float *a,
+				   const int *lda, float *b, const int *ldb, int *info, size_t uplo_len);
+
+enum
+{
+	OPT_FACTORS,
+	OPT_ALPHA,
+	OPT_LAMBDA,
+	OPT_INIT_STD,
+	OPT_SOLVER,
+	OPT_CG_STEPS,
+	OPT_LOOP					/* RECGAN_LOOP_OPTIONS */
+};
+
+enum
+{
+	SOLVER_CG,
+	SOLVER_CHOLESKY
+};
+
+static const OptionSpec ials_options[] = {
+	{"factors", OPT_INT, 64, 1, 4096, NULL, "latent factors per user and item"},
+	{"alpha", OPT_REAL, 3, 0, 1e6, NULL, "extra confidence of a positive (c = 1 + alpha)"},
+	{"lambda", OPT_REAL, 30, 0, 1e9, NULL, "L2 regularisation of the factors"},
+	{"init_std", OPT_REAL, 0.01, 0, 10, NULL, "standard deviation of the initial factors"},
+	{"solver", OPT_ENUM, SOLVER_CG, 0, 0, "cg|cholesky",
+	"cg: a few conjugate-gradient steps warm-started from the previous epoch; cholesky: exact"},
+	{"cg_steps", OPT_INT, 3, 1, 1000, NULL, "conjugate-gradient steps per row and half-sweep"},
+	RECGAN_LOOP_OPTIONS(50, 5),
+};
+
+/* Training state of one run. */
+typedef struct IalsState
+{
+	Model	   *model;
+	int			f;				/* F */
+	double		alpha;
+	double		lambda;
+	int			solver;
+	int			cg_steps;
+	const Csr  *fit;			/* (U x I) positives being fitted */
+	Csr			fit_t;			/* (I x U) */
+	float	   *x;				/* (U, F) */
+	float	   *y;				/* (I, F) */
+	float	   *gram;			/* (F, F) */
+	float	   *a;				/* (F, F) system of one row */
+	float	   *b;				/* (F) right-hand side, then solution */
+	float	   *rows;			/* (max n_u or n_i, F) gathered factors */
+	float	   *cg;				/* (4 F + max n) conjugate-gradient vectors */
+} IalsState;
+
+/* G (F, F) = M^T M for a (n, F) matrix, both triangles filled. */
+static void
+Gramian(float *gram, const float *m, int64 n, int f)
+{
+	CHECK_FOR_INTERRUPTS();
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, f, (int) n, 1.0f, m, f, 0.0f, gram, f);
+	for (int a = 0; a < f; a++)
+		for (int b = 0; b < a; b++)
+			gram[a * f + b] = gram[b * f + a];
+}
+
+/*
+ * Solve one row's system: out (F) = (G + alpha Y_h^T Y_h + lambda Id)^-1
+ * (1 + alpha) Y_h^T 1, where Y_h are the rows of other (N, F) listed in
+ * hist[0..n).  Float32 is ample for these small, well-conditioned systems
+ * (lambda > 0 bounds the condition number).  Scratch a, b, rows come from
+ * the caller.
+ */
+static void
+SolveRow(float *out, const float *gram, const float *other, const int32 *hist, int32 n,
+		 int f, double alpha, double lambda, float *a, float *b, float *rows)
+{
+	int			one = 1,
+				info = 0;
+
+	for (int32 h = 0; h < n; h++)
+		memcpy(rows + (Size) h * f, other + (Size) hist[h] * f, sizeof(float) * f);
+	memcpy(a, gram, sizeof(float) * f * f);
+	if (n > 0)
+		cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, f, n, (float) alpha, rows, f,
+					1.0f, a, f);
+	rows_sum(b, other, hist, n, f);
+	for (int c = 0; c < f; c++)
+	{
+		a[c * f + c] += (float) lambda;
+		b[c] *= (float) (1.0 + alpha);
+	}
+	sposv_("U", &f, &one, a, &f, b, &f, &info, 1);
+	if (info != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("iALS system is not positive definite (LAPACK info %d)", info),
+				 errhint("Increase the \"lambda\" option.")));
+	memcpy(out, b, sizeof(float) * f);
+}
+
+/* out (F) = (G + alpha Y_h^T Y_h + lambda Id) v, with Y_h the gathered (n, F) rows. */
+static void
+ApplySystem(float *out, const float *v, const float *gram, const float *rows, int32 n,
+			int f, float alpha, float lambda, float *t)
+{
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, f, f, 1.0f, gram, f, v, 1, 0.0f, out, 1);
+	if (n > 0)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, n, f, 1.0f, rows, f, v, 1, 0.0f, t, 1);
+		cblas_sgemv(CblasRowMajor, CblasTrans, n, f, alpha, rows, f, t, 1, 1.0f, out, 1);
+	}
+	cblas_saxpy(f, lambda, v, 1, out, 1);
+}
+
+/*
+ * Improve x (F) in place by conjugate-gradient steps on the row's system,
+ * without forming it: each step costs O(F^2 + n F) instead of the
+ * O(n F^2 + F^3) of building and factoring (Takacs, Pilaszy and Tikk,
+ * RecSys 2011).  x holds the previous epoch's solution (warm start).
+ */
+static void
+CgRow(float *x, const float *gram, const float *other, const int32 *hist, int32 n,
+	  int f, double alpha, double lambda, int steps, float *rows, float *cg)
+{
+	float	   *r = cg,
+			   *p = cg + f,
+			   *ap = cg + 2 * f,
+			   *t = cg + 3 * f;
+	double		rs = 0;
+
+	for (int32 h = 0; h < n; h++)
+		memcpy(rows + (Size) h * f, other + (Size) hist[h] * f, sizeof(float) * f);
+	/* r = b - A x, with b = (1 + alpha) sum of the rows */
+	ApplySystem(ap, x, gram, rows, n, f, (float) alpha, (float) lambda, t);
+	rows_sum(r, other, hist, n, f);
+	for (int c = 0; c < f; c++)
+	{
+		r[c] = (float) ((1.0 + alpha) * r[c] - ap[c]);
+		p[c] = r[c];
+		rs += (double) r[c] * r[c];
+	}
+	for (int k = 0; k < steps && rs > 1e-20; k++)
+	{
+		double		pap = 0,
+					rs_new = 0,
+					a;
+
+		ApplySystem(ap, p, gram, rows, n, f, (float) alpha, (float) lambda, t);
+		for (int c = 0; c < f; c++)
+			pap += (double) p[c] * ap[c];
+		if (pap <= 0)
+			break;
+		a = rs / pap;
+		for (int c = 0; c < f; c++)
+		{
+			x[c] += (float) (a * p[c]);
+			r[c] -= (float) (a * ap[c]);
+			rs_new += (double) r[c] * r[c];
+		}
+		for (int c = 0; c < f; c++)
+			p[c] = (float) (r[c] + rs_new / rs * p[c]);
+		rs = rs_new;
+	}
+}
+
+/* One half-sweep: solve every row of mine against the fixed factors other. */
+static void
+HalfSweep(IalsState *st, TrainLoop *loop, float *mine, const float *other, int64 n_other,
+		  const Csr *rows)
+{
+	Gramian(st->gram, other, n_other, st->f);
+	for (int32 r = 0; r < rows->n_rows; r++)
+	{
+		if (st->solver == SOLVER_CG)
+			CgRow(mine + (Size) r * st->f, st->gram, other, CsrRow(rows, r), CsrRowLen(rows, r),
+				  st->f, st->alpha, st->lambda, st->cg_steps, st->rows, st->cg);
+		else
+			SolveRow(mine + (Size) r * st->f, st->gram, other, CsrRow(rows, r),
+					 CsrRowLen(rows, r), st->f, st->alpha, st->lambda, st->a, st->b, st->rows);
+		if ((r & 255) == 255)
+			TrainLoopBatch(loop, 0.0);
+	}
+}
+
+/* L / N, computed through the Gramians (see the file comment). */
+static double
+IalsLoss(IalsState *st)
+{
+	int			f = st->f;
+	const Csr  *fit = st->fit;
+	float	   *gx = palloc_array(float, (Size) f * f);
+	double		all = 0,
+				pos = 0,
+				reg = 0;
+
+	Gramian(gx, st->x, fit->n_rows, f);
+	Gramian(st->gram, st->y, fit->n_cols, f);
+	for (int a = 0; a < f * f; a++)
+		all += (double) gx[a] * st->gram[a];
+	for (int a = 0; a < f; a++)
+		reg += gx[a * f + a] + st->gram[a * f + a];
+	for (int32 u = 0; u < fit->n_rows; u++)
+		for (int64 p = fit->indptr[u]; p < fit->indptr[u + 1]; p++)
+		{
+			double		s = cblas_sdot(f, st->x + (Size) u * f, 1,
+									   st->y + (Size) fit->indices[p] * f, 1);
+
+			/* replace the c = 1, p = 0 term counted in all by the positive's */
+			pos += (1.0 + st->alpha) * (1.0 - s) * (1.0 - s) - s * s;
+		}
+	pfree(gx);
+	return (all + pos + st->lambda * reg) / Max(CsrNnz(fit), 1);
+}
+
+/* Allocate and initialise the factors; point the model's tensors at them. */
+static void *
+IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+{
+	IalsState  *st = palloc0(sizeof(IalsState));
+	int			f = (int) opt[OPT_FACTORS];
+	int32		longest = 0;
+	Rng			rng;
+
+	st->model = model;
+	st->f = f;
+	st->alpha = opt[OPT_ALPHA];
+	st->lambda = opt[OPT_LAMBDA];
+	st->solver = (int) opt[OPT_SOLVER];
+	st->cg_steps = (int) opt[OPT_CG_STEPS];
+	st->fit = fit;
+	for (int32 u = 0; u < fit->n_rows; u++)
+		longest = Max(longest, CsrRowLen(fit, u));
+	CsrTranspose(fit, &st->fit_t);
+	for (int32 i = 0; i < st->fit_t.n_rows; i++)
+		longest = Max(longest, CsrRowLen(&st->fit_t, i));
+
+	TrainLoopCheckMemory(loop,
+						 (double) (model->n_users + model->n_items) * f * 4 +
+						 (double) CsrNnz(fit) * 4 + ((double) longest + 2 * f + 5) * f * 4 + longest * 4.0,
+						 (double) (model->n_users + model->n_items) * f);
+	st->x = palloc_extended((Size) model->n_users * f * sizeof(float), MCXT_ALLOC_HUGE);
+	st->y = palloc_extended((Size) model->n_items * f * sizeof(float), MCXT_ALLOC_HUGE);
+	st->gram = palloc_array(float, (Size) f * f);
+	st->a = palloc_array(float, (Size) f * f);
+	st->b = palloc_array(float, f);
+	st->rows = palloc_extended((Size) Max(longest, 1) * f * sizeof(float), MCXT_ALLOC_HUGE);
+	st->cg = palloc_array(float, (Size) 4 * f + Max(longest, 1));
+
+	rng_seed(&rng, seed);
+	init_normal(st->x, (float) opt[OPT_INIT_STD], (int64_t) model->n_users * f, &rng);
+	init_normal(st->y, (float) opt[OPT_INIT_STD], (int64_t) model->n_items * f, &rng);
+
+	model->n_tensors = 2;
+	model->tensors[0].len = (int64) model->n_users * f;
+	model->tensors[0].data = st->x;
+	model->tensors[1].len = (int64) model->n_items * f;
+	model->tensors[1].data = st->y;
+	RecganBlasSetup();
+	return st;
+}
+
+/* One epoch: users against items, then items against users. */
+static void
+IalsEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
+{
+	IalsState  *st = state;
+
+	HalfSweep(st, loop, st->x, st->y, st->model->n_items, st->fit);
+	HalfSweep(st, loop, st->y, st->x, st->model->n_users, &st->fit_t);
+	*loss = IalsLoss(st);
+	*aux_loss = NAN;
+	TrainLoopBatch(loop, *loss);
+}
+
+static const IterativeOps ials_iterative = {
+	.begin = IalsBegin,
+	.epoch = IalsEpoch,
+	.diverged_hint = "Increase \"lambda\" or lower \"alpha\".",
+};
+
+/* Train through the shared loop (validation, early stopping, refit). */
+static void
+IalsTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+{
+	TrainLoopRun(in, model, &ials_iterative, OPT_LOOP, report, arg);
+}
+
+/* Two tensors, (U, F) and (I, F). */
+static void
+IalsValidate(const Model *model)
+{
+	int64		f = (int64) model->hyper[OPT_FACTORS];
+	int64		expected[2] = {model->n_users * f, model->n_items * f};
+
+	ModelCheckTensors(model, 2, expected);
+}
+
+/* Serving state: the item Gramian, for fold-in. */
+static void
+IalsPrepare(Model *model)
+{
+	int			f = (int) model->hyper[OPT_FACTORS];
+	float	   *gram = palloc_array(float, (Size) f * f);
+
+	Gramian(gram, model->tensors[1].data, model->n_items, f);
+	model->serving = gram;
+}
+
+/* scores (Q, I) = X_q Y^T; fold-in queries solve their x first. */
+static void
+IalsScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
+{
+	int			f = (int) model->hyper[OPT_FACTORS];
+	const float *x = model->tensors[0].data;
+	const float *y = model->tensors[1].data;
+	float	   *xq = palloc_array(float, (Size) nq * f);	/* (Q, F) */
+	float	   *gram = model->serving;
+
+	for (int q = 0; q < nq; q++)
+	{
+		if (queries[q].user >= 0)
+		{
+			memcpy(xq + (Size) q * f, x + (Size) queries[q].user * f, sizeof(float) * f);
+			continue;
+		}
+		if (gram == NULL)
+		{
+			gram = palloc_array(float, (Size) f * f);
+			Gramian(gram, y, model->n_items, f);
+		}
+		SolveRow(xq + (Size) q * f, gram, y, queries[q].items, queries[q].n_items, f,
+				 model->hyper[OPT_ALPHA], model->hyper[OPT_LAMBDA],
+				 palloc_array(float, (Size) f * f), palloc_array(float, f),
+				 palloc_array(float, (Size) Max(queries[q].n_items, 1) * f));
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, model->n_items, f,
+				1.0f, xq, f, y, f, 0.0f, scores, model->n_items);
+	pfree(xq);
+}
+
+/* Cosine of item factors. */
+static void
+IalsSimilar(const Model *model, int32 item, float *scores)
+{
+	int			f = (int) model->hyper[OPT_FACTORS];
+	const float *y = model->tensors[1].data;
+	const float *yi = y + (Size) item * f;
+	double		ni = 0;
+
+	for (int c = 0; c < f; c++)
+		ni += (double) yi[c] * yi[c];
+	for (int32 j = 0; j < model->n_items; j++)
+	{
+		const float *yj = y + (Size) j * f;
+		double		dot = 0,
+					nj = 0;
+
+		for (int c = 0; c < f; c++)
+		{
+			dot += (double) yi[c] * yj[c];
+			nj += (double) yj[c] * yj[c];
+		}
+		scores[j] = (ni > 0 && nj > 0) ? (float) (dot / sqrt(ni * nj)) : 0.0f;
+	}
+}
+
+const ModelOps ials_ops = {
+	.name = "ials",
+	.algorithm = RECGAN_ALG_IALS,
+	.options = ials_options,
+	.n_options = lengthof(ials_options),
+	.train = IalsTrain,
+	.validate = IalsValidate,
+	.score = IalsScore,
+	.prepare = IalsPrepare,
+	.similar = IalsSimilar,
+};
