@@ -161,7 +161,10 @@ double		cfgan_g_step_flops(const CfganDims *d, int B);
  * passes of G steps, each pass in a fresh random order, in batches of
  * batch_d, resp. batch_g (the last batch of a pass is smaller).  Each step
  * zeroes its network's gradients, runs cfgan_d_step or cfgan_g_step, calls
- * the batch hook with the batch loss, and applies Adam.
+ * the batch hook with the batch loss, and applies Adam.  The ZR and PM
+ * samples are independent draws, as the paper describes (the reference code
+ * reseeds NumPy from the clock before each draw, so there the two sets of an
+ * entity mostly coincide).
  */
 
 typedef struct CfganConfig

@@ -156,8 +156,9 @@ TrainLoopCheckMemory(TrainLoop *loop, double model_bytes, double tensor_floats)
 		loop->full.n_rows * 4.0;
 	/* the best (then final) weights */
 	bytes += tensor_floats * sizeof(float);
-	/* validation block */
-	bytes += loop->block * (n_items * sizeof(float) + sizeof(ScoreQuery)) + 2.0 * loop->k * 4.0;
+	/* validation block, top-k buffers, relevance marks */
+	bytes += loop->block * (n_items * sizeof(float) + sizeof(ScoreQuery)) + 2.0 * loop->k * 4.0 +
+		n_items;
 	RecganCheckTrainMemory(bytes, loop->model->ops->name);
 }
 
