@@ -76,5 +76,4 @@ bench:
 	bash test/bench/serving.sh
 	bash test/bench/models.sh
 	bash test/bench/lightgcn_gowalla.sh
-
 	bash test/bench/cfgan_bench.sh
