@@ -12,7 +12,10 @@
  *
  * Tensors: 0 = (I, K) neighbor indexes, int32 stored bitwise, -1 = none;
  *          1 = (I, K) similarities, float32.
- * Options: neighbors (K), shrink.
+ * Options: neighbors (K), shrink, normalize (each item's kept similarities
+ * scaled to sum to 1, so items with many strong neighbours do not dominate).
+ * Defaults (400, 10, on) were chosen on a validation split of ML-100K
+ * u1.base (80/20 per user, seed 7), never on u1.test.
  */
 #include "postgres.h"
 
@@ -27,12 +30,15 @@
 enum
 {
 	OPT_NEIGHBORS,
-	OPT_SHRINK
+	OPT_SHRINK,
+	OPT_NORMALIZE
 };
 
 static const OptionSpec knn_options[] = {
-	{"neighbors", OPT_INT, 200, 1, 100000, NULL, "neighbors kept per item"},
-	{"shrink", OPT_REAL, 0, 0, 1e9, NULL, "added to the cosine denominator"},
+	{"neighbors", OPT_INT, 400, 1, 100000, NULL, "neighbors kept per item"},
+	{"shrink", OPT_REAL, 10, 0, 1e9, NULL, "added to the cosine denominator"},
+	{"normalize", OPT_BOOL, 1, 0, 1, NULL,
+	"scale each item's kept similarities to sum to 1 (Deshpande and Karypis)"},
 };
 
 /* Effective K: neighbors, at most I - 1 (and at least 1). */
@@ -91,10 +97,20 @@ KnnTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
 				acc[j] = (float) (acc[j] / (norm_i * sqrt((double) CsrRowLen(&xt, j)) + shrink));
 		}
 		got = topk_select(acc, n_items, k, heap, top);
-		for (int32 n = 0; n < k; n++)
 		{
-			nbr_idx[(Size) i * k + n] = n < got ? top[n] : -1;
-			nbr_sim[(Size) i * k + n] = n < got ? acc[top[n]] : 0.0f;
+			double		total = 0;
+
+			for (int32 n = 0; n < got; n++)
+				total += acc[top[n]];
+			for (int32 n = 0; n < k; n++)
+			{
+				float		sim = n < got ? acc[top[n]] : 0.0f;
+
+				if (model->hyper[OPT_NORMALIZE] != 0 && total > 0)
+					sim = (float) (sim / total);
+				nbr_idx[(Size) i * k + n] = n < got ? top[n] : -1;
+				nbr_sim[(Size) i * k + n] = sim;
+			}
 		}
 		memset(acc, 0, (Size) n_items * sizeof(float));
 	}
