@@ -514,25 +514,24 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 						zr = 0.0;
 
 			fill_batch(t, &bt, t->perm + start, B, generator);
+			/* gradients start at zero: the arena is zeroed, then Adam zeroes them */
 			if (generator)
 			{
-				param_arena_zero_grad(&t->g_arena);
 				loss = cfgan_g_step(&t->dG, &zr, &t->cache, &bt, &t->G, &t->D,
 									&cfg->dims, cfg->zr_weight);
 				st->flops += cfgan_g_step_flops(&cfg->dims, B);
 			}
 			else
 			{
-				param_arena_zero_grad(&t->d_arena);
 				loss = cfgan_d_step(&t->dD, &t->cache, &bt, &t->G, &t->D, &cfg->dims);
 				st->flops += cfgan_d_step_flops(&cfg->dims, B);
 			}
 			if (hook != NULL)
 				hook(arg, loss);
 			if (generator)
-				adam_update(t->g_arena.params, &t->g_adam, t->g_arena.grads, &cfg->adam_g);
+				adam_update_zero(t->g_arena.params, &t->g_adam, t->g_arena.grads, &cfg->adam_g);
 			else
-				adam_update(t->d_arena.params, &t->d_adam, t->d_arena.grads, &cfg->adam_d);
+				adam_update_zero(t->d_arena.params, &t->d_adam, t->d_arena.grads, &cfg->adam_d);
 			sum += loss;
 			zr_sum += zr;
 			n++;

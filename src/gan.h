@@ -160,8 +160,8 @@ double		cfgan_g_step_flops(const CfganDims *d, int B);
  * n), then makes steps_d passes of D steps over all entities, then steps_g
  * passes of G steps, each pass in a fresh random order, in batches of
  * batch_d, resp. batch_g (the last batch of a pass is smaller).  Each step
- * zeroes its network's gradients, runs cfgan_d_step or cfgan_g_step, calls
- * the batch hook with the batch loss, and applies Adam.  The ZR and PM
+ * runs cfgan_d_step or cfgan_g_step, calls the batch hook with the batch
+ * loss, and applies Adam, which also zeroes the gradients it used.  The ZR and PM
  * samples are independent draws, as the paper describes (the reference code
  * reseeds NumPy from the clock before each draw, so there the two sets of an
  * entity mostly coincide).

@@ -151,7 +151,7 @@ linear_backward_ref(float *dx, float *dW, float *db, const float *dy,
 /* ---- Sparse-input dense layer */
 
 /* y[r] = b + the rows of W selected by the ones of CSR row rows[r]. */
-void
+RECGAN_VECTOR_CLONES void
 sparse_linear_forward(float *y, const int64_t *indptr, const int32_t *indices,
 					  const int32_t *rows, const float *W, const float *b,
 					  int B, int out)
@@ -176,7 +176,7 @@ sparse_linear_forward(float *y, const int64_t *indptr, const int32_t *indices,
 }
 
 /* Scatter-add dy[r] into the rows of dW selected by the ones of row r. */
-void
+RECGAN_VECTOR_CLONES void
 sparse_linear_backward(float *dW, float *db, const float *dy,
 					   const int64_t *indptr, const int32_t *indices,
 					   const int32_t *rows, int B, int out)

@@ -28,6 +28,19 @@
 
 #include "rng.h"
 
+/*
+ * The hot elementwise kernels (Adam, the sparse-input layer) are also
+ * compiled for AVX2 and the clone is picked when the library loads (GNU
+ * ifunc).  The clones differ in vector width only (no FMA contraction, no
+ * reassociation), so every clone gives the same bits.
+ */
+#if defined(__x86_64__) && defined(__linux__) && \
+	((defined(__GNUC__) && !defined(__clang__)) || (defined(__clang__) && __clang_major__ >= 14))
+#define RECGAN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RECGAN_VECTOR_CLONES
+#endif
+
 /* ---- Dense layer: y = x W^T + b, W stored (OUT, IN) as in torch.nn.Linear */
 
 /* y (B, OUT) = x (B, IN) W^T + b; b (OUT) may be NULL (no bias). */

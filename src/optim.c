@@ -9,7 +9,10 @@
  */
 #include "optim.h"
 
+#include "nn.h"					/* RECGAN_VECTOR_CLONES */
+
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Attach zeroed moments and reset the step counter. */
@@ -28,37 +31,24 @@ adam_init(AdamState *state, float *m, float *v, int64_t n)
 }
 
 /*
- * One bias-corrected Adam step over the state's n parameters.  The per-step
- * constants are folded in double; the elementwise arithmetic is float32, as
- * in torch, so that the loop vectorises: lr (m / bc1) / (sqrt(v / bc2) + eps)
- * is computed as (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
+ * The elementwise Adam update of n parameters (see adam_update), with the
+ * constants c = {beta1, 1 - beta1, beta2, 1 - beta2, weight_decay, decay,
+ * step, 1 / sqrt(bc2), eps}; zero is a constant at each call site.
  */
-void
-adam_update(float *params, AdamState *state, const float *grads,
-			const AdamConfig *config)
+static inline void
+adam_elements(float *restrict p, float *restrict m, float *restrict v,
+			  float *restrict g, int64_t n, const float *restrict c, bool zero)
 {
-	float	   *restrict p = params;
-	float	   *restrict m = state->m;
-	float	   *restrict v = state->v;
-	const float *restrict g = grads;
-	int64_t		n = state->n;	/* a local: state->n could alias the arrays */
-	double		bc1,
-				bc2;
-	float		b1 = (float) config->beta1,
-				b2 = (float) config->beta2,
-				one_b1 = (float) (1.0 - config->beta1),
-				one_b2 = (float) (1.0 - config->beta2),
-				wd = (float) config->weight_decay,
-				decay = (float) (1.0 - config->lr * config->decoupled_weight_decay),
-				eps = (float) config->eps,
-				step,
-				inv_sqrt_bc2;
+	float		b1 = c[0],
+				one_b1 = c[1],
+				b2 = c[2],
+				one_b2 = c[3],
+				wd = c[4],
+				decay = c[5],
+				step = c[6],
+				inv_sqrt_bc2 = c[7],
+				eps = c[8];
 
-	state->step++;
-	bc1 = 1.0 - pow(config->beta1, (double) state->step);
-	bc2 = 1.0 - pow(config->beta2, (double) state->step);
-	step = (float) (config->lr / bc1);
-	inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
 	for (int64_t i = 0; i < n; i++)
 	{
 		float		gi = g[i] + wd * p[i],
@@ -68,7 +58,59 @@ adam_update(float *params, AdamState *state, const float *grads,
 		m[i] = mi;
 		v[i] = vi;
 		p[i] = p[i] * decay - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+		if (zero)
+			g[i] = 0.0f;
 	}
+}
+
+/*
+ * One bias-corrected Adam step over the state's n parameters, zeroing the
+ * gradients when zero.  The per-step constants are folded in double; the
+ * elementwise arithmetic is float32, as in torch, so that the loop
+ * vectorises: lr (m / bc1) / (sqrt(v / bc2) + eps) is computed as
+ * (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
+ */
+RECGAN_VECTOR_CLONES static void
+adam_step(float *params, AdamState *state, float *grads, const AdamConfig *config,
+		  bool zero)
+{
+	double		bc1,
+				bc2;
+	float		c[9];
+
+	state->step++;
+	bc1 = 1.0 - pow(config->beta1, (double) state->step);
+	bc2 = 1.0 - pow(config->beta2, (double) state->step);
+	c[0] = (float) config->beta1;
+	c[1] = (float) (1.0 - config->beta1);
+	c[2] = (float) config->beta2;
+	c[3] = (float) (1.0 - config->beta2);
+	c[4] = (float) config->weight_decay;
+	c[5] = (float) (1.0 - config->lr * config->decoupled_weight_decay);
+	c[6] = (float) (config->lr / bc1);
+	c[7] = (float) (1.0 / sqrt(bc2));
+	c[8] = (float) config->eps;
+	if (zero)
+		adam_elements(params, state->m, state->v, grads, state->n, c, true);
+	else
+		adam_elements(params, state->m, state->v, grads, state->n, c, false);
+}
+
+/* One Adam step (optim.h). */
+void
+adam_update(float *params, AdamState *state, const float *grads,
+			const AdamConfig *config)
+{
+	/* zero is false: grads is only read */
+	adam_step(params, state, (float *) grads, config, false);
+}
+
+/* One Adam step, zeroing the gradients as they are used. */
+void
+adam_update_zero(float *params, AdamState *state, float *grads,
+				 const AdamConfig *config)
+{
+	adam_step(params, state, grads, config, true);
 }
 
 /* Plain gradient descent with optional coupled L2 weight decay. */

@@ -46,6 +46,13 @@ void		adam_init(AdamState *state, float *m, float *v, int64_t n);
 void		adam_update(float *params, AdamState *state, const float *grads,
 						const AdamConfig *config);
 
+/*
+ * adam_update, then grads (n) = 0, in the same pass: for a trainer whose
+ * gradients must start at zero every step (it saves a separate zeroing pass).
+ */
+void		adam_update_zero(float *params, AdamState *state, float *grads,
+							 const AdamConfig *config);
+
 /* p = p - lr * (grad + weight_decay * p) over n elements. */
 void		sgd_update(float *params, const float *grads, double lr,
 					   double weight_decay, int64_t n);

@@ -674,6 +674,32 @@ test_adam(void)
 	check_adam("adamw", &decoupled);
 	check_adam("adam both decays, odd betas", &big);
 
+	/* adam_update_zero: the same step, and the gradients zeroed */
+	{
+		float		pa[5] = {0.5f, -1.0f, 2.0f, 0.0f, -0.25f},
+					pb[5],
+					ga[5] = {0.1f, -0.2f, 0.3f, 0.0f, 1.5f},
+					gb[5],
+					mva[10],
+					mvb[10];
+		AdamState	sa,
+					sb;
+
+		memcpy(pb, pa, sizeof(pa));
+		memcpy(gb, ga, sizeof(ga));
+		adam_init(&sa, mva, mva + 5, 5);
+		adam_init(&sb, mvb, mvb + 5, 5);
+		for (int t = 0; t < 3; t++)
+		{
+			adam_update(pa, &sa, ga, &big);
+			adam_update_zero(pb, &sb, gb, &big);
+			CHECK(memcmp(pa, pb, sizeof(pa)) == 0, "adam_update_zero step %d differs", t);
+			for (int i = 0; i < 5; i++)
+				CHECK(gb[i] == 0.0f, "adam_update_zero left gradient %d at %g", i, gb[i]);
+			memcpy(gb, ga, sizeof(ga));
+		}
+	}
+
 	/* coupled and decoupled decay are different updates */
 	adam_init(&st, mv, mv + 2, 2);
 	adam_update(pc, &st, g2, &coupled);
