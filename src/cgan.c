@@ -33,7 +33,7 @@
  * non-positives, else a uniform non-positive; BCE, Adam.  A generator pass
  * takes every user once, in batches.
  *
- * Maximum-likelihood warm start (mle_epochs, default 20): before the
+ * Maximum-likelihood warm start (mle_epochs, default 40): before the
  * adversarial epochs each run fits the generator alone to the positives by
  * the multinomial likelihood, -(1/n_u) sum_{i in I_u} log softmax(G(u,
  * z))_i per user, with Adam at lr_mle.  It is not validated; the shared
@@ -42,6 +42,14 @@
  * epoch.  g_steps 0 keeps the generator fixed during the adversarial phase
  * (the warm start alone; with mle_epochs 0 as well, the seed's untrained
  * generator).
+ *
+ * Defaults beyond the seed's architecture (mle_epochs 40, reg 3e-4, the
+ * rest as listed) were chosen on a validation split carved from
+ * MovieLens-100K u1.base (recgan_split(..., 'random', 0.2, 7): fit on 80 %,
+ * NDCG@10 on the other 20 %, seeds 42-44), never on u1.test.  There the
+ * warm start alone scores 0.188 and the adversarial epochs lift it to
+ * 0.198; without weight decay the generator overfits its warm start (longer
+ * warm starts got worse) and the adversarial phase adds almost nothing.
  *
  * Scoring: the mean of the generator's logits over score_samples noise
  * vectors, drawn from an Rng seeded with the model's seed, so a model
@@ -112,13 +120,13 @@ static const OptionSpec cgan_options[] = {
 	{"lr_g", OPT_REAL, 1e-4, 1e-12, 10, NULL, "generator Adam learning rate (adversarial)"},
 	{"lr_d", OPT_REAL, 1e-3, 1e-12, 10, NULL, "discriminator Adam learning rate"},
 	{"lr_mle", OPT_REAL, 1e-3, 1e-12, 10, NULL, "generator Adam learning rate of the warm start"},
-	{"mle_epochs", OPT_INT, 20, 0, 100000, NULL,
+	{"mle_epochs", OPT_INT, 40, 0, 100000, NULL,
 	"maximum-likelihood epochs of the generator before the adversarial ones (0: none)"},
 	{"g_steps", OPT_INT, 1, 0, 1000, NULL,
 	"generator passes per adversarial epoch (0: the generator stays fixed)"},
 	{"batch_users", OPT_INT, 64, 1, 100000, NULL, "users per generator step"},
 	{"batch_d", OPT_INT, 256, 1, 1000000, NULL, "pairs per discriminator step"},
-	{"reg", OPT_REAL, 0, 0, 1e6, NULL, "L2 weight decay of both networks"},
+	{"reg", OPT_REAL, 3e-4, 0, 1e6, NULL, "L2 weight decay of both networks"},
 	RECGAN_LOOP_OPTIONS(50, 3),
 };
 
