@@ -15,16 +15,22 @@
 # Prints markdown and writes it to test/bench/out/models.md.
 #
 # To add a model: append its name to ALGORITHMS and, if it needs options
-# other than its defaults, an OPTIONS[name] entry.
+# other than its defaults, an OPTIONS[name] entry.  A labelled row of an
+# algorithm with other options (cgan_warm: cgan with the generator fixed
+# after its warm start) names its algorithm in ALGORITHM_OF[label].
 
 set -u
 . "$(dirname "$0")/../cluster.sh"
 
 ML100K=${RECGAN_ML100K:-$(cd "$RECGAN_SRC/.." && pwd)/shared/data/ml-100k}
-read -r -a ALGORITHMS <<<"${ALGORITHMS:-popularity ease ials bpr lightgcn}"
+read -r -a ALGORITHMS <<<"${ALGORITHMS:-popularity ease ials bpr lightgcn gmf neumf cgan cgan_warm}"
 read -r -a SEEDS <<<"${SEEDS:-1 2 3}"
 declare -A OPTIONS=(
 	[ease]='{"lambda": 200}'
+	[cgan_warm]='{"g_steps": 0}'
+)
+declare -A ALGORITHM_OF=(
+	[cgan_warm]=cgan
 )
 [ -f "$ML100K/u1.base" ] || die "MovieLens 100K not found at $ML100K (set RECGAN_ML100K)"
 
@@ -57,7 +63,7 @@ for alg in "${ALGORITHMS[@]}"; do
 		say "$alg seed $seed $opts"
 		recgan_psql -q <<SQL
 SET recgan.blas_threads = 1;
-CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'm', '$alg',
+CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'm', '${ALGORITHM_OF[$alg]:-$alg}',
 	'$opts'::jsonb || '{"seed": $seed}', threshold => 4);
 CREATE TEMP TABLE e AS SELECT metric, value FROM recgan_evaluate('m', 'u1_test', '{10}');
 INSERT INTO bench_runs SELECT '$alg', $seed, (SELECT sum(seconds) FROM t), (SELECT count(*) FROM t),
@@ -76,7 +82,8 @@ order=$(printf "'%s'," "${ALGORITHMS[@]}")
 	echo "| algorithm | options | train s (mean) | epochs (mean) | NDCG@10 (mean ± sd) | P@10 | R@10 | per-seed NDCG@10 |"
 	echo "|---|---|---|---|---|---|---|---|"
 	for alg in "${ALGORITHMS[@]}"; do
-		recgan_psql -Atq -F ' | ' -c "SELECT '| $alg', '${OPTIONS[$alg]:-\{\}}', round(avg(train_s)::numeric, 2),
+		opts=${OPTIONS[$alg]:-'{}'}
+		recgan_psql -Atq -F ' | ' -c "SELECT '| $alg', '$opts', round(avg(train_s)::numeric, 2),
 			round(avg(epochs)::numeric, 1),
 			round(avg(ndcg)::numeric, 4) || ' ± ' || round(coalesce(stddev_samp(ndcg), 0)::numeric, 4),
 			round(avg(prec)::numeric, 4), round(avg(recall)::numeric, 4),
