@@ -23,7 +23,7 @@ set -u
 . "$(dirname "$0")/../cluster.sh"
 
 ML100K=${RECGAN_ML100K:-$(cd "$RECGAN_SRC/.." && pwd)/shared/data/ml-100k}
-read -r -a ALGORITHMS <<<"${ALGORITHMS:-popularity ease ials bpr lightgcn gmf neumf cgan cgan_warm}"
+read -r -a ALGORITHMS <<<"${ALGORITHMS:-popularity itemknn ease ials bpr lightgcn gmf neumf cgan cgan_warm}"
 read -r -a SEEDS <<<"${SEEDS:-1 2 3}"
 declare -A OPTIONS=(
 	[ease]='{"lambda": 200}'
