@@ -43,6 +43,7 @@
 
 #include "miscadmin.h"
 
+#include "factor.h"
 #include "model.h"
 #include "nn.h"
 #include "recgan.h"
@@ -390,26 +391,8 @@ IalsScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 static void
 IalsSimilar(const Model *model, int32 item, float *scores)
 {
-	int			f = (int) model->hyper[OPT_FACTORS];
-	const float *y = model->tensors[1].data;
-	const float *yi = y + (Size) item * f;
-	double		ni = 0;
-
-	for (int c = 0; c < f; c++)
-		ni += (double) yi[c] * yi[c];
-	for (int32 j = 0; j < model->n_items; j++)
-	{
-		const float *yj = y + (Size) j * f;
-		double		dot = 0,
-					nj = 0;
-
-		for (int c = 0; c < f; c++)
-		{
-			dot += (double) yi[c] * yj[c];
-			nj += (double) yj[c] * yj[c];
-		}
-		scores[j] = (ni > 0 && nj > 0) ? (float) (dot / sqrt(ni * nj)) : 0.0f;
-	}
+	FactorCosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
+				 item, scores);
 }
 
 const ModelOps ials_ops = {
