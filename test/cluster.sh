@@ -146,3 +146,21 @@ recgan_cleanup() {
 recgan_psql() {
 	as_pg "$PGBIN/psql" -X -v ON_ERROR_STOP=1 "$@"
 }
+
+# Install what is missing, build and install recgan in a new temporary
+# directory, and clean it all up on exit (the suite, the demo and the
+# benchmarks all start so).
+recgan_setup() {
+	trap recgan_cleanup EXIT
+	recgan_ensure_packages
+	recgan_make_tmp
+	recgan_build_install
+}
+
+# (Re)create database $1 with the extension and make it the default for psql.
+recgan_create_db() {
+	recgan_psql -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" \
+		-c "CREATE DATABASE $1" || die "CREATE DATABASE $1 failed"
+	export PGDATABASE=$1
+	recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION recgan failed"
+}

@@ -22,7 +22,6 @@ set -u
 DEMO_DB=recgan_demo
 DATASET=""
 
-trap recgan_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # psql on the demo database, as the cluster's user, stopping on the first error.
@@ -32,9 +31,7 @@ demo_psql() {
 
 # Build, install, start the cluster, create the database and the extension.
 demo_setup() {
-	recgan_ensure_packages
-	recgan_make_tmp
-	recgan_build_install
+	recgan_setup
 	recgan_cluster_start
 	say "creating database $DEMO_DB with the recgan extension"
 	recgan_psql -q -d postgres -c "CREATE DATABASE $DEMO_DB" || die "CREATE DATABASE failed"

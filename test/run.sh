@@ -15,12 +15,8 @@
 set -u
 . "$(dirname "$0")/cluster.sh"
 
-trap recgan_cleanup EXIT
 trap 'exit 130' INT TERM
-
-recgan_ensure_packages
-recgan_make_tmp
-recgan_build_install
+recgan_setup
 
 for v in RECGAN_ML100K RECGAN_CFGAN_ML100K RECGAN_CFGAN_CIAO RECGAN_GOWALLA RECGAN_YELP2018; do
 	if [ -n "${!v:-}" ]; then

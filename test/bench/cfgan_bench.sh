@@ -43,10 +43,7 @@ EPOCHS=${EPOCHS:-10}
 SEEDS=${SEEDS-1 2 3}
 [ -f "$DATA/ML100K.train" ] || die "CFGAN ML-100K split not found at $DATA (set RECGAN_CFGAN_ML100K)"
 
-trap recgan_cleanup EXIT
-recgan_ensure_packages
-recgan_make_tmp
-recgan_build_install
+recgan_setup
 DATA=$(recgan_readable "$DATA")
 
 say "single-thread sgemm rate"
@@ -93,9 +90,7 @@ SGEMM=$("$TMP_ROOT/sgemm")
 echo "sgemm 2048^3, one thread: $SGEMM GFLOP/s"
 
 recgan_cluster_start
-recgan_psql -q -c "CREATE DATABASE bench"
-export PGDATABASE=bench
-recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION recgan failed"
+recgan_create_db bench
 for f in train test; do
 	recgan_psql -q -v dir="$DATA" -v file="ML100K.$f" -v ratings="cf_$f" \
 		-f "$TMP_ROOT/src/data/load_cfgan.sql" >/dev/null || die "loading ML100K.$f failed"

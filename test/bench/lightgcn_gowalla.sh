@@ -34,17 +34,12 @@ if [ "${RECGAN_BENCH_SERVER:-}" = 1 ]; then
 	export PGDATABASE=${PGDATABASE:-postgres}
 	LOADER_DIR="$RECGAN_SRC/data"
 else
-	trap recgan_cleanup EXIT
-	recgan_ensure_packages
-	recgan_make_tmp
-	recgan_build_install
+	recgan_setup
 	GOWALLA=$(recgan_readable "$GOWALLA")
 	recgan_cluster_start
 	LOADER_DIR="$TMP_ROOT/src/data"
 fi
-recgan_psql -q -c "DROP DATABASE IF EXISTS bench_gowalla" -c "CREATE DATABASE bench_gowalla"
-export PGDATABASE=bench_gowalla
-recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION failed"
+recgan_create_db bench_gowalla
 
 say "loading Gowalla train.txt / test.txt"
 recgan_psql -q -v file="$GOWALLA/train.txt" -v ratings=gw_train -f "$LOADER_DIR/load_lightgcn.sql" >/dev/null

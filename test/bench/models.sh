@@ -39,17 +39,12 @@ if [ "${RECGAN_BENCH_SERVER:-}" = 1 ]; then
 	export PGDATABASE=${PGDATABASE:-postgres}
 	LOADER_DIR="$RECGAN_SRC/data"
 else
-	trap recgan_cleanup EXIT
-	recgan_ensure_packages
-	recgan_make_tmp
-	recgan_build_install
+	recgan_setup
 	ML100K=$(recgan_readable "$ML100K")
 	recgan_cluster_start
 	LOADER_DIR="$TMP_ROOT/src/data"
 fi
-recgan_psql -q -c "DROP DATABASE IF EXISTS bench_models" -c "CREATE DATABASE bench_models"
-export PGDATABASE=bench_models
-recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION failed"
+recgan_create_db bench_models
 for f in u1.base u1.test; do
 	recgan_psql -q -v dir="$ML100K" -v file=$f -v ratings="${f/./_}" -v with_items=off \
 		-f "$LOADER_DIR/load_ml100k.sql" >/dev/null

@@ -21,15 +21,10 @@ ML100K=${RECGAN_ML100K:-$(cd "$RECGAN_SRC/.." && pwd)/shared/data/ml-100k}
 DURATION=${DURATION:-15}
 [ -f "$ML100K/u1.base" ] || die "MovieLens 100K not found at $ML100K (set RECGAN_ML100K)"
 
-trap recgan_cleanup EXIT
-recgan_ensure_packages
-recgan_make_tmp
-recgan_build_install
+recgan_setup
 ML100K=$(recgan_readable "$ML100K")
 recgan_cluster_start
-recgan_psql -q -c "CREATE DATABASE bench"
-export PGDATABASE=bench
-recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION failed"
+recgan_create_db bench
 recgan_psql -q -v dir="$ML100K" -v file=u1.base -v ratings=u1_base -v with_items=off \
 	-f "$TMP_ROOT/src/data/load_ml100k.sql" >/dev/null
 
