@@ -83,70 +83,20 @@ typedef struct BprState
 	int32	   *tu,
 			   *ti,
 			   *tj;				/* (B) the batch's triples */
-	float	   *sp,
-			   *sn,
-			   *dp,
-			   *dn;				/* (B) scores and their gradients */
+	float	   *scores;			/* (4 B) scores and their gradients */
 	Rng			rng;
 } BprState;
 
-/* Loss of one batch; adds its gradient to st->g. */
+/* Loss of one batch; adds its gradient to st->g (nn.c's engine kernel). */
 static double
 BprBatch(BprState *st, int nb)
 {
-	int			f = st->f;
-	float	   *x = st->w,
-			   *y = x + (Size) st->model->n_users * f,
-			   *bias = st->bias ? y + (Size) st->model->n_items * f : NULL;
-	float	   *gx = st->g,
-			   *gy = gx + (Size) st->model->n_users * f,
-			   *gb = st->bias ? gy + (Size) st->model->n_items * f : NULL;
-	double		loss,
-				l2 = 0.0,
-				lam = st->reg / nb;
+	Size		xs = (Size) st->model->n_users * st->f,
+				ys = (Size) st->model->n_items * st->f;
 
-	for (int b = 0; b < nb; b++)
-	{
-		const float *xu = x + (Size) st->tu[b] * f,
-				   *yi = y + (Size) st->ti[b] * f,
-				   *yj = y + (Size) st->tj[b] * f;
-		double		si = 0.0,
-					sj = 0.0;
-
-		for (int c = 0; c < f; c++)
-		{
-			si += (double) xu[c] * yi[c];
-			sj += (double) xu[c] * yj[c];
-		}
-		st->sp[b] = (float) (si + (bias ? bias[st->ti[b]] : 0.0f));
-		st->sn[b] = (float) (sj + (bias ? bias[st->tj[b]] : 0.0f));
-	}
-	loss = bpr_loss(st->dp, st->dn, st->sp, st->sn, nb);
-	for (int b = 0; b < nb; b++)
-	{
-		Size		u = (Size) st->tu[b] * f,
-					i = (Size) st->ti[b] * f,
-					j = (Size) st->tj[b] * f;
-		float		gp = st->dp[b],
-					gn = st->dn[b];
-
-		for (int c = 0; c < f; c++)
-		{
-			gx[u + c] += gp * y[i + c] + gn * y[j + c];
-			gy[i + c] += gp * x[u + c];
-			gy[j + c] += gn * x[u + c];
-		}
-		l2 += l2_penalty(gx + u, x + u, lam, f) + l2_penalty(gy + i, y + i, lam, f) +
-			l2_penalty(gy + j, y + j, lam, f);
-		if (bias)
-		{
-			gb[st->ti[b]] += gp;
-			gb[st->tj[b]] += gn;
-			l2 += l2_penalty(gb + st->ti[b], bias + st->ti[b], lam, 1) +
-				l2_penalty(gb + st->tj[b], bias + st->tj[b], lam, 1);
-		}
-	}
-	return loss + l2;
+	return bpr_mf_batch(st->g, st->g + xs, st->bias ? st->g + xs + ys : NULL,
+						st->w, st->w + xs, st->bias ? st->w + xs + ys : NULL,
+						st->tu, st->ti, st->tj, nb, st->f, st->reg, st->scores);
 }
 
 /* Allocate and initialise the weights; point the model's tensors at them. */
@@ -172,7 +122,7 @@ BprBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint6
 						 (double) nb * (3 * sizeof(int32) + 4 * sizeof(float)),
 						 (double) st->n);
 	st->w = palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE);
-	st->g = palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE);
+	st->g = palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	adam_init(&st->opt, palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE),
 			  palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE), st->n);
 	st->user_of = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
@@ -180,10 +130,7 @@ BprBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint6
 	st->tu = palloc_array(int32, nb);
 	st->ti = palloc_array(int32, nb);
 	st->tj = palloc_array(int32, nb);
-	st->sp = palloc_array(float, nb);
-	st->sn = palloc_array(float, nb);
-	st->dp = palloc_array(float, nb);
-	st->dn = palloc_array(float, nb);
+	st->scores = palloc_array(float, 4 * (Size) nb);
 	FactorUserOfPositives(fit, st->user_of);
 
 	rng_seed(&st->rng, seed);
@@ -222,9 +169,8 @@ BprEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 			double		l;
 
 			FactorBatchTriples(&st->rng, fit, st->user_of, st->order + p0, nb, st->tu, st->ti, st->tj);
-			memset(st->g, 0, sizeof(float) * st->n);
 			l = BprBatch(st, nb);
-			adam_update(st->w, &st->opt, st->g, &st->adam);
+			adam_update_zero(st->w, &st->opt, st->g, &st->adam);	/* g is zero again */
 			TrainLoopBatch(loop, l);
 			sum += l * nb;
 			seen += nb;

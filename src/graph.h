@@ -35,6 +35,10 @@ void		graph_build_adjacency(GraphAdj *adj, const int64_t *ui_indptr,
 /* y (N, F) = Â x (N, F), pulled row by row (each output row written once). */
 void		graph_spmm(float *y, const GraphAdj *adj, const float *x, int F);
 
+/* graph_spmm, and sum (N, F) += scale y in the same pass. */
+void		graph_spmm_accumulate(float *y, float *sum, float scale, const GraphAdj *adj,
+								  const float *x, int F);
+
 /* y[r] = (Â x)[r] for the n_rows rows listed in rows only; other rows untouched. */
 void		graph_spmm_rows(float *y, const GraphAdj *adj, const float *x, int F,
 							const int32_t *rows, int32_t n_rows);

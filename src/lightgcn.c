@@ -129,7 +129,7 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	graph_build_adjacency(&st->adj, fit->indptr, fit->indices, model->n_users, model->n_items,
 						  palloc_extended(sizeof(int64) * Max(model->n_items, 1), MCXT_ALLOC_HUGE));
 	st->e0 = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
-	st->g = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
+	st->g = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	st->final = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
 	adam_init(&st->opt, palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE),
 			  palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE), (int64) nf);
@@ -169,7 +169,6 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 	LightgcnState *st = state;
 	const Csr  *fit = st->fit;
 	int64		nnz = CsrNnz(fit);
-	Size		nf = ((Size) st->model->n_users + st->model->n_items) * st->f;
 	double		sum = 0.0;
 
 	sample_permutation(st->order, nnz, &st->rng);
@@ -179,10 +178,9 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 		double		l;
 
 		FactorBatchTriples(&st->rng, fit, st->user_of, st->order + p0, nb, st->tu, st->ti, st->tj);
-		memset(st->g, 0, sizeof(float) * nf);
 		l = lightgcn_bpr_loss(st->g, &st->work, &st->adj, st->e0, st->model->n_users,
 							  st->layers, st->f, st->tu, st->ti, st->tj, nb, st->reg);
-		adam_update(st->e0, &st->opt, st->g, &st->adam);
+		adam_update_zero(st->e0, &st->opt, st->g, &st->adam);	/* g is zero again */
 		TrainLoopBatch(loop, l);
 		sum += l * nb;
 	}

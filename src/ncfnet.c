@@ -202,46 +202,6 @@ ncf_backward(NcfParams *g, NcfCache *c, const float *dz, const NcfParams *p,
 	}
 }
 
-/* Adam step t on the listed rows only; zero their gradients. */
-void
-adam_rows_update(float *params, float *grads, float *m, float *v,
-				 const int32_t *rows, int n_rows, int width, int64_t t,
-				 const AdamConfig *config)
-{
-	double		bc1 = 1.0 - pow(config->beta1, (double) t),
-				bc2 = 1.0 - pow(config->beta2, (double) t);
-	float		b1 = (float) config->beta1,
-				b2 = (float) config->beta2,
-				one_b1 = (float) (1.0 - config->beta1),
-				one_b2 = (float) (1.0 - config->beta2),
-				wd = (float) config->weight_decay,
-				decay = (float) (1.0 - config->lr * config->decoupled_weight_decay),
-				eps = (float) config->eps,
-				step = (float) (config->lr / bc1),
-				inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
-
-	for (int r = 0; r < n_rows; r++)
-	{
-		size_t		off = (size_t) rows[r] * width;
-		float	   *restrict p = params + off;
-		float	   *restrict g = grads + off;
-		float	   *restrict mr = m + off;
-		float	   *restrict vr = v + off;
-
-		for (int k = 0; k < width; k++)
-		{
-			float		gk = g[k] + wd * p[k],
-						mk = b1 * mr[k] + one_b1 * gk,
-						vk = b2 * vr[k] + one_b2 * gk * gk;
-
-			mr[k] = mk;
-			vr[k] = vk;
-			p[k] = p[k] * decay - step * mk / (sqrtf(vk) * inv_sqrt_bc2 + eps);
-			g[k] = 0.0f;
-		}
-	}
-}
-
 /* Softmax of each row of x (B, n_items), scaled by 1 / tau, stable. */
 static void
 softmax_rows_scaled(float *y, const float *x, const float *add, float tau, int B, int n_items)

@@ -101,16 +101,6 @@ void		ncf_backward(NcfParams *g, NcfCache *c, const float *dz, const NcfParams *
 						 int B, int branches);
 
 /*
- * Lazy Adam on the rows of one (N, width) table: rows[0..n_rows) (distinct)
- * take the step t update of optim.h's adam_update from their gradients,
- * whose rows are then zeroed; the other rows and their moments are left
- * alone (torch.optim.SparseAdam).  params, grads, m and v are (N, width).
- */
-void		adam_rows_update(float *params, float *grads, float *m, float *v,
-							 const int32_t *rows, int n_rows, int width, int64_t t,
-							 const AdamConfig *config);
-
-/*
  * ---- Generator gradients of cgan.c
  *
  * Gumbel-softmax: y (B, I) = softmax((logits + gumbel) / tau) per row,

@@ -438,6 +438,88 @@ bpr_loss(float *dpos, float *dneg, const float *pos, const float *neg,
 	return sum / (double) n;
 }
 
+/*
+ * One BPR-MF batch (see nn.h): scores, loss, gradients with the rows' L2.
+ * The factor and gradient rows of the triple BPR_AHEAD places ahead are
+ * prefetched (the rows are gathered at random; Adam's passes over all
+ * weights evict them between batches).
+ */
+#define BPR_AHEAD 4
+
+/* The gradient rows of one triple (distinct rows: i != j, X and Y apart). */
+static inline void
+bpr_mf_rows(float *restrict gu, float *restrict gi, float *restrict gj,
+			const float *restrict xu, const float *restrict yi, const float *restrict yj,
+			float gp, float gn, float lam, int F)
+{
+	for (int c = 0; c < F; c++)
+	{
+		gu[c] += gp * yi[c] + gn * yj[c] + lam * xu[c];
+		gi[c] += gp * xu[c] + lam * yi[c];
+		gj[c] += gn * xu[c] + lam * yj[c];
+	}
+}
+
+RECGAN_VECTOR_CLONES double
+bpr_mf_batch(float *gx, float *gy, float *gb, const float *x, const float *y,
+			 const float *bias, const int32_t *tu, const int32_t *ti, const int32_t *tj,
+			 int B, int F, double reg, float *scratch)
+{
+	float	   *sp = scratch,
+			   *sn = scratch + B,
+			   *dp = scratch + 2 * (int64_t) B,
+			   *dn = scratch + 3 * (int64_t) B;
+	float		lam = (float) (reg / B);
+	double		loss,
+				l2 = 0.0;
+
+	if (B <= 0)
+		return 0.0;
+	for (int b = 0; b < B; b++)
+	{
+		const float *restrict xu = x + (int64_t) tu[b] * F,
+				   *restrict yi = y + (int64_t) ti[b] * F,
+				   *restrict yj = y + (int64_t) tj[b] * F;
+
+		if (b + BPR_AHEAD < B)
+		{
+			prefetch_row(x + (int64_t) tu[b + BPR_AHEAD] * F, F);
+			prefetch_row(y + (int64_t) ti[b + BPR_AHEAD] * F, F);
+			prefetch_row(y + (int64_t) tj[b + BPR_AHEAD] * F, F);
+		}
+		sp[b] = dot_lanes(xu, yi, F) + (bias ? bias[ti[b]] : 0.0f);
+		sn[b] = dot_lanes(xu, yj, F) + (bias ? bias[tj[b]] : 0.0f);
+	}
+	loss = bpr_loss(dp, dn, sp, sn, B);
+	for (int b = 0; b < B; b++)
+	{
+		const float *xu = x + (int64_t) tu[b] * F,
+				   *yi = y + (int64_t) ti[b] * F,
+				   *yj = y + (int64_t) tj[b] * F;
+
+		if (b + BPR_AHEAD < B)
+		{
+			prefetch_row(gx + (int64_t) tu[b + BPR_AHEAD] * F, F);
+			prefetch_row(gy + (int64_t) ti[b + BPR_AHEAD] * F, F);
+			prefetch_row(gy + (int64_t) tj[b + BPR_AHEAD] * F, F);
+		}
+
+		bpr_mf_rows(gx + (int64_t) tu[b] * F, gy + (int64_t) ti[b] * F,
+					gy + (int64_t) tj[b] * F, xu, yi, yj, dp[b], dn[b], lam, F);
+		l2 += dot_lanes(xu, xu, F) + dot_lanes(yi, yi, F) + dot_lanes(yj, yj, F);
+		if (bias)
+		{
+			float		bi = bias[ti[b]],
+						bj = bias[tj[b]];
+
+			gb[ti[b]] += dp[b] + lam * bi;
+			gb[tj[b]] += dn[b] + lam * bj;
+			l2 += (double) bi * bi + (double) bj * bj;
+		}
+	}
+	return loss + 0.5 * lam * l2;
+}
+
 /* (lambda / 2) sum w^2; grad += lambda w. */
 double
 l2_penalty(float *grad, const float *w, double lambda, int64_t n)

@@ -41,6 +41,45 @@
 #define RECGAN_VECTOR_CLONES
 #endif
 
+/*
+ * Hint the first n floats of row into the cache, one hint per 64-byte line:
+ * kernels that gather rows by index prefetch the rows a few indexes ahead,
+ * so that several cache misses are in flight instead of one at a time.
+ */
+static inline void
+prefetch_row(const float *row, int n)
+{
+#if defined(__GNUC__)
+	for (int k = 0; k < n; k += 16)
+		__builtin_prefetch(row + k);
+#endif
+}
+
+/*
+ * a . b over n floats in DOT_LANES independent partial sums (added up at
+ * the end): a single running sum is one dependent chain the compiler may
+ * not vectorise (that would reassociate it), partial sums vectorise and
+ * overlap.  Deterministic: the order depends on n only.
+ */
+#define DOT_LANES 16
+
+static inline float
+dot_lanes(const float *restrict a, const float *restrict b, int n)
+{
+	float		lane[DOT_LANES] = {0},
+				sum = 0.0f;
+	int			c = 0;
+
+	for (; c + DOT_LANES <= n; c += DOT_LANES)
+		for (int k = 0; k < DOT_LANES; k++)
+			lane[k] += a[c + k] * b[c + k];
+	for (; c < n; c++)
+		sum += a[c] * b[c];
+	for (int k = 0; k < DOT_LANES; k++)
+		sum += lane[k];
+	return sum;
+}
+
 /* ---- Dense layer: y = x W^T + b, W stored (OUT, IN) as in torch.nn.Linear */
 
 /* y (B, OUT) = x (B, IN) W^T + b; b (OUT) may be NULL (no bias). */
@@ -171,6 +210,20 @@ double		masked_mse_loss(float *dy, const float *y, const float *t,
  */
 double		bpr_loss(float *dpos, float *dneg, const float *pos,
 					 const float *neg, int64_t n);
+
+/*
+ * One batch of BPR-MF over B triples (u, i, j), bpr.c's training step:
+ * X (U, F) user and Y (I, F) item factors, bias (I) or NULL; s_ui = x_u .
+ * y_i (+ b_i).  Returns
+ *	 (1/B) sum_b softplus(s_uj - s_ui)
+ *		 + reg (1/2) (1/B) sum_b (|x_u|^2 + |y_i|^2 + |y_j|^2 + b_i^2 + b_j^2)
+ * and ADDS its gradient to gx, gy and gb (gb only with a bias).  i != j in
+ * every triple.  scratch is (4 B).
+ */
+double		bpr_mf_batch(float *gx, float *gy, float *gb, const float *x,
+						 const float *y, const float *bias, const int32_t *tu,
+						 const int32_t *ti, const int32_t *tj, int B, int F,
+						 double reg, float *scratch);
 
 /*
  * L2 penalty (lambda / 2) sum_i w_i^2; ADDS lambda w_i to grad (a parameter

@@ -64,23 +64,18 @@ adam_elements(float *restrict p, float *restrict m, float *restrict v,
 }
 
 /*
- * One bias-corrected Adam step over the state's n parameters, zeroing the
- * gradients when zero.  The per-step constants are folded in double; the
+ * The constants c of adam_elements for step `step` (bias corrections
+ * included).  The per-step constants are folded in double; the
  * elementwise arithmetic is float32, as in torch, so that the loop
  * vectorises: lr (m / bc1) / (sqrt(v / bc2) + eps) is computed as
  * (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps).
  */
-RECGAN_VECTOR_CLONES static void
-adam_step(float *params, AdamState *state, float *grads, const AdamConfig *config,
-		  bool zero)
+static void
+adam_constants(float *c, const AdamConfig *config, int64_t step)
 {
-	double		bc1,
-				bc2;
-	float		c[9];
+	double		bc1 = 1.0 - pow(config->beta1, (double) step),
+				bc2 = 1.0 - pow(config->beta2, (double) step);
 
-	state->step++;
-	bc1 = 1.0 - pow(config->beta1, (double) state->step);
-	bc2 = 1.0 - pow(config->beta2, (double) state->step);
 	c[0] = (float) config->beta1;
 	c[1] = (float) (1.0 - config->beta1);
 	c[2] = (float) config->beta2;
@@ -90,6 +85,17 @@ adam_step(float *params, AdamState *state, float *grads, const AdamConfig *confi
 	c[6] = (float) (config->lr / bc1);
 	c[7] = (float) (1.0 / sqrt(bc2));
 	c[8] = (float) config->eps;
+}
+
+/* One Adam step over the state's n parameters (see adam_constants). */
+RECGAN_VECTOR_CLONES static void
+adam_step(float *params, AdamState *state, float *grads, const AdamConfig *config,
+		  bool zero)
+{
+	float		c[9];
+
+	state->step++;
+	adam_constants(c, config, state->step);
 	if (zero)
 		adam_elements(params, state->m, state->v, grads, state->n, c, true);
 	else
@@ -111,6 +117,22 @@ adam_update_zero(float *params, AdamState *state, float *grads,
 				 const AdamConfig *config)
 {
 	adam_step(params, state, grads, config, true);
+}
+
+/* Lazy Adam: step t on the listed rows only, zeroing their gradients. */
+RECGAN_VECTOR_CLONES void
+adam_rows_update(float *params, float *grads, float *m, float *v, const int32_t *rows,
+				 int n_rows, int width, int64_t t, const AdamConfig *config)
+{
+	float		c[9];
+
+	adam_constants(c, config, t);
+	for (int r = 0; r < n_rows; r++)
+	{
+		size_t		off = (size_t) rows[r] * width;
+
+		adam_elements(params + off, m + off, v + off, grads + off, width, c, true);
+	}
 }
 
 /* Plain gradient descent with optional coupled L2 weight decay. */

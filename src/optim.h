@@ -53,6 +53,16 @@ void		adam_update(float *params, AdamState *state, const float *grads,
 void		adam_update_zero(float *params, AdamState *state, float *grads,
 							 const AdamConfig *config);
 
+/*
+ * Lazy Adam on the rows of one (N, width) table: rows[0..n_rows) (distinct)
+ * take the step t update of adam_update from their gradients, whose rows
+ * are then zeroed; the other rows and their moments are left alone
+ * (torch.optim.SparseAdam).  params, grads, m and v are (N, width).
+ */
+void		adam_rows_update(float *params, float *grads, float *m, float *v,
+							 const int32_t *rows, int n_rows, int width, int64_t t,
+							 const AdamConfig *config);
+
 /* p = p - lr * (grad + weight_decay * p) over n elements. */
 void		sgd_update(float *params, const float *grads, double lr,
 					   double weight_decay, int64_t n);

@@ -112,6 +112,49 @@ test_spmm(void)
 	CHECK(max_abs_diff(y, ref, TN * TF) < 1e-6, "spmm_push vs reference");
 }
 
+/*
+ * Widths that take the kernels' register-blocked path (64 columns at a
+ * time) and its remainder: spmm and spmm_accumulate give the naive twin's
+ * bits (same summation order), and accumulate adds scale y to its sum.
+ */
+static void
+test_spmm_wide(void)
+{
+	static const int widths[] = {1, 64, 130};
+
+	for (int k = 0; k < 3; k++)
+	{
+		int			F = widths[k];
+		size_t		n = (size_t) TN * F;
+		float	   *x = malloc(sizeof(float) * n),
+				   *y = malloc(sizeof(float) * n),
+				   *ref = malloc(sizeof(float) * n),
+				   *sum = malloc(sizeof(float) * n),
+				   *base = malloc(sizeof(float) * n);
+		double		worst = 0.0;
+		Rng			rng;
+
+		rng_seed(&rng, 100 + F);
+		fill_normal(x, (int) n, 1.0, &rng);
+		fill_normal(base, (int) n, 1.0, &rng);
+		graph_spmm_ref(ref, &adj, x, F);
+		graph_spmm(y, &adj, x, F);
+		CHECK(max_abs_diff(y, ref, (int) n) < 1e-6, "spmm vs reference at F = %d", F);
+		memcpy(sum, base, sizeof(float) * n);
+		memset(y, 0, sizeof(float) * n);
+		graph_spmm_accumulate(y, sum, 0.25f, &adj, x, F);
+		CHECK(max_abs_diff(y, ref, (int) n) < 1e-6, "spmm_accumulate product at F = %d", F);
+		for (size_t e = 0; e < n; e++)
+			worst = fmax(worst, fabs(sum[e] - (base[e] + 0.25 * ref[e])));
+		CHECK(worst < 1e-6, "spmm_accumulate sum at F = %d: %g", F, worst);
+		free(x);
+		free(y);
+		free(ref);
+		free(sum);
+		free(base);
+	}
+}
+
 /* Propagation against (1/(K+1)) sum_k Â^k E0 with dense powers. */
 static void
 test_forward(void)
@@ -177,6 +220,52 @@ loss_scalar(void *arg)
 	return lightgcn_bpr_loss(NULL, &c->w, &adj, c->e0, TU, c->K, TF, users, pos, neg, TB, 0.3);
 }
 
+/*
+ * lightgcn_backward against (1/(K+1)) sum_k Â^k dE by naive products, with
+ * dE on one node (its first product pushed from that row) and on every node
+ * (pulled: a push would visit every non-zero).
+ */
+static void
+test_backward_paths(void)
+{
+	static const int32_t one[1] = {6};
+	int32_t		all[TN];
+	float		dE[TN * TF] = {0},
+				de0[TN * TF],
+				layer[TN * TF],
+				next[TN * TF],
+				want[TN * TF],
+				scratch[2 * TN * TF];
+	Rng			rng;
+
+	for (int n = 0; n < TN; n++)
+		all[n] = n;
+	rng_seed(&rng, 17);
+	for (int full = 0; full <= 1; full++)
+	{
+		const int32_t *rows = full ? all : one;
+		int32_t		n_rows = full ? TN : 1;
+
+		memset(dE, 0, sizeof(dE));
+		for (int k = 0; k < n_rows; k++)
+			fill_normal(dE + rows[k] * TF, TF, 1.0, &rng);
+		memcpy(layer, dE, sizeof(dE));
+		for (int e = 0; e < TN * TF; e++)
+			want[e] = 0.25f * dE[e];
+		for (int k = 1; k <= 3; k++)
+		{
+			graph_spmm_ref(next, &adj, layer, TF);
+			for (int e = 0; e < TN * TF; e++)
+				want[e] += 0.25f * next[e];
+			memcpy(layer, next, sizeof(next));
+		}
+		memset(de0, 0, sizeof(de0));
+		lightgcn_backward(de0, &adj, dE, rows, n_rows, 3, TF, scratch);
+		CHECK(max_abs_diff(de0, want, TN * TF) < 1e-5, "backward, dE on %s: %g",
+			  full ? "every node (pull)" : "one node (push)", max_abs_diff(de0, want, TN * TF));
+	}
+}
+
 /* dL/dE0 through the propagation against finite differences, K = 0..3. */
 static void
 test_loss_gradient(void)
@@ -224,7 +313,9 @@ main(void)
 	build();
 	RUN(test_adjacency);
 	RUN(test_spmm);
+	RUN(test_spmm_wide);
 	RUN(test_forward);
+	RUN(test_backward_paths);
 	RUN(test_loss_gradient);
 	return unit_summary();
 }

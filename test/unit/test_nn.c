@@ -548,6 +548,72 @@ test_bpr(void)
 	CHECK_CLOSE(bpr_loss(NULL, NULL, p, n, 2), 50.0, 1e-12, "BPR saturated value");
 }
 
+enum
+{
+	MF_U = 3, MF_I = 4, MF_F = 5, MF_B = 5, MF_N = (MF_U + MF_I) * MF_F + MF_I
+};
+
+typedef struct BprMfCtx
+{
+	float		w[MF_N];		/* X (U, F), Y (I, F), bias (I) */
+	float		g[MF_N];		/* gradient sink of the loss-only calls */
+	float		scratch[4 * MF_B];
+} BprMfCtx;
+
+/* Triples with repeated users and items, so gradients accumulate. */
+static const int32_t mf_u[MF_B] = {0, 1, 0, 2, 0},
+			mf_i[MF_B] = {1, 0, 1, 3, 2},
+			mf_j[MF_B] = {2, 3, 0, 1, 3};
+
+static double
+bpr_mf_scalar(void *arg)
+{
+	BprMfCtx   *c = arg;
+
+	return bpr_mf_batch(c->g, c->g + MF_U * MF_F, c->g + (MF_U + MF_I) * MF_F, c->w,
+						c->w + MF_U * MF_F, c->w + (MF_U + MF_I) * MF_F, mf_u, mf_i, mf_j,
+						MF_B, MF_F, 0.7, c->scratch);
+}
+
+/* BPR-MF batch: value against a naive double formula, FD gradients of every weight. */
+static void
+test_bpr_mf_batch(void)
+{
+	static BprMfCtx c;
+	float		grad[MF_N] = {0};
+	const float *x = c.w,
+			   *y = c.w + MF_U * MF_F,
+			   *bias = c.w + (MF_U + MF_I) * MF_F;
+	double		ref = 0.0,
+				l2 = 0.0,
+				got;
+	Rng			rng;
+
+	rng_seed(&rng, 141);
+	fill_normal(c.w, MF_N, 0.8, &rng);
+	for (int b = 0; b < MF_B; b++)
+	{
+		double		si = bias[mf_i[b]],
+					sj = bias[mf_j[b]];
+
+		for (int f = 0; f < MF_F; f++)
+		{
+			si += (double) x[mf_u[b] * MF_F + f] * y[mf_i[b] * MF_F + f];
+			sj += (double) x[mf_u[b] * MF_F + f] * y[mf_j[b] * MF_F + f];
+			l2 += pow(x[mf_u[b] * MF_F + f], 2) + pow(y[mf_i[b] * MF_F + f], 2) +
+				pow(y[mf_j[b] * MF_F + f], 2);
+		}
+		l2 += pow(bias[mf_i[b]], 2) + pow(bias[mf_j[b]], 2);
+		ref += log1p(exp(sj - si));
+	}
+	ref = ref / MF_B + 0.5 * 0.7 * l2 / MF_B;
+	got = bpr_mf_batch(grad, grad + MF_U * MF_F, grad + (MF_U + MF_I) * MF_F, c.w,
+					   c.w + MF_U * MF_F, c.w + (MF_U + MF_I) * MF_F, mf_u, mf_i, mf_j,
+					   MF_B, MF_F, 0.7, c.scratch);
+	CHECK_CLOSE(got, ref, 1e-5, "BPR-MF batch value");
+	grad_check("bpr_mf_batch", bpr_mf_scalar, &c, c.w, grad, MF_N, 1e-2f);
+}
+
 typedef struct L2Ctx
 {
 	float		w[LN];
@@ -645,6 +711,65 @@ check_adam(const char *name, const AdamConfig *cfg)
 }
 
 /* Adam: a step-1 identity, three steps with and without both weight decays. */
+/*
+ * adam_rows_update: the listed rows of a (4, 3) table take adam_update's
+ * step t (here t = 3, after two dense steps) and have their gradients
+ * zeroed; the other rows, their moments and gradients are untouched.
+ */
+static void
+test_adam_rows(void)
+{
+	AdamConfig	cfg = {0.01, 0.9, 0.999, 1e-8, 0.1, 0.0};
+	static const int32_t rows[2] = {2, 0};
+	float		p[12],
+				g[12],
+				m[12] = {0},
+				v[12] = {0},
+				want_p[12],
+				want_m[12],
+				want_v[12],
+				row_p[3],
+				row_g[3],
+				row_m[3],
+				row_v[3];
+	AdamState	st;
+	Rng			rng;
+
+	rng_seed(&rng, 151);
+	fill_normal(p, 12, 1.0, &rng);
+	adam_init(&st, m, v, 12);
+	for (int t = 0; t < 2; t++)
+	{
+		fill_normal(g, 12, 1.0, &rng);
+		adam_update(p, &st, g, &cfg);
+	}
+	fill_normal(g, 12, 1.0, &rng);
+	memcpy(want_p, p, sizeof(p));
+	memcpy(want_m, m, sizeof(m));
+	memcpy(want_v, v, sizeof(v));
+	for (int k = 0; k < 2; k++)
+	{
+		int			r = rows[k];
+		AdamState	rs;
+
+		memcpy(row_p, p + 3 * r, sizeof(row_p));
+		memcpy(row_g, g + 3 * r, sizeof(row_g));
+		memcpy(row_m, m + 3 * r, sizeof(row_m));
+		memcpy(row_v, v + 3 * r, sizeof(row_v));
+		rs = (AdamState) {row_m, row_v, 3, 2};
+		adam_update(row_p, &rs, row_g, &cfg);
+		memcpy(want_p + 3 * r, row_p, sizeof(row_p));
+		memcpy(want_m + 3 * r, row_m, sizeof(row_m));
+		memcpy(want_v + 3 * r, row_v, sizeof(row_v));
+	}
+	adam_rows_update(p, g, m, v, rows, 2, 3, 3, &cfg);
+	CHECK(memcmp(p, want_p, sizeof(p)) == 0, "rows: parameters as adam_update's step 3");
+	CHECK(memcmp(m, want_m, sizeof(m)) == 0 && memcmp(v, want_v, sizeof(v)) == 0,
+		  "rows: moments as adam_update's, others untouched");
+	CHECK(g[0] == 0.0f && g[8] == 0.0f && g[3] != 0.0f && g[9] != 0.0f,
+		  "rows: listed gradients zeroed, others kept");
+}
+
 static void
 test_adam(void)
 {
@@ -1143,8 +1268,10 @@ main(void)
 	RUN(test_bce_logits);
 	RUN(test_masked_mse);
 	RUN(test_bpr);
+	RUN(test_bpr_mf_batch);
 	RUN(test_l2);
 	RUN(test_adam);
+	RUN(test_adam_rows);
 	RUN(test_sgd);
 	RUN(test_init);
 	RUN(test_arena_layout);
