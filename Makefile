@@ -41,7 +41,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
 PG_CFLAGS = -Wextra -Wno-unused-parameter
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
-EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check
+EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check test/bench/lightgcn_select
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -58,6 +58,10 @@ UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
 test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm
+
+# LightGCN schedule selection on a validation holdout (test/bench/lightgcn_select.c).
+test/bench/lightgcn_select: test/bench/lightgcn_select.c $(ENGINE_SRCS) $(wildcard src/*.h)
+	$(CC) $(UNIT_CFLAGS) -O3 -fno-math-errno -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm
 
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)

@@ -445,8 +445,9 @@ bpr_loss(float *dpos, float *dneg, const float *pos, const float *neg,
  * weights evict them between batches).
  */
 #define BPR_AHEAD 4
+#define BPR_TINY 1e-25f
 
-/* The gradient rows of one triple (distinct rows: i != j, X and Y apart). */
+/* The gradient rows of one triple with i != j (distinct rows: X and Y apart). */
 static inline void
 bpr_mf_rows(float *restrict gu, float *restrict gi, float *restrict gj,
 			const float *restrict xu, const float *restrict yi, const float *restrict yj,
@@ -493,6 +494,18 @@ bpr_mf_batch(float *gx, float *gy, float *gb, const float *x, const float *y,
 	loss = bpr_loss(dp, dn, sp, sn, B);
 	for (int b = 0; b < B; b++)
 	{
+		/*
+		 * A triple the model ranks right by a wide margin has a gradient
+		 * weight of order exp(-margin) / B: below BPR_TINY its products with
+		 * the factors would be subnormal floats, which x86 computes tens of
+		 * times slower (400 epochs on ML-100K u1: 6.5 s before, 4.5 s
+		 * after); zero it.
+		 */
+		if (fabsf(dp[b]) < BPR_TINY)
+			dp[b] = dn[b] = 0.0f;
+	}
+	for (int b = 0; b < B; b++)
+	{
 		const float *xu = x + (int64_t) tu[b] * F,
 				   *yi = y + (int64_t) ti[b] * F,
 				   *yj = y + (int64_t) tj[b] * F;
@@ -504,8 +517,21 @@ bpr_mf_batch(float *gx, float *gy, float *gb, const float *x, const float *y,
 			prefetch_row(gy + (int64_t) tj[b + BPR_AHEAD] * F, F);
 		}
 
-		bpr_mf_rows(gx + (int64_t) tu[b] * F, gy + (int64_t) ti[b] * F,
-					gy + (int64_t) tj[b] * F, xu, yi, yj, dp[b], dn[b], lam, F);
+		if (ti[b] != tj[b])
+			bpr_mf_rows(gx + (int64_t) tu[b] * F, gy + (int64_t) ti[b] * F,
+						gy + (int64_t) tj[b] * F, xu, yi, yj, dp[b], dn[b], lam, F);
+		else
+		{
+			/* a user positive on every item: the sampler repeats i as j */
+			float	   *gu = gx + (int64_t) tu[b] * F,
+					   *gi = gy + (int64_t) ti[b] * F;
+
+			for (int c = 0; c < F; c++)
+			{
+				gu[c] += (dp[b] + dn[b]) * yi[c] + lam * xu[c];
+				gi[c] += (dp[b] + dn[b]) * xu[c] + 2.0f * lam * yi[c];
+			}
+		}
 		l2 += dot_lanes(xu, xu, F) + dot_lanes(yi, yi, F) + dot_lanes(yj, yj, F);
 		if (bias)
 		{

@@ -217,8 +217,8 @@ double		bpr_loss(float *dpos, float *dneg, const float *pos,
  * y_i (+ b_i).  Returns
  *	 (1/B) sum_b softplus(s_uj - s_ui)
  *		 + reg (1/2) (1/B) sum_b (|x_u|^2 + |y_i|^2 + |y_j|^2 + b_i^2 + b_j^2)
- * and ADDS its gradient to gx, gy and gb (gb only with a bias).  i != j in
- * every triple.  scratch is (4 B).
+ * and ADDS its gradient to gx, gy and gb (gb only with a bias).  i == j is
+ * allowed (a user positive on every item gets j = i).  scratch is (4 B).
  */
 double		bpr_mf_batch(float *gx, float *gy, float *gb, const float *x,
 						 const float *y, const float *bias, const int32_t *tu,

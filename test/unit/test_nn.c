@@ -563,7 +563,7 @@ typedef struct BprMfCtx
 /* Triples with repeated users and items, so gradients accumulate. */
 static const int32_t mf_u[MF_B] = {0, 1, 0, 2, 0},
 			mf_i[MF_B] = {1, 0, 1, 3, 2},
-			mf_j[MF_B] = {2, 3, 0, 1, 3};
+			mf_j[MF_B] = {2, 3, 0, 3, 3};	/* triple 3: i == j */
 
 static double
 bpr_mf_scalar(void *arg)
