@@ -14,8 +14,12 @@ ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o sr
 
 # Engine kernels are elementwise loops (Adam, the sparse layer, masks): -O3
 # lets GCC vectorise them and -fno-math-errno lets sqrtf vectorise.  Neither
-# changes IEEE results (this is not -ffast-math: no reassociation).
-$(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno
+# changes IEEE results (this is not -ffast-math: no reassociation).  PGXS
+# compiles with -fwrapv, which PostgreSQL's own code needs; the engine does
+# not include postgres.h, never relies on signed overflow (its unit tests are
+# built without -fwrapv), and -fno-wrapv lets GCC analyse its int-indexed
+# loops: a Gowalla LightGCN epoch takes 15 s instead of 18 s (5 epochs).
+$(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno -fno-wrapv
 
 # Backend glue.
 OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
