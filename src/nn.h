@@ -206,7 +206,8 @@ double		masked_mse_loss(float *dy, const float *y, const float *t,
 /*
  * Bayesian personalised ranking: (1/n) sum_i -log sigmoid(pos_i - neg_i),
  * computed as softplus(neg_i - pos_i).  Writes dpos = -sigmoid(neg - pos)/n
- * and dneg = -dpos (either may be NULL).
+ * and dneg = -dpos (either may be NULL); a weight below 1e-25 is written as
+ * 0 (its products would be subnormal floats, tens of times slower).
  */
 double		bpr_loss(float *dpos, float *dneg, const float *pos,
 					 const float *neg, int64_t n);
