@@ -164,3 +164,26 @@ recgan_create_db() {
 	export PGDATABASE=$1
 	recgan_psql -q -c "CREATE EXTENSION recgan" || die "CREATE EXTENSION recgan failed"
 }
+
+# The benchmarks' start: create database $1 on a throwaway cluster (built and
+# installed here) or, with RECGAN_BENCH_SERVER=1, on the running server of
+# PGHOST/PGPORT (recgan installed).  The variables named by $2... hold dataset
+# paths and are rewritten to copies the cluster's user can read.  Sets
+# LOADER_DIR to the data/ loaders the server can read.
+recgan_bench_start() {
+	local db=$1 var
+	shift
+	if [ "${RECGAN_BENCH_SERVER:-}" = 1 ]; then
+		recgan_psql() { psql -X -v ON_ERROR_STOP=1 "$@"; }
+		export PGDATABASE=${PGDATABASE:-postgres}
+		LOADER_DIR="$RECGAN_SRC/data"
+	else
+		recgan_setup
+		for var in "$@"; do
+			printf -v "$var" '%s' "$(recgan_readable "${!var}")"
+		done
+		recgan_cluster_start
+		LOADER_DIR="$TMP_ROOT/src/data"
+	fi
+	recgan_create_db "$db"
+}

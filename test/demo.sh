@@ -34,8 +34,7 @@ demo_setup() {
 	recgan_setup
 	recgan_cluster_start
 	say "creating database $DEMO_DB with the recgan extension"
-	recgan_psql -q -d postgres -c "CREATE DATABASE $DEMO_DB" || die "CREATE DATABASE failed"
-	demo_psql -q -c 'CREATE EXTENSION recgan' || die "CREATE EXTENSION failed"
+	recgan_create_db "$DEMO_DB"
 	demo_psql -At -c 'SELECT recgan_version()'
 }
 

@@ -41,17 +41,7 @@ REG=${REG:-0.0001}
 FACTORS=${FACTORS:-64}
 [ -f "$GOWALLA/train.txt" ] || die "Gowalla not found at $GOWALLA (set RECGAN_GOWALLA)"
 
-if [ "${RECGAN_BENCH_SERVER:-}" = 1 ]; then
-	recgan_psql() { psql -X -v ON_ERROR_STOP=1 "$@"; }
-	export PGDATABASE=${PGDATABASE:-postgres}
-	LOADER_DIR="$RECGAN_SRC/data"
-else
-	recgan_setup
-	GOWALLA=$(recgan_readable "$GOWALLA")
-	recgan_cluster_start
-	LOADER_DIR="$TMP_ROOT/src/data"
-fi
-recgan_create_db bench_gowalla
+recgan_bench_start bench_gowalla GOWALLA
 
 say "loading Gowalla train.txt / test.txt"
 recgan_psql -q -v file="$GOWALLA/train.txt" -v ratings=gw_train -f "$LOADER_DIR/load_lightgcn.sql" >/dev/null

@@ -43,17 +43,7 @@ for pair in ${FIXED_EPOCHS:-}; do
 done
 [ -f "$ML100K/u1.base" ] || die "MovieLens 100K not found at $ML100K (set RECGAN_ML100K)"
 
-if [ "${RECGAN_BENCH_SERVER:-}" = 1 ]; then
-	recgan_psql() { psql -X -v ON_ERROR_STOP=1 "$@"; }
-	export PGDATABASE=${PGDATABASE:-postgres}
-	LOADER_DIR="$RECGAN_SRC/data"
-else
-	recgan_setup
-	ML100K=$(recgan_readable "$ML100K")
-	recgan_cluster_start
-	LOADER_DIR="$TMP_ROOT/src/data"
-fi
-recgan_create_db bench_models
+recgan_bench_start bench_models ML100K
 for f in u1.base u1.test; do
 	recgan_psql -q -v dir="$ML100K" -v file=$f -v ratings="${f/./_}" -v with_items=off \
 		-f "$LOADER_DIR/load_ml100k.sql" >/dev/null

@@ -5,21 +5,14 @@
 #   RECGAN_ML100K=/path/to/ml-100k make tapcheck PROVE_TESTS=test/t/010_evaluate_ml100k.pl
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Ml100kNode;
 
-plan skip_all => 'RECGAN_ML100K is not set (directory of the MovieLens 100K files)'
-  unless $ENV{RECGAN_ML100K};
-my $dir = $ENV{RECGAN_ML100K};
-plan skip_all => "$dir/u1.base or $dir/u1.test is not readable"
-  unless -r "$dir/u1.base" && -r "$dir/u1.test";
-
-my $node = PostgreSQL::Test::Cluster->new('ml100k');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'recgan'");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION recgan');
+my ($node, $dir) = ml100k_node('ml100k');
 
 # Load a ratings file into (user_id, item_id, rating, ts): with the project's
 # loader when it is there, else with a plain \copy of the tab-separated file.
