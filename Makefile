@@ -10,7 +10,8 @@ EXTENSION = recgan
 MODULE_big = recgan
 
 # Engine (pure C + cblas, no postgres.h): unit-tested without a server.
-ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o src/ncfnet.o
+ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o src/ncfnet.o \
+	src/parallel.o
 
 # Engine kernels are elementwise loops (Adam, the sparse layer, masks): -O3
 # lets GCC vectorise them and -fno-math-errno lets sqrtf vectorise.  Neither
@@ -43,7 +44,7 @@ BLAS_LIBS := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
 PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
 # -Wextra, less unused-parameter: PG_FUNCTION_ARGS and server headers trip it.
 PG_CFLAGS = -Wextra -Wno-unused-parameter
-SHLIB_LINK = $(BLAS_LIBS) -lm
+SHLIB_LINK = $(BLAS_LIBS) -lm -pthread
 
 EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check test/bench/lightgcn_select
 
@@ -61,11 +62,11 @@ ENGINE_SRCS = $(ENGINE_OBJS:.o=.c)
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
 test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/*.h)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
 
 # LightGCN schedule selection on a validation holdout (test/bench/lightgcn_select.c).
 test/bench/lightgcn_select: test/bench/lightgcn_select.c $(ENGINE_SRCS) $(wildcard src/*.h)
-	$(CC) $(UNIT_CFLAGS) -O3 -fno-math-errno -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm
+	$(CC) $(UNIT_CFLAGS) -O3 -fno-math-errno -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
 
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)

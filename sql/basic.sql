@@ -26,11 +26,11 @@ INSERT INTO recgan_models (name, algorithm) VALUES ('m2', 'popularity');
 \set VERBOSITY default
 
 -- GUCs: defined, bounded, prefix reserved.
-SHOW recgan.blas_threads;
-SET recgan.blas_threads = 2;
+SHOW recgan.threads;
+SET recgan.threads = 2;
 SELECT recgan_version() LIKE '%, 2 threads)' AS two_threads;
-SET recgan.blas_threads = 0;
-RESET recgan.blas_threads;
+SET recgan.threads = 0;
+RESET recgan.threads;
 SET recgan.no_such_setting = 1;
 
 -- DROP EXTENSION removes every object it created.

@@ -2,7 +2,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
 RESET client_min_messages;
-SET recgan.blas_threads = 1;
+SET recgan.threads = 1;
 
 -- two taste groups of 12 users and 10 items each, plus a few cross-group likes
 CREATE TABLE bl AS
@@ -58,6 +58,22 @@ SELECT bool_and(item_id <= 10) AS similar_group1 FROM recgan_similar_items(2, 3,
 SELECT count(*) FILTER (WHERE validation IS NOT NULL) > 0 AS validated,
 	count(*) FILTER (WHERE validation IS NULL) > 0 AS refit
 FROM recgan_train('bl', 'g5', 'lightgcn', '{"factors": 8, "batch": 32, "epochs": 6}');
+-- lr_decay shrinks the learning rate after every epoch: another model than g1's
+SELECT count(*) FROM recgan_train('bl', 'g6', 'lightgcn', '{"factors": 8, "batch": 32, "lr": 0.05, "lr_decay": 0.9, "epochs": 30, "patience": 0, "validation_fraction": 0}');
+SELECT (SELECT md5(model) FROM recgan_models WHERE name = 'g1') <>
+	   (SELECT md5(model) FROM recgan_models WHERE name = 'g6') AS decay_changes_model;
+-- recgan.threads splits the graph products, the batch passes and Adam once
+-- the graph is large enough (600 users x 30 items, 256 factors): the same
+-- model bytes at 1 and 2 threads
+CREATE TABLE big AS
+SELECT u AS user_id, (u * 7 + k * 13) % 400 + 1 AS item_id, 5 AS rating
+FROM generate_series(1, 600) u, generate_series(1, 30) k;
+SELECT count(*) FROM recgan_train('big', 't1', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 3, "patience": 0, "validation_fraction": 0}');
+SET recgan.threads = 2;
+SELECT count(*) FROM recgan_train('big', 't2', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 3, "patience": 0, "validation_fraction": 0}');
+SET recgan.threads = 1;
+SELECT (SELECT md5(model) FROM recgan_models WHERE name = 't1') =
+	   (SELECT md5(model) FROM recgan_models WHERE name = 't2') AS same_model_at_2_threads;
 
 -- ---- bad options, and no model written on error
 SELECT * FROM recgan_train('bl', 'bad', 'bpr', '{"factors": 0}');
@@ -69,6 +85,7 @@ SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"layers": 11}');
 SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"reg": -1}');
 SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"epochs": 0}');
 SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"layer": 2}');
+SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"lr_decay": 0.4}');
 SET recgan.max_train_memory = 1;
 SELECT * FROM recgan_train('bl', 'bad', 'lightgcn', '{"factors": 4096}');
 RESET recgan.max_train_memory;

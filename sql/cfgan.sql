@@ -79,10 +79,10 @@ FROM recgan_models a, recgan_models b
 WHERE b.name = 'item' AND a.name IN ('item_again', 'item_seed7') ORDER BY a.name;
 -- also with two BLAS threads (results may differ from one thread, but the
 -- run is deterministic)
-SET recgan.blas_threads = 2;
+SET recgan.threads = 2;
 SELECT count(*) FROM opts, recgan_train('cr', 'threads_a', 'cfgan', o || '{"mode": "user"}') WHERE name = 'small';
 SELECT count(*) FROM opts, recgan_train('cr', 'threads_b', 'cfgan', o || '{"mode": "user"}') WHERE name = 'small';
-RESET recgan.blas_threads;
+RESET recgan.threads;
 SELECT md5(a.model) = md5(b.model) AS deterministic_two_threads
 FROM recgan_models a, recgan_models b WHERE a.name = 'threads_a' AND b.name = 'threads_b';
 

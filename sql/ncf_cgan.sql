@@ -2,7 +2,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
 RESET client_min_messages;
-SET recgan.blas_threads = 1;
+SET recgan.threads = 1;
 
 -- two taste groups of 12 users and 10 items each, plus a few cross-group likes
 CREATE TABLE nc AS

@@ -146,7 +146,7 @@ BprBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint6
 	if (st->bias)
 		model->tensors[2] = (Tensor) {model->n_items,
 		st->w + ((Size) model->n_users + model->n_items) * f};
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	return st;
 }
 

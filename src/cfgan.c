@@ -217,7 +217,7 @@ CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uin
 	if (cfgan_trainer_init(&st->trainer, &cfg, E, st->entities.indptr,
 						   st->entities.indices, seed, mem, bytes) != 0)
 		elog(ERROR, "cfgan trainer layout failed. Please report a bug.");
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	CfganPointTensors(model, &st->trainer.G, d);
 	return st;
 }

@@ -675,7 +675,7 @@ CganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 		model->tensors[t].len = st->gspec[t].rows * st->gspec[t].cols;
 		model->tensors[t].data = st->ga.params + param_arena_offset(&st->ga, t);
 	}
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	if (opt[OPT_MLE_EPOCHS] > 0)
 	{
 		for (int e = 0; e < (int) opt[OPT_MLE_EPOCHS]; e++)

@@ -106,7 +106,7 @@ EaseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
 
 	INSTR_TIME_SET_CURRENT(start);
 	RecganCheckTrainMemory((double) n * n * (8 + 8 + 4), "ease");
-	RecganBlasSetup();
+	RecganThreadsSetup();
 
 	g = palloc_extended((Size) n * n * sizeof(double), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (int32 u = 0; u < x->n_rows; u++)

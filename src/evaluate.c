@@ -406,7 +406,7 @@ EvalRun(EvalState *st, const TestSet *ts)
 	float	   *scores = palloc_extended(mul_size(row_bytes, block), MCXT_ALLOC_HUGE);	/* (B, I) */
 	ScoreQuery *queries = palloc(sizeof(ScoreQuery) * block);
 
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	for (int32 b0 = 0; b0 < ts->n_users; b0 += block)
 	{
 		int			nq = Min(block, ts->n_users - b0);

@@ -24,6 +24,7 @@
 #include "graph.h"
 
 #include "nn.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <string.h>
@@ -108,8 +109,9 @@ spmm_slice(float *restrict acc, const GraphAdj *adj, const float *restrict x, in
 }
 
 /*
- * One output row: y_r = sum over the row's non-zeros of v x_c; and, unless
- * sum is NULL, sum_r += scale y_r while the row is in registers.
+ * One output row: unless yr is NULL, y_r = sum over the row's non-zeros of
+ * v x_c; and, unless sum is NULL, sum_r += scale y_r while the row is in
+ * registers.
  */
 static inline void
 spmm_row(float *restrict yr, float *restrict sum, float scale, const GraphAdj *adj,
@@ -127,37 +129,132 @@ spmm_row(float *restrict yr, float *restrict sum, float scale, const GraphAdj *a
 			spmm_slice(acc, adj, x, F, f0, SPMM_CHUNK, b, e);
 		else
 			spmm_slice(acc, adj, x, F, f0, w, b, e);
-		memcpy(yr + f0, acc, sizeof(float) * (size_t) w);
+		if (yr != NULL)
+			memcpy(yr + f0, acc, sizeof(float) * (size_t) w);
 		if (sum != NULL)
 			for (int f = 0; f < w; f++)
 				sum[f0 + f] += scale * acc[f];
 	}
 }
 
+/*
+ * A product split over threads (parallel.h): all rows, cut where the parts
+ * hold equal non-zeros plus rows, or the listed rows, cut evenly.  Each
+ * output row is computed by one part exactly as the serial loop does.
+ */
+typedef struct SpmmJob
+{
+	float	   *y;				/* (N, F), or NULL: the product is not stored */
+	float	   *sum;			/* (N, F), (n_rows, F) when rows is set, or NULL */
+	float		scale;			/* sum += scale y */
+	float		post_scale;		/* then, with rows set, sum *= post_scale */
+	const GraphAdj *adj;
+	const float *x;				/* (N, F) */
+	int			F;
+	const int32_t *rows;		/* (n_rows) rows to compute, or NULL: all */
+	int32_t		n_rows;
+} SpmmJob;
+
+/* Products below this many multiply-adds run on one thread. */
+#define SPMM_PARALLEL_MIN (1 << 18)
+
+/* First row of part `part`: where indptr[r] + r reaches its share. */
+static int32_t
+spmm_cut(const GraphAdj *adj, int part, int n_parts)
+{
+	int64_t		n = adj->n,
+				target = (adj->indptr[n] + n) * part / n_parts;
+	int32_t		lo = 0,
+				hi = adj->n;
+
+	while (lo < hi)
+	{
+		int32_t		mid = lo + (hi - lo) / 2;
+
+		if (adj->indptr[mid] + mid < target)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The rows of one part of a product. */
+RECGAN_VECTOR_CLONES static void
+spmm_part_clones(void *arg, int part, int n_parts)
+{
+	const SpmmJob *j = arg;
+	int			F = j->F;
+
+	if (j->rows == NULL)
+	{
+		int32_t		e = spmm_cut(j->adj, part + 1, n_parts);
+
+		for (int32_t r = spmm_cut(j->adj, part, n_parts); r < e; r++)
+			spmm_row(j->y + (int64_t) r * F, j->sum ? j->sum + (int64_t) r * F : NULL,
+					 j->scale, j->adj, j->x, F, r);
+	}
+	else
+	{
+		int64_t		b,
+					e;
+
+		parallel_range(j->n_rows, part, n_parts, 1, &b, &e);
+		for (int64_t k = b; k < e; k++)
+		{
+			int32_t		r = j->rows[k];
+			float	   *restrict s = j->sum ? j->sum + k * F : NULL;
+
+			spmm_row(j->y ? j->y + (int64_t) r * F : NULL, s, j->scale, j->adj, j->x, F, r);
+			if (s != NULL && j->post_scale != 1.0f)
+				for (int f = 0; f < F; f++)
+					s[f] *= j->post_scale;
+		}
+	}
+}
+PARALLEL_CLONED_PART(spmm_part)
+
+/* Run a product on the threads its size warrants. */
+static void
+spmm_run(SpmmJob *job)
+{
+	const GraphAdj *adj = job->adj;
+	int64_t		nnz = adj->indptr[adj->n];
+
+	/* non-zeros visited: a listed row has 2 P / N of them on average */
+	double		visits = job->rows ? (double) nnz * job->n_rows / (adj->n > 0 ? adj->n : 1) : nnz;
+
+	parallel_run(spmm_part, job,
+				 visits * job->F >= SPMM_PARALLEL_MIN ? PARALLEL_MAX_THREADS : 1);
+}
+
 /* y = Â x, row by row. */
-RECGAN_VECTOR_CLONES void
+void
 graph_spmm(float *y, const GraphAdj *adj, const float *x, int F)
 {
-	for (int32_t r = 0; r < adj->n; r++)
-		spmm_row(y + (int64_t) r * F, NULL, 0.0f, adj, x, F, r);
+	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, NULL, 0};
+
+	spmm_run(&job);
 }
 
 /* y = Â x and sum += scale y, row by row. */
-RECGAN_VECTOR_CLONES void
+void
 graph_spmm_accumulate(float *y, float *sum, float scale, const GraphAdj *adj,
 					  const float *x, int F)
 {
-	for (int32_t r = 0; r < adj->n; r++)
-		spmm_row(y + (int64_t) r * F, sum + (int64_t) r * F, scale, adj, x, F, r);
+	SpmmJob		job = {y, sum, scale, 1.0f, adj, x, F, NULL, 0};
+
+	spmm_run(&job);
 }
 
 /* y = Â x at the listed rows only. */
-RECGAN_VECTOR_CLONES void
+void
 graph_spmm_rows(float *y, const GraphAdj *adj, const float *x, int F,
 				const int32_t *rows, int32_t n_rows)
 {
-	for (int32_t k = 0; k < n_rows; k++)
-		spmm_row(y + (int64_t) rows[k] * F, NULL, 0.0f, adj, x, F, rows[k]);
+	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, rows, n_rows};
+
+	spmm_run(&job);
 }
 
 /*
@@ -205,21 +302,55 @@ graph_spmm_ref(float *y, const GraphAdj *adj, const float *x, int F)
 		}
 }
 
-/* out (n_rows, F) += the listed rows of m (N, F). */
-static void
-add_rows(float *out, const float *m, const int32_t *rows, int32_t n_rows, int F)
+/* out (n_rows, F) = (or +=) the listed rows of m (N, F), split over threads. */
+typedef struct RowsJob
 {
-	for (int32_t k = 0; k < n_rows; k++)
-	{
-		float	   *restrict o = out + (int64_t) k * F;
-		const float *restrict src = m + (int64_t) rows[k] * F;
+	float	   *out;			/* (n_rows, F) */
+	const float *m;				/* (N, F) */
+	const int32_t *rows;		/* (n_rows) */
+	int32_t		n_rows;
+	int			F;
+	int			add;			/* 0: out = m's rows, 1: out += them */
+} RowsJob;
 
-		for (int f = 0; f < F; f++)
-			o[f] += src[f];
+/* The listed rows of one part. */
+RECGAN_VECTOR_CLONES static void
+rows_part_clones(void *arg, int part, int n_parts)
+{
+	const RowsJob *j = arg;
+	int64_t		b,
+				e;
+
+	parallel_range(j->n_rows, part, n_parts, 1, &b, &e);
+	for (int64_t k = b; k < e; k++)
+	{
+		float	   *restrict o = j->out + k * j->F;
+		const float *restrict src = j->m + (int64_t) j->rows[k] * j->F;
+
+		if (j->add)
+			for (int f = 0; f < j->F; f++)
+				o[f] += src[f];
+		else
+			memcpy(o, src, sizeof(float) * (size_t) j->F);
 	}
 }
+PARALLEL_CLONED_PART(rows_part)
 
-/* Mean of layers 0..K at the listed rows; the last layer is computed only there. */
+/* out = or += the listed rows of m. */
+static void
+gather_rows(float *out, const float *m, const int32_t *rows, int32_t n_rows, int F, int add)
+{
+	RowsJob		job = {out, m, rows, n_rows, F, add};
+
+	parallel_run(rows_part, &job,
+				 (int64_t) n_rows * F >= SPMM_PARALLEL_MIN ? PARALLEL_MAX_THREADS : 1);
+}
+
+/*
+ * Mean of layers 0..K at the listed rows; the last layer is computed only
+ * there, added to out without being stored, and the mean taken in the same
+ * pass.
+ */
 void
 lightgcn_forward_rows(float *out, const GraphAdj *adj, const float *e0, int K, int F,
 					  const int32_t *rows, int32_t n_rows, float *scratch)
@@ -227,21 +358,21 @@ lightgcn_forward_rows(float *out, const GraphAdj *adj, const float *e0, int K, i
 	const float *cur = e0;
 	float		scale = 1.0f / (float) (K + 1);
 
-	for (int32_t k = 0; k < n_rows; k++)
-		memcpy(out + (int64_t) k * F, e0 + (int64_t) rows[k] * F, sizeof(float) * (size_t) F);
-	for (int k = 1; k <= K; k++)
+	gather_rows(out, e0, rows, n_rows, F, 0);
+	for (int k = 1; k < K; k++)
 	{
 		float	   *next = scratch + (int64_t) ((k - 1) % 2) * adj->n * F;
 
-		if (k < K)
-			graph_spmm(next, adj, cur, F);
-		else
-			graph_spmm_rows(next, adj, cur, F, rows, n_rows);
-		add_rows(out, next, rows, n_rows, F);
+		graph_spmm(next, adj, cur, F);
+		gather_rows(out, next, rows, n_rows, F, 1);
 		cur = next;
 	}
-	for (int64_t p = 0; p < (int64_t) n_rows * F; p++)
-		out[p] *= scale;
+	if (K >= 1)
+	{
+		SpmmJob		job = {NULL, out, 1.0f, scale, adj, cur, F, rows, n_rows};
+
+		spmm_run(&job);
+	}
 }
 
 /* Mean of layers 0..K at every node. */
@@ -327,88 +458,194 @@ batch_slot(LightgcnWork *w, int32_t *n_rows, int32_t node)
 	return w->slot[node];
 }
 
-/* BPR loss on the propagated embeddings + L2 on layer 0 (see graph.h). */
-RECGAN_VECTOR_CLONES double
-lightgcn_bpr_loss(float *de0, LightgcnWork *w, const GraphAdj *adj, const float *e0,
-				  int32_t U, int K, int F, const int32_t *users, const int32_t *pos,
-				  const int32_t *neg, int B, double reg)
+/*
+ * The batch's distinct rows and, for each, its incidences 3 b + role (role
+ * 0 user, 1 positive, 2 negative) in ascending order: a counting sort of
+ * the 3 B triple entries by slot.  Returns the number of rows.
+ */
+static int32_t
+batch_rows(LightgcnWork *w, int32_t U, const int32_t *users, const int32_t *pos,
+		   const int32_t *neg, int B)
 {
 	int32_t		n_rows = 0;
-	double		loss,
-				l2 = 0.0;
-	float		reg_b = (float) (reg / B);
 
-	if (B <= 0)
-		return 0.0;
-	/* the distinct nodes of the batch */
 	for (int b = 0; b < B; b++)
 	{
 		batch_slot(w, &n_rows, users[b]);
 		batch_slot(w, &n_rows, U + pos[b]);
 		batch_slot(w, &n_rows, U + neg[b]);
 	}
-	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, n_rows, w->scratch);
+	memset(w->inc_ptr, 0, sizeof(int32_t) * ((size_t) n_rows + 1));
 	for (int b = 0; b < B; b++)
 	{
-		const float *eu = w->emb + (int64_t) w->slot[users[b]] * F,
-				   *ei = w->emb + (int64_t) w->slot[U + pos[b]] * F,
-				   *ej = w->emb + (int64_t) w->slot[U + neg[b]] * F;
+		w->inc_ptr[w->slot[users[b]] + 1]++;
+		w->inc_ptr[w->slot[U + pos[b]] + 1]++;
+		w->inc_ptr[w->slot[U + neg[b]] + 1]++;
+	}
+	for (int32_t k = 0; k < n_rows; k++)
+		w->inc_ptr[k + 1] += w->inc_ptr[k];
+	for (int b = 0; b < B; b++)		/* inc_ptr[k] runs to the end of row k - 1 ... */
+	{
+		w->inc[w->inc_ptr[w->slot[users[b]]]++] = 3 * b;
+		w->inc[w->inc_ptr[w->slot[U + pos[b]]]++] = 3 * b + 1;
+		w->inc[w->inc_ptr[w->slot[U + neg[b]]]++] = 3 * b + 2;
+	}
+	for (int32_t k = n_rows; k > 0; k--)	/* ... and back to its start */
+		w->inc_ptr[k] = w->inc_ptr[k - 1];
+	w->inc_ptr[0] = 0;
+	return n_rows;
+}
+
+/* The arguments of the batch's split passes (see lightgcn_bpr_loss). */
+typedef struct BprJob
+{
+	LightgcnWork *w;
+	float	   *de0;			/* (N, F), or NULL: the loss only */
+	const float *e0;			/* (N, F) */
+	int32_t		U;
+	int			F;
+	const int32_t *users,
+			   *pos,
+			   *neg;			/* (B) */
+	int			B;
+	int32_t		n_rows;
+	float		reg_b;			/* reg / B */
+} BprJob;
+
+/* Scores of the triples of one part. */
+RECGAN_VECTOR_CLONES static void
+bpr_scores_part_clones(void *arg, int part, int n_parts)
+{
+	const BprJob *j = arg;
+	const LightgcnWork *w = j->w;
+	int			F = j->F;
+	int64_t		b0,
+				b1;
+
+	parallel_range(j->B, part, n_parts, 1, &b0, &b1);
+	for (int64_t b = b0; b < b1; b++)
+	{
+		const float *eu = w->emb + (int64_t) w->slot[j->users[b]] * F,
+				   *ei = w->emb + (int64_t) w->slot[j->U + j->pos[b]] * F,
+				   *ej = w->emb + (int64_t) w->slot[j->U + j->neg[b]] * F;
 
 		w->sp[b] = dot_lanes(eu, ei, F);
 		w->sn[b] = dot_lanes(eu, ej, F);
 	}
-	loss = bpr_loss(w->dp, w->dn, w->sp, w->sn, B);
-	/* L2 on the layer-0 rows of each triple, and its gradient */
-	for (int b = 0; b < B; b++)
+}
+PARALLEL_CLONED_PART(bpr_scores_part)
+
+/*
+ * The rows of one part: the squared norm of the layer-0 row and, unless
+ * de0 is NULL, its BPR gradient into dE and its L2 gradient into de0, each
+ * summed over the row's incidences in triple order: the order of the
+ * serial loop over triples, so the same bits at any thread count.
+ */
+RECGAN_VECTOR_CLONES static void
+bpr_rows_part_clones(void *arg, int part, int n_parts)
+{
+	const BprJob *j = arg;
+	const LightgcnWork *w = j->w;
+	int			F = j->F;
+	int64_t		k0,
+				k1;
+
+	parallel_range(j->n_rows, part, n_parts, 1, &k0, &k1);
+	for (int64_t k = k0; k < k1; k++)
 	{
-		const int32_t nodes[3] = {users[b], U + pos[b], U + neg[b]};
+		int32_t		r = w->rows[k];
+		const float *restrict e = j->e0 + (int64_t) r * F;
+		float	   *restrict d,
+				   *restrict g;
 
-		for (int t = 0; t < 3; t++)
+		w->norm[k] = dot_lanes(e, e, F);
+		if (j->de0 == NULL)
+			continue;
+		d = j->de0 + (int64_t) r * F;
+		g = w->dE + (int64_t) r * F;
+		for (int32_t q = w->inc_ptr[k]; q < w->inc_ptr[k + 1]; q++)
 		{
-			const float *restrict e = e0 + (int64_t) nodes[t] * F;
+			int			b = w->inc[q] / 3,
+						role = w->inc[q] % 3;
+			const float *eu = w->emb + (int64_t) w->slot[j->users[b]] * F;
 
-			l2 += dot_lanes(e, e, F);
-			if (de0 != NULL)
+			if (role == 0)
 			{
-				float	   *restrict d = de0 + (int64_t) nodes[t] * F;
+				const float *ei = w->emb + (int64_t) w->slot[j->U + j->pos[b]] * F,
+						   *ej = w->emb + (int64_t) w->slot[j->U + j->neg[b]] * F;
+				float		gp = w->dp[b],
+							gn = w->dn[b];
 
 				for (int f = 0; f < F; f++)
-					d[f] += reg_b * e[f];
+					g[f] += gp * ei[f] + gn * ej[f];
 			}
+			else
+			{
+				float		gw = role == 1 ? w->dp[b] : w->dn[b];
+
+				for (int f = 0; f < F; f++)
+					g[f] += gw * eu[f];
+			}
+			for (int f = 0; f < F; f++)
+				d[f] += j->reg_b * e[f];
 		}
 	}
-	loss += 0.5 * reg * l2 / B;
-	if (de0 == NULL)
-	{
-		for (int32_t k = 0; k < n_rows; k++)
-			w->slot[w->rows[k]] = -1;
-		return loss;
-	}
+}
+PARALLEL_CLONED_PART(bpr_rows_part)
 
-	memset(w->demb, 0, sizeof(float) * (size_t) n_rows * F);
-	for (int b = 0; b < B; b++)
-	{
-		int64_t		su = (int64_t) w->slot[users[b]] * F,
-					si = (int64_t) w->slot[U + pos[b]] * F,
-					sj = (int64_t) w->slot[U + neg[b]] * F;
-		float		gp = w->dp[b],
-					gn = w->dn[b];
+/* Reset the dE rows and slots of one part's rows. */
+static void
+bpr_clear_part(void *arg, int part, int n_parts)
+{
+	const BprJob *j = arg;
+	LightgcnWork *w = j->w;
+	int64_t		k0,
+				k1;
 
-		for (int f = 0; f < F; f++)
-		{
-			w->demb[su + f] += gp * w->emb[si + f] + gn * w->emb[sj + f];
-			w->demb[si + f] += gp * w->emb[su + f];
-			w->demb[sj + f] += gn * w->emb[su + f];
-		}
-	}
-	for (int32_t k = 0; k < n_rows; k++)
-		memcpy(w->dE + (int64_t) w->rows[k] * F, w->demb + (int64_t) k * F,
-			   sizeof(float) * (size_t) F);
-	lightgcn_backward(de0, adj, w->dE, w->rows, n_rows, K, F, w->scratch);
-	for (int32_t k = 0; k < n_rows; k++)
+	parallel_range(j->n_rows, part, n_parts, 1, &k0, &k1);
+	for (int64_t k = k0; k < k1; k++)
 	{
-		memset(w->dE + (int64_t) w->rows[k] * F, 0, sizeof(float) * (size_t) F);
+		if (j->de0 != NULL)
+			memset(w->dE + (int64_t) w->rows[k] * j->F, 0, sizeof(float) * (size_t) j->F);
 		w->slot[w->rows[k]] = -1;
 	}
+}
+
+/*
+ * BPR loss on the propagated embeddings + L2 on layer 0 (see graph.h).
+ * The passes over triples and rows are split over threads when the batch
+ * is large (a 32768-triple batch on Gowalla touches most of the graph);
+ * every sum keeps the serial order, so the bits do not depend on the
+ * thread count.
+ */
+double
+lightgcn_bpr_loss(float *de0, LightgcnWork *w, const GraphAdj *adj, const float *e0,
+				  int32_t U, int K, int F, const int32_t *users, const int32_t *pos,
+				  const int32_t *neg, int B, double reg)
+{
+	BprJob		job = {w, de0, e0, U, F, users, pos, neg, B, 0, (float) (reg / B)};
+	int			parts;
+	double		loss,
+				l2 = 0.0;
+
+	if (B <= 0)
+		return 0.0;
+	job.n_rows = batch_rows(w, U, users, pos, neg, B);
+	parts = (int64_t) job.n_rows * F >= SPMM_PARALLEL_MIN / 4 ? PARALLEL_MAX_THREADS : 1;
+	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, job.n_rows, w->scratch);
+	parallel_run(bpr_scores_part, &job, parts);
+	loss = bpr_loss(w->dp, w->dn, w->sp, w->sn, B);
+	/* row by row: dE (the BPR gradient on E), the L2 gradient, the norms */
+	parallel_run(bpr_rows_part, &job, parts);
+	for (int b = 0; b < B; b++)
+	{
+		l2 += w->norm[w->slot[users[b]]];
+		l2 += w->norm[w->slot[U + pos[b]]];
+		l2 += w->norm[w->slot[U + neg[b]]];
+	}
+	loss += 0.5 * reg * l2 / B;
+	if (de0 != NULL)
+		lightgcn_backward(de0, adj, w->dE, w->rows, job.n_rows, K, F, w->scratch);
+	parallel_run(bpr_clear_part, &job, parts);
 	return loss;
 }

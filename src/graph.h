@@ -92,13 +92,15 @@ typedef struct LightgcnWork
 {
 	int32_t    *slot;			/* (N) -1, or the node's position in rows; kept -1 */
 	int32_t    *rows;			/* (3 B) distinct nodes of the batch */
+	int32_t    *inc_ptr;		/* (3 B + 1) start of each row's incidences in inc */
+	int32_t    *inc;			/* (3 B) 3 b + role (0 user, 1 pos, 2 neg), by row, b ascending */
 	float	   *emb;			/* (3 B, F) their propagated embeddings */
-	float	   *demb;			/* (3 B, F) gradient of L with respect to emb */
+	float	   *norm;			/* (3 B) squared norms of their layer-0 rows */
 	float	   *dE;				/* (N, F) zero outside the batch's rows; kept zero */
 	float	   *scratch;		/* (2 N, F) */
-	float	   *sp;				/* (B) positive scores, then their gradient */
+	float	   *sp;				/* (B) positive scores */
 	float	   *sn;				/* (B) negative scores */
-	float	   *dp;				/* (B) */
+	float	   *dp;				/* (B) their gradient weights */
 	float	   *dn;				/* (B) */
 } LightgcnWork;
 

@@ -304,7 +304,7 @@ IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 	model->tensors[0].data = st->x;
 	model->tensors[1].len = (int64) model->n_items * f;
 	model->tensors[1].data = st->y;
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	return st;
 }
 

@@ -416,7 +416,7 @@ NcfBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint6
 	rng_seed(&st->rng, seed);
 	NcfInit(st, NcfOpt(opt, gmf, OPT_INIT_STD));
 	NcfPointTensors(st, model);
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	if (!gmf && opt[OPT_PRETRAIN] > 0)
 		NcfPretrain(st, loop, (int) opt[OPT_PRETRAIN]);
 	return st;

@@ -10,6 +10,7 @@
 #include "optim.h"
 
 #include "nn.h"					/* RECGAN_VECTOR_CLONES */
+#include "parallel.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -87,19 +88,48 @@ adam_constants(float *c, const AdamConfig *config, int64_t step)
 	c[8] = (float) config->eps;
 }
 
-/* One Adam step over the state's n parameters (see adam_constants). */
+/* One Adam step split over threads (parallel.h): elementwise, so any split gives the same bits. */
+typedef struct AdamJob
+{
+	float	   *p,
+			   *m,
+			   *v,
+			   *g;				/* (n) each */
+	int64_t		n;
+	const float *c;				/* adam_constants */
+	bool		zero;
+} AdamJob;
+
+/* Blocks below this many parameters are updated on one thread. */
+#define ADAM_PARALLEL_MIN (1 << 17)
+
+/* The elements of one part, cut at multiples of 16 floats (whole cache lines). */
 RECGAN_VECTOR_CLONES static void
+adam_part_clones(void *arg, int part, int n_parts)
+{
+	const AdamJob *j = arg;
+	int64_t		b,
+				e;
+
+	parallel_range(j->n, part, n_parts, 16, &b, &e);
+	if (j->zero)
+		adam_elements(j->p + b, j->m + b, j->v + b, j->g + b, e - b, j->c, true);
+	else
+		adam_elements(j->p + b, j->m + b, j->v + b, j->g + b, e - b, j->c, false);
+}
+PARALLEL_CLONED_PART(adam_part)
+
+/* One Adam step over the state's n parameters (see adam_constants). */
+static void
 adam_step(float *params, AdamState *state, float *grads, const AdamConfig *config,
 		  bool zero)
 {
 	float		c[9];
+	AdamJob		job = {params, state->m, state->v, grads, state->n, c, zero};
 
 	state->step++;
 	adam_constants(c, config, state->step);
-	if (zero)
-		adam_elements(params, state->m, state->v, grads, state->n, c, true);
-	else
-		adam_elements(params, state->m, state->v, grads, state->n, c, false);
+	parallel_run(adam_part, &job, state->n >= ADAM_PARALLEL_MIN ? PARALLEL_MAX_THREADS : 1);
 }
 
 /* One Adam step (optim.h). */

@@ -6,8 +6,9 @@
  * shared_preload_libraries and when it is loaded on demand by the first call
  * of one of its functions.  It never calls BLAS: under preloading it runs in
  * the postmaster, and OpenBLAS threads there would be inherited by nothing
- * useful.  recgan.blas_threads is applied lazily by RecganBlasSetup() in the
- * backend that does the work.
+ * useful.  recgan.threads is applied lazily by RecganThreadsSetup() in the
+ * backend that does the work, to OpenBLAS and to the engine's own threads
+ * (parallel.h: compute-only threads, started and joined within a kernel).
  */
 #include "postgres.h"
 
@@ -28,12 +29,13 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "parallel.h"
 #include "recgan.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
 
-int			recgan_blas_threads = 1;
+int			recgan_threads = 1;
 int			recgan_max_train_memory = 4096;
 char	   *recgan_database = NULL;
 int			recgan_max_workers = 2;
@@ -47,10 +49,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	DefineCustomIntVariable("recgan.blas_threads",
-							"Number of OpenBLAS threads used by training and batch scoring.",
-							"1 keeps results bit-for-bit reproducible.",
-							&recgan_blas_threads,
+	DefineCustomIntVariable("recgan.threads",
+							"Threads a training or batch-scoring call may use: OpenBLAS's and recgan's own kernels.",
+							"recgan's own kernels (graph products, Adam) give the same bits at any count; OpenBLAS results may differ in the last bits between counts.",
+							&recgan_threads,
 							1, 1, 64,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
@@ -116,12 +118,13 @@ _PG_init(void)
 	WorkerInit();
 }
 
-/* Set the OpenBLAS thread count to recgan.blas_threads if it differs. */
+/* Give OpenBLAS and the engine's split kernels (parallel.h) recgan.threads threads. */
 void
-RecganBlasSetup(void)
+RecganThreadsSetup(void)
 {
-	if (openblas_get_num_threads() != recgan_blas_threads)
-		openblas_set_num_threads(recgan_blas_threads);
+	if (openblas_get_num_threads() != recgan_threads)
+		openblas_set_num_threads(recgan_threads);
+	parallel_set_threads(recgan_threads);
 }
 
 /* Error out when an estimated training footprint exceeds the GUC. */
@@ -194,7 +197,7 @@ recgan_version(PG_FUNCTION_ARGS)
 {
 	char	   *config;
 
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	config = openblas_get_config();
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf("recgan %s (%s, %d thread%s)",
 											  RECGAN_VERSION_STR,

@@ -13,7 +13,7 @@
 #include "portability/instr_time.h"
 
 /* GUC variables, defined in recgan.c */
-extern int	recgan_blas_threads;
+extern int	recgan_threads;
 extern int	recgan_max_train_memory;	/* MB */
 extern char *recgan_database;	/* database served by the launcher */
 extern int	recgan_max_workers; /* concurrent training workers */
@@ -29,8 +29,8 @@ typedef void (*RecganTrainProgressHookType) (const struct EpochReport *report);
 extern PGDLLIMPORT RecganTrainProgressHookType RecganTrainProgressHook;
 extern int	recgan_cache_mb;
 
-/* Apply recgan.blas_threads to OpenBLAS; call before any BLAS-heavy work. */
-extern void RecganBlasSetup(void);
+/* Apply recgan.threads to OpenBLAS and the engine; call before heavy work. */
+extern void RecganThreadsSetup(void);
 
 /* Refuse, with both figures in MB, an estimate above recgan.max_train_memory. */
 extern void RecganCheckTrainMemory(double bytes, const char *what);

@@ -204,7 +204,7 @@ RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
 		memcpy(scores, model->popularity, model->n_items * sizeof(float));
 	else
 	{
-		RecganBlasSetup();
+		RecganThreadsSetup();
 		model->ops->score(model, q, 1, scores);
 		if (exclude_history)
 			ExcludeItems(scores, q->items, q->n_items);
@@ -236,7 +236,7 @@ RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
 	{
 		ModelUserQuery(model, u, &q);
 		scores = palloc_array(float, model->n_items);
-		RecganBlasSetup();
+		RecganThreadsSetup();
 		model->ops->score(model, &q, 1, scores);
 		ExcludeItems(scores, q.items, q.n_items);
 		top = palloc_array(int32, want);
@@ -352,7 +352,7 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 	GetFilters(fcinfo, 2, 3, model, &f);
 	kk = Min(k, model->n_items);
 	block = ModelScoreBlockSize(model);
-	RecganBlasSetup();
+	RecganThreadsSetup();
 	queries = palloc_array(ScoreQuery, block);
 	scores = palloc_extended((Size) block * model->n_items * sizeof(float), MCXT_ALLOC_HUGE);
 	heap = palloc_array(int32, kk);

@@ -106,7 +106,7 @@ DECLARE
 BEGIN
 	FOREACH m IN ARRAY ARRAY['user', 'item'] LOOP
 		FOREACH t IN ARRAY ARRAY[1, 2] LOOP
-			PERFORM pg_catalog.set_config('recgan.blas_threads', t::text, true);
+			PERFORM pg_catalog.set_config('recgan.threads', t::text, true);
 			INSERT INTO speed SELECT m, t, epoch, seconds
 			FROM recgan_train('cf_train', 'speed_' || m, 'cfgan',
 				pg_catalog.jsonb_build_object('mode', m, 'epochs', $EPOCHS, 'validation_fraction', 0),

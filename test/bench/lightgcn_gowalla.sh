@@ -57,7 +57,7 @@ fi
 options="{\"factors\": $FACTORS, \"layers\": $LAYERS, \"lr\": $LR, \"batch\": $BATCH, \"reg\": $REG, \"epochs\": $EPOCHS, \"patience\": 0, $holdout}"
 say "training lightgcn $options"
 recgan_psql -q <<SQL
-SET recgan.blas_threads = 1;
+SET recgan.threads = 1;
 CREATE TABLE bench_epochs AS
 	SELECT * FROM recgan_train('gw_train', 'lightgcn', 'lightgcn', '$options', threshold => NULL);
 SQL

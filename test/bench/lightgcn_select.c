@@ -4,7 +4,7 @@
  *	  dataset on a validation holdout of its train.txt, never its test.txt.
  *
  *	  make test/bench/lightgcn_select
- *	  test/bench/lightgcn_select DIR BATCH LR EPOCHS [EVERY [HOLDOUT [REG]]]
+ *	  test/bench/lightgcn_select DIR BATCH LR EPOCHS [EVERY [HOLDOUT [REG [SAMPLING [DECAY]]]]]
  *
  * recgan_train's lightgcn (src/lightgcn.c) validates after every epoch;
  * on Gowalla that scoring costs 2-3 s an epoch, as much as the epoch.  This
@@ -15,7 +15,11 @@
  * 42, are held out; the rest is trained on.  Prints recall@20 and NDCG@20
  * on the holdout (training positives excluded from the ranking) with the
  * training seconds so far.  3 layers, 64 factors, init N(0, 0.1^2), reg
- * 1e-4 unless REG is given.  One BLAS thread: OPENBLAS_NUM_THREADS=1.
+ * 1e-4 unless REG is given.  SAMPLING "user" draws each epoch's P triples
+ * as the paper's code does instead (a uniform user with positives, then
+ * one of their positives).  DECAY (default 1) multiplies the learning rate
+ * after every epoch.  One BLAS thread: OPENBLAS_NUM_THREADS=1; THREADS (default
+ * 1) threads for the graph products and Adam (the same results).
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -30,6 +34,7 @@
 #include "graph.h"
 #include "nn.h"
 #include "optim.h"
+#include "parallel.h"
 #include "rng.h"
 #include "topk.h"
 
@@ -244,10 +249,15 @@ main(int argc, char **argv)
 			   *tj;
 	Rng			rng;
 	double		trained = 0.0;
+	int			by_user;
+	double		decay;
+	int32_t    *active,
+				n_active = 0;
 
 	if (argc < 5)
 	{
-		fprintf(stderr, "usage: %s DIR BATCH LR EPOCHS [EVERY [HOLDOUT [REG]]]\n", argv[0]);
+		fprintf(stderr, "usage: %s DIR BATCH LR EPOCHS [EVERY [HOLDOUT [REG [SAMPLING [DECAY]]]]]\n",
+				argv[0]);
 		return 2;
 	}
 	dir = argv[1];
@@ -257,6 +267,9 @@ main(int argc, char **argv)
 	every = argc > 5 ? atoi(argv[5]) : 10;
 	holdout = argc > 6 ? atof(argv[6]) : 0.1;
 	reg = argc > 7 ? atof(argv[7]) : 1e-4;
+	by_user = argc > 8 && strcmp(argv[8], "user") == 0;
+	decay = argc > 9 ? atof(argv[9]) : 1.0;
+	parallel_set_threads(getenv("THREADS") ? atoi(getenv("THREADS")) : 1);
 	if (B < 1 || epochs < 1 || every < 1 || holdout <= 0.0 || holdout >= 1.0)
 	{
 		fprintf(stderr, "bad arguments\n");
@@ -274,8 +287,9 @@ main(int argc, char **argv)
 	P = fit.ptr[U];
 	N = U + I;
 	nf = (int64_t) N * F;
-	printf("%d users, %d items, %ld fitted, %ld held out; batch %d, lr %g, reg %g\n",
-		   U, I, (long) P, (long) held.ptr[U], B, lr, reg);
+	printf("%d users, %d items, %ld fitted, %ld held out; batch %d, lr %g, reg %g, %s sampling, "
+		   "lr decay %g\n", U, I, (long) P, (long) held.ptr[U], B, lr, reg,
+		   by_user ? "user" : "positive", decay);
 
 	adj.indptr = xmalloc(8 * ((size_t) N + 1));
 	adj.indices = xmalloc(8 * (size_t) P);
@@ -287,9 +301,9 @@ main(int argc, char **argv)
 	adam_init(&opt, xmalloc(4 * nf), xmalloc(4 * nf), nf);
 	adam = (AdamConfig) {lr, 0.9, 0.999, 1e-8, 0, 0};
 	w = (LightgcnWork) {xmalloc(4 * (size_t) N), xmalloc(12 * (size_t) B),
-		xmalloc(12 * (size_t) B * F), xmalloc(12 * (size_t) B * F), xmalloc(4 * nf),
-		xmalloc(8 * nf), xmalloc(4 * (size_t) B), xmalloc(4 * (size_t) B),
-	xmalloc(4 * (size_t) B), xmalloc(4 * (size_t) B)};
+		xmalloc(12 * (size_t) B + 4), xmalloc(12 * (size_t) B), xmalloc(12 * (size_t) B * F),
+		xmalloc(12 * (size_t) B), xmalloc(4 * nf), xmalloc(8 * nf), xmalloc(4 * (size_t) B),
+	xmalloc(4 * (size_t) B), xmalloc(4 * (size_t) B), xmalloc(4 * (size_t) B)};
 	memset(w.slot, -1, 4 * (size_t) N);
 	user_of = xmalloc(4 * (size_t) P);
 	order = xmalloc(4 * (size_t) P);
@@ -299,6 +313,10 @@ main(int argc, char **argv)
 	for (int32_t u = 0; u < U; u++)
 		for (int64_t p = fit.ptr[u]; p < fit.ptr[u + 1]; p++)
 			user_of[p] = u;
+	active = xmalloc(4 * (size_t) U);
+	for (int32_t u = 0; u < U; u++)
+		if (fit.ptr[u + 1] > fit.ptr[u])
+			active[n_active++] = u;
 	init_normal(e0, 0.1f, nf, &rng);
 
 	for (int epoch = 1; epoch <= epochs; epoch++)
@@ -316,6 +334,12 @@ main(int argc, char **argv)
 				int32_t		p = order[p0 + b],
 							u = user_of[p];
 
+				if (by_user)
+				{
+					u = active[rng_below(&rng, n_active)];
+					p = (int32_t) (fit.ptr[u] + rng_below(&rng, (int32_t) (fit.ptr[u + 1] - fit.ptr[u])));
+				}
+
 				tu[b] = u;
 				ti[b] = fit.idx[p];
 				tj[b] = sample_negative(&rng, I, fit.idx + fit.ptr[u],
@@ -324,6 +348,7 @@ main(int argc, char **argv)
 			sum += nb * lightgcn_bpr_loss(g, &w, &adj, e0, U, K, F, tu, ti, tj, nb, reg);
 			adam_update_zero(e0, &opt, g, &adam);
 		}
+		adam.lr *= decay;
 		trained += now() - t0;
 		if (epoch % every == 0 || epoch == epochs)
 		{

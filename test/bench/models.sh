@@ -9,7 +9,7 @@
 # (threshold 4; iterative models choose their epochs on a validation
 # holdout inside recgan_train and refit), then evaluate on u1.test.
 # Reports training seconds, epochs run (validated + refit), NDCG@10 as mean
-# +- sd over the seeds, P@10 and R@10 (means).  recgan.blas_threads = 1.
+# +- sd over the seeds, P@10 and R@10 (means).  recgan.threads = 1.
 # Environment: ALGORITHMS="bpr lightgcn", SEEDS="1 2 3", RECGAN_BENCH_SERVER=1
 # (use the running server of PGHOST/PGPORT instead of a throwaway cluster),
 # FIXED_EPOCHS="gmf=25 bpr=400" (train the listed algorithms for exactly that
@@ -65,7 +65,7 @@ for alg in "${ALGORITHMS[@]}"; do
 	for seed in "${SEEDS[@]}"; do
 		say "$alg seed $seed $opts"
 		recgan_psql -q <<SQL
-SET recgan.blas_threads = 1;
+SET recgan.threads = 1;
 SELECT clock_timestamp() AS t0 \gset
 CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'm', '${ALGORITHM_OF[$alg]:-$alg}',
 	'$opts'::jsonb || '{"seed": $seed}', threshold => 4);

@@ -46,7 +46,7 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = ''");
 $node->restart;
 like($node->safe_psql('dst', 'SELECT recgan_version()'),
 	qr/^recgan 0\.1\.0/, 'recgan loads on demand without preloading');
-is($node->safe_psql('dst', 'SELECT recgan_version() IS NOT NULL; SHOW recgan.blas_threads'), "t\n1",
+is($node->safe_psql('dst', 'SELECT recgan_version() IS NOT NULL; SHOW recgan.threads'), "t\n1",
 	'GUC defined when loaded on demand');
 
 $node->stop;

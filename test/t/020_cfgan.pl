@@ -63,7 +63,7 @@ sub train_and_evaluate
 	my ($model, $train, $test, $threshold) = @_;
 	my $t0 = time;
 	my $epochs = $node->safe_psql('postgres', qq{
-		SET recgan.blas_threads = 2;
+		SET recgan.threads = 2;
 		SELECT count(*) FROM recgan_train('$train', '$model', threshold => $threshold)});
 	note(sprintf('%s: %d epoch rows in %.0f s; %s', $model, $epochs, time - $t0,
 			$node->safe_psql('postgres',

@@ -22,7 +22,7 @@ ml100k_check_floor($node, $_, $floor{$_}) for sort keys %floor;
 # what the adversarial phase adds: the same seed and warm start with the
 # generator fixed during the adversarial epochs (g_steps 0) scores lower
 $node->safe_psql('postgres', q{
-	SET recgan.blas_threads = 1;
+	SET recgan.threads = 1;
 	SELECT count(*) FROM recgan_train('u1_base', 'cgan_warm', 'cgan', '{"g_steps": 0}', threshold => 4)});
 my ($warm, $adv) = split /\|/, $node->safe_psql('postgres', q{
 	SELECT (SELECT value FROM recgan_evaluate('cgan_warm', 'u1_test', '{10}') WHERE metric = 'ndcg'),

@@ -55,7 +55,7 @@ sub ml100k_check_floor
 {
 	my ($node, $alg, $floor) = @_;
 	my $train = $node->safe_psql('postgres', qq{
-		SET recgan.blas_threads = 1;
+		SET recgan.threads = 1;
 		SELECT count(*) FILTER (WHERE validation IS NOT NULL), count(*) FILTER (WHERE validation IS NULL),
 			round(sum(seconds)::numeric, 1)
 		FROM recgan_train('u1_base', '$alg', '$alg', '{}', threshold => 4)});

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "graph.h"
+#include "optim.h"
+#include "parallel.h"
 #include "rng.h"
 #include "unit.h"
 
@@ -272,9 +274,11 @@ test_loss_gradient(void)
 {
 	static LossCtx c;
 	static int32_t slot[TN],
-				rows[3 * TB];
+				rows[3 * TB],
+				inc_ptr[3 * TB + 1],
+				inc[3 * TB];
 	static float emb[3 * TB * TF],
-				demb[3 * TB * TF],
+				norm[3 * TB],
 				dE[TN * TF],
 				scratch[2 * TN * TF],
 				sp[TB],
@@ -284,7 +288,7 @@ test_loss_gradient(void)
 	float		de0[TN * TF];
 	Rng			rng;
 
-	c.w = (LightgcnWork) {slot, rows, emb, demb, dE, scratch, sp, sn, dp, dn};
+	c.w = (LightgcnWork) {slot, rows, inc_ptr, inc, emb, norm, dE, scratch, sp, sn, dp, dn};
 	for (int n = 0; n < TN; n++)
 		slot[n] = -1;
 	rng_seed(&rng, 13);
@@ -307,6 +311,188 @@ test_loss_gradient(void)
 	}
 }
 
+/* A random graph big enough for the kernels to split (U x I, deg positives per user). */
+typedef struct BigGraph
+{
+	int32_t		U,
+				I;
+	int64_t    *ui_ptr,
+			   *cursor;
+	int32_t    *ui_idx;
+	GraphAdj	adj;
+} BigGraph;
+
+/* Build it: each user likes deg distinct items, ascending. */
+static void
+big_graph(BigGraph *g, int32_t U, int32_t I, int deg, Rng *rng)
+{
+	int64_t		P = (int64_t) U * deg;
+
+	g->U = U;
+	g->I = I;
+	g->ui_ptr = malloc(sizeof(int64_t) * (U + 1));
+	g->ui_idx = malloc(sizeof(int32_t) * P);
+	g->cursor = malloc(sizeof(int64_t) * I);
+	for (int32_t u = 0; u <= U; u++)
+		g->ui_ptr[u] = (int64_t) u * deg;
+	for (int32_t u = 0; u < U; u++)
+		rng_sample_sorted(rng, I, deg, g->ui_idx + g->ui_ptr[u]);
+	g->adj.indptr = malloc(sizeof(int64_t) * (U + I + 1));
+	g->adj.indices = malloc(sizeof(int32_t) * 2 * P);
+	g->adj.values = malloc(sizeof(float) * 2 * P);
+	graph_build_adjacency(&g->adj, g->ui_ptr, g->ui_idx, U, I, g->cursor);
+}
+
+/* One run of every split kernel at a thread count; results in out (6 tensors). */
+static void
+kernels_at(int threads, BigGraph *g, const float *x, const int32_t *users, const int32_t *pos,
+		   const int32_t *neg, int B, float **out)
+{
+	int			F = 64;
+	int32_t		N = g->U + g->I;
+	size_t		nf = (size_t) N * F;
+	float	   *scratch = malloc(sizeof(float) * 2 * nf),
+			   *m = calloc(nf, sizeof(float)),
+			   *v = calloc(nf, sizeof(float));
+	int32_t		rows[3] = {5, N - 1, 17};
+	LightgcnWork w = {malloc(sizeof(int32_t) * N), malloc(sizeof(int32_t) * 3 * B),
+		malloc(sizeof(int32_t) * (3 * B + 1)), malloc(sizeof(int32_t) * 3 * B),
+		malloc(sizeof(float) * 3 * B * F), malloc(sizeof(float) * 3 * B),
+		calloc(nf, sizeof(float)), malloc(sizeof(float) * 2 * nf), malloc(sizeof(float) * B),
+	malloc(sizeof(float) * B), malloc(sizeof(float) * B), malloc(sizeof(float) * B)};
+	AdamState st;
+	AdamConfig cfg = {0.01, 0.9, 0.999, 1e-8, 0, 0};
+
+	parallel_set_threads(threads);
+	memset(w.slot, -1, sizeof(int32_t) * N);
+	graph_spmm(out[0], &g->adj, x, F);
+	memcpy(out[1], x, sizeof(float) * nf);
+	graph_spmm_accumulate(out[2], out[1], 0.5f, &g->adj, x, F);
+	memset(out[3], 0, sizeof(float) * nf);
+	graph_spmm_rows(out[3], &g->adj, x, F, rows, 3);
+	memset(out[4], 0, sizeof(float) * nf);
+	out[5][0] = (float) lightgcn_bpr_loss(out[4], &w, &g->adj, x, g->U, 3, F, users, pos, neg,
+										  B, 1e-3);
+	lightgcn_forward(out[5] + 1, &g->adj, x, 3, F, scratch);
+	/* one Adam step on the gradient, in place of it */
+	adam_init(&st, m, v, (int64_t) nf);
+	memcpy(out[4] + nf, x, sizeof(float) * nf);
+	adam_update(out[4] + nf, &st, out[4], &cfg);
+	parallel_set_threads(1);
+	free(scratch);
+	free(m);
+	free(v);
+	free(w.slot);
+	free(w.rows);
+	free(w.inc_ptr);
+	free(w.inc);
+	free(w.emb);
+	free(w.norm);
+	free(w.dE);
+	free(w.scratch);
+	free(w.sp);
+	free(w.sn);
+	free(w.dp);
+	free(w.dn);
+}
+
+/*
+ * The kernels split over threads (parallel.h) give the same bits at 1, 2
+ * and 3 threads on a graph big enough to be split (3 does not divide the
+ * rows evenly): products, a layer-sum, listed rows, a whole BPR gradient
+ * with its forward, and an Adam step over the table.
+ */
+static void
+test_threads(void)
+{
+	static const char *names[6] = {"spmm", "accumulate sum", "accumulate product",
+	"spmm_rows", "bpr gradient + adam", "loss + forward"};
+	enum
+	{
+		B = 2048
+	};
+	BigGraph	g;
+	Rng			rng;
+	int32_t		N,
+				users[B],
+				pos[B],
+				neg[B];
+	size_t		nf;
+	float	   *x,
+			   *want[6],
+			   *got[6];
+
+	rng_seed(&rng, 23);
+	big_graph(&g, 3000, 2000, 20, &rng);
+	N = g.U + g.I;
+	nf = (size_t) N * 64;
+	x = malloc(sizeof(float) * nf);
+	fill_normal(x, (int) nf, 0.1, &rng);
+	for (int b = 0; b < B; b++)
+	{
+		users[b] = (int32_t) rng_below(&rng, g.U);
+		pos[b] = g.ui_idx[g.ui_ptr[users[b]] + rng_below(&rng, 20)];
+		neg[b] = (int32_t) rng_below(&rng, g.I);
+	}
+	for (int t = 0; t < 6; t++)
+	{
+		want[t] = malloc(sizeof(float) * 2 * (nf + 1));
+		got[t] = malloc(sizeof(float) * 2 * (nf + 1));
+	}
+	kernels_at(1, &g, x, users, pos, neg, B, want);
+	CHECK(parallel_threads() == 1, "thread count restored");
+	for (int threads = 2; threads <= 3; threads++)
+	{
+		kernels_at(threads, &g, x, users, pos, neg, B, got);
+		for (int t = 0; t < 6; t++)
+		{
+			size_t		n = t == 4 ? 2 * nf : t == 5 ? nf + 1 : nf;
+
+			CHECK(memcmp(got[t], want[t], sizeof(float) * n) == 0,
+				  "%s at %d threads: same bits as 1 thread", names[t], threads);
+		}
+	}
+	for (int t = 0; t < 6; t++)
+	{
+		size_t		nonzero = 0;
+
+		for (size_t e = 0; e < nf; e++)
+			nonzero += want[t][e] != 0.0f;
+		CHECK(nonzero > 0, "%s not all zero", names[t]);
+	}
+	for (int t = 0; t < 6; t++)
+	{
+		free(want[t]);
+		free(got[t]);
+	}
+	free(x);
+}
+
+/* parallel_range tiles [0, len) in order, cut at multiples of align. */
+static void
+test_parallel_range(void)
+{
+	static const int64_t lens[] = {0, 1, 15, 16, 17, 1000, 123457};
+
+	for (int k = 0; k < 7; k++)
+		for (int n = 1; n <= 5; n++)
+		{
+			int64_t		at = 0;
+			int			ok = 1;
+
+			for (int p = 0; p < n; p++)
+			{
+				int64_t		b,
+							e;
+
+				parallel_range(lens[k], p, n, 16, &b, &e);
+				ok &= b == at && e >= b && (e == lens[k] || e % 16 == 0);
+				at = e;
+			}
+			CHECK(ok && at == lens[k], "parallel_range(%lld) in %d parts", (long long) lens[k], n);
+		}
+}
+
 int
 main(void)
 {
@@ -317,5 +503,7 @@ main(void)
 	RUN(test_forward);
 	RUN(test_backward_paths);
 	RUN(test_loss_gradient);
+	RUN(test_threads);
+	RUN(test_parallel_range);
 	return unit_summary();
 }
