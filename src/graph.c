@@ -88,7 +88,7 @@ graph_build_adjacency(GraphAdj *adj, const int64_t *ui_indptr, const int32_t *ui
  * inlined with w = SPMM_CHUNK (a constant: the loop is unrolled into
  * registers) or with the remainder width.
  */
-static inline void
+static RECGAN_ALWAYS_INLINE void
 spmm_slice(float *restrict acc, const GraphAdj *adj, const float *restrict x, int F,
 		   int f0, int w, int64_t b, int64_t e)
 {
@@ -113,7 +113,7 @@ spmm_slice(float *restrict acc, const GraphAdj *adj, const float *restrict x, in
  * v x_c; and, unless sum is NULL, sum_r += scale y_r while the row is in
  * registers.
  */
-static inline void
+static RECGAN_ALWAYS_INLINE void
 spmm_row(float *restrict yr, float *restrict sum, float scale, const GraphAdj *adj,
 		 const float *restrict x, int F, int32_t r)
 {

@@ -42,6 +42,17 @@
 #endif
 
 /*
+ * Inline a kernel's inner loop into every caller, so that each clone of a
+ * RECGAN_VECTOR_CLONES caller compiles it for its own target (a call would
+ * run the out-of-line default, SSE2 build).
+ */
+#if defined(__GNUC__)
+#define RECGAN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define RECGAN_ALWAYS_INLINE inline
+#endif
+
+/*
  * Hint the first n floats of row into the cache, one hint per 64-byte line:
  * kernels that gather rows by index prefetch the rows a few indexes ahead,
  * so that several cache misses are in flight instead of one at a time.
