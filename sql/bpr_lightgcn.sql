@@ -74,6 +74,14 @@ SELECT count(*) FROM recgan_train('big', 't2', 'lightgcn', '{"factors": 256, "ba
 SET recgan.threads = 1;
 SELECT (SELECT md5(model) FROM recgan_models WHERE name = 't1') =
 	   (SELECT md5(model) FROM recgan_models WHERE name = 't2') AS same_model_at_2_threads;
+-- cancelled between two threaded kernels: an error, t2 left as it was
+SELECT md5(model) AS t2_md5 FROM recgan_models WHERE name = 't2' \gset
+SET recgan.threads = 2;
+SET statement_timeout = '300ms';
+SELECT count(*) FROM recgan_train('big', 't2', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 100000, "patience": 0, "validation_fraction": 0}');
+RESET statement_timeout;
+SET recgan.threads = 1;
+SELECT md5(model) = :'t2_md5' AS t2_intact FROM recgan_models WHERE name = 't2';
 
 -- ---- bad options, and no model written on error
 SELECT * FROM recgan_train('bl', 'bad', 'bpr', '{"factors": 0}');

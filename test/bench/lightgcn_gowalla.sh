@@ -19,7 +19,10 @@
 # test/bench/lightgcn_select (see the README), never on test.txt, and the
 # epoch count is the time budget's.  Environment:
 #   EPOCHS   epochs to train (default 300)
-#   LR, BATCH, LAYERS, REG, FACTORS   override the defaults (0.01, 32768, 3, 1e-4, 64)
+#   LR, LR_DECAY, BATCH, LAYERS, REG, FACTORS   override the defaults
+#            (0.01, 1, 32768, 3, 1e-4, 64)
+#   THREADS  recgan.threads for training (default 2, this machine's cores;
+#            the model is the same at any count)
 #   VALIDATION=0.1   instead: hold out that share of each user's train.txt
 #            positives through recgan_train, report the validation NDCG@20
 #            of every 10th epoch and do not touch test.txt (recgan_train
@@ -35,6 +38,8 @@ set -u
 GOWALLA=${RECGAN_GOWALLA:-$(cd "$RECGAN_SRC/.." && pwd)/shared/data/gowalla}
 EPOCHS=${EPOCHS:-300}
 LR=${LR:-0.01}
+LR_DECAY=${LR_DECAY:-1}
+THREADS=${THREADS:-2}
 BATCH=${BATCH:-32768}
 LAYERS=${LAYERS:-3}
 REG=${REG:-0.0001}
@@ -54,10 +59,10 @@ if [ -n "$VALIDATION" ]; then
 else
 	holdout="\"validation_fraction\": 0"
 fi
-options="{\"factors\": $FACTORS, \"layers\": $LAYERS, \"lr\": $LR, \"batch\": $BATCH, \"reg\": $REG, \"epochs\": $EPOCHS, \"patience\": 0, $holdout}"
+options="{\"factors\": $FACTORS, \"layers\": $LAYERS, \"lr\": $LR, \"lr_decay\": $LR_DECAY, \"batch\": $BATCH, \"reg\": $REG, \"epochs\": $EPOCHS, \"patience\": 0, $holdout}"
 say "training lightgcn $options"
 recgan_psql -q <<SQL
-SET recgan.threads = 1;
+SET recgan.threads = $THREADS;
 CREATE TABLE bench_epochs AS
 	SELECT * FROM recgan_train('gw_train', 'lightgcn', 'lightgcn', '$options', threshold => NULL);
 SQL
@@ -98,7 +103,7 @@ SQL
 
 out="$RECGAN_SRC/test/bench/out/lightgcn_gowalla.md"
 {
-	echo "LightGCN on Gowalla (LightGCN paper split: train.txt / test.txt), options $options."
+	echo "LightGCN on Gowalla (LightGCN paper split: train.txt / test.txt), options $options, recgan.threads $THREADS."
 	echo
 	recgan_psql -q -P footer=off -P format=aligned <<'SQL' | sed -e '/^$/d' -e 's/^/    /'
 SELECT (SELECT count(*) FROM bench_epochs) AS epochs,
