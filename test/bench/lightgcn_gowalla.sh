@@ -76,8 +76,9 @@ if [ -n "$VALIDATION" ]; then
 		echo
 		recgan_psql -q -P footer=off -P format=aligned <<'SQL' | sed -e '/^$/d' -e 's/^/    /'
 SELECT epoch, round(loss::numeric, 4) AS loss, round(validation::numeric, 4) AS "val NDCG@20",
-	round(sum(seconds) OVER (ORDER BY epoch)::numeric, 0) AS seconds
-FROM bench_epochs
+	round(seconds::numeric, 0) AS seconds
+FROM (SELECT epoch, loss, validation, sum(seconds) OVER (ORDER BY epoch) AS seconds
+	  FROM bench_epochs) e
 WHERE epoch % 10 = 0 OR epoch = (SELECT max(epoch) FROM bench_epochs)
 ORDER BY epoch;
 SQL
