@@ -65,12 +65,12 @@ SELECT (SELECT md5(model) FROM recgan_models WHERE name = 'g1') <>
 -- recgan.threads splits the graph products, the batch passes and Adam once
 -- the graph is large enough (600 users x 30 items, 256 factors): the same
 -- model bytes at 1 and 2 threads
-CREATE TABLE big AS
+CREATE TABLE graph_big AS
 SELECT u AS user_id, (u * 7 + k * 13) % 400 + 1 AS item_id, 5 AS rating
 FROM generate_series(1, 600) u, generate_series(1, 30) k;
-SELECT count(*) FROM recgan_train('big', 't1', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 3, "patience": 0, "validation_fraction": 0}');
+SELECT count(*) FROM recgan_train('graph_big', 't1', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 3, "patience": 0, "validation_fraction": 0}');
 SET recgan.threads = 2;
-SELECT count(*) FROM recgan_train('big', 't2', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 3, "patience": 0, "validation_fraction": 0}');
+SELECT count(*) FROM recgan_train('graph_big', 't2', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 3, "patience": 0, "validation_fraction": 0}');
 SET recgan.threads = 1;
 SELECT (SELECT md5(model) FROM recgan_models WHERE name = 't1') =
 	   (SELECT md5(model) FROM recgan_models WHERE name = 't2') AS same_model_at_2_threads;
@@ -78,7 +78,7 @@ SELECT (SELECT md5(model) FROM recgan_models WHERE name = 't1') =
 SELECT md5(model) AS t2_md5 FROM recgan_models WHERE name = 't2' \gset
 SET recgan.threads = 2;
 SET statement_timeout = '300ms';
-SELECT count(*) FROM recgan_train('big', 't2', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 100000, "patience": 0, "validation_fraction": 0}');
+SELECT count(*) FROM recgan_train('graph_big', 't2', 'lightgcn', '{"factors": 256, "batch": 8192, "epochs": 100000, "patience": 0, "validation_fraction": 0}');
 RESET statement_timeout;
 SET recgan.threads = 1;
 SELECT md5(model) = :'t2_md5' AS t2_intact FROM recgan_models WHERE name = 't2';
