@@ -20,6 +20,11 @@
  * the naive twin test/unit/test_graph.c holds the products to, and the unit
  * test checks the whole gradient against finite differences and both
  * backward paths against naive products.
+ *
+ * Large products, row gathers and the batch's gradient passes are split
+ * over threads (parallel.h) by output rows: each row is computed by one
+ * thread in the serial order, so the bits do not depend on the thread
+ * count (test_threads compares 1, 2 and 3 threads).
  */
 #include "graph.h"
 
