@@ -160,9 +160,6 @@ typedef struct SpmmJob
 	int32_t		n_rows;
 } SpmmJob;
 
-/* Products below this many multiply-adds run on one thread. */
-#define SPMM_PARALLEL_MIN (1 << 18)
-
 /* First row of part `part`: where indptr[r] + r reaches its share. */
 static int32_t
 spmm_cut(const GraphAdj *adj, int part, int n_parts)
@@ -219,7 +216,7 @@ spmm_part_clones(void *arg, int part, int n_parts)
 }
 PARALLEL_CLONED_PART(spmm_part)
 
-/* Run a product on the threads its size warrants. */
+/* Run a product; its work is F multiply-adds per non-zero visited. */
 static void
 spmm_run(SpmmJob *job)
 {
@@ -229,8 +226,7 @@ spmm_run(SpmmJob *job)
 	/* non-zeros visited: a listed row has 2 P / N of them on average */
 	double		visits = job->rows ? (double) nnz * job->n_rows / (adj->n > 0 ? adj->n : 1) : nnz;
 
-	parallel_run(spmm_part, job,
-				 visits * job->F >= SPMM_PARALLEL_MIN ? PARALLEL_MAX_THREADS : 1);
+	parallel_run(spmm_part, job, visits * job->F);
 }
 
 /* y = Â x, row by row. */
@@ -347,8 +343,7 @@ gather_rows(float *out, const float *m, const int32_t *rows, int32_t n_rows, int
 {
 	RowsJob		job = {out, m, rows, n_rows, F, add};
 
-	parallel_run(rows_part, &job,
-				 (int64_t) n_rows * F >= SPMM_PARALLEL_MIN ? PARALLEL_MAX_THREADS : 1);
+	parallel_run(rows_part, &job, (double) n_rows * F);
 }
 
 /*
@@ -629,19 +624,18 @@ lightgcn_bpr_loss(float *de0, LightgcnWork *w, const GraphAdj *adj, const float 
 				  const int32_t *neg, int B, double reg)
 {
 	BprJob		job = {w, de0, e0, U, F, users, pos, neg, B, 0, (float) (reg / B)};
-	int			parts;
-	double		loss,
+	double		work = 3.0 * B * F, /* F-wide row operations per triple entry */
+				loss,
 				l2 = 0.0;
 
 	if (B <= 0)
 		return 0.0;
 	job.n_rows = batch_rows(w, U, users, pos, neg, B);
-	parts = (int64_t) job.n_rows * F >= SPMM_PARALLEL_MIN / 4 ? PARALLEL_MAX_THREADS : 1;
 	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, job.n_rows, w->scratch);
-	parallel_run(bpr_scores_part, &job, parts);
+	parallel_run(bpr_scores_part, &job, work);
 	loss = bpr_loss(w->dp, w->dn, w->sp, w->sn, B);
 	/* row by row: dE (the BPR gradient on E), the L2 gradient, the norms */
-	parallel_run(bpr_rows_part, &job, parts);
+	parallel_run(bpr_rows_part, &job, work);
 	for (int b = 0; b < B; b++)
 	{
 		l2 += w->norm[w->slot[users[b]]];
@@ -651,6 +645,6 @@ lightgcn_bpr_loss(float *de0, LightgcnWork *w, const GraphAdj *adj, const float 
 	loss += 0.5 * reg * l2 / B;
 	if (de0 != NULL)
 		lightgcn_backward(de0, adj, w->dE, w->rows, job.n_rows, K, F, w->scratch);
-	parallel_run(bpr_clear_part, &job, parts);
+	parallel_run(bpr_clear_part, &job, work);
 	return loss;
 }

@@ -100,9 +100,6 @@ typedef struct AdamJob
 	bool		zero;
 } AdamJob;
 
-/* Blocks below this many parameters are updated on one thread. */
-#define ADAM_PARALLEL_MIN (1 << 17)
-
 /* The elements of one part, cut at multiples of 16 floats (whole cache lines). */
 RECGAN_VECTOR_CLONES static void
 adam_part_clones(void *arg, int part, int n_parts)
@@ -129,7 +126,7 @@ adam_step(float *params, AdamState *state, float *grads, const AdamConfig *confi
 
 	state->step++;
 	adam_constants(c, config, state->step);
-	parallel_run(adam_part, &job, state->n >= ADAM_PARALLEL_MIN ? PARALLEL_MAX_THREADS : 1);
+	parallel_run(adam_part, &job, (double) state->n);
 }
 
 /* One Adam step (optim.h). */

@@ -50,11 +50,11 @@ parallel_main(void *p)
 	return NULL;
 }
 
-/* Run the parts on up to n_threads threads, the caller's included. */
+/* Run the parts on n_threads threads, the caller's included, if work warrants it. */
 void
-parallel_run(ParallelFn fn, void *arg, int max_parts)
+parallel_run(ParallelFn fn, void *arg, double work)
 {
-	int			n = n_threads < max_parts ? n_threads : max_parts;
+	int			n = work >= PARALLEL_MIN_WORK ? n_threads : 1;
 	ParallelPart parts[PARALLEL_MAX_THREADS];
 	pthread_t	threads[PARALLEL_MAX_THREADS];
 	bool		started[PARALLEL_MAX_THREADS];

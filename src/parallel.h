@@ -29,11 +29,19 @@ void		parallel_set_threads(int n);
 int			parallel_threads(void);
 
 /*
- * Run fn(arg, p, n) for p = 0 .. n - 1, n = min(threads, max_parts), and
- * return when all have finished.  The caller runs part 0; a part whose
- * thread cannot be started runs on the caller after its own.
+ * Regions doing less work than this (elementwise operations: multiply-adds,
+ * element updates) run on the caller alone: starting a thread costs tens
+ * of microseconds.
  */
-void		parallel_run(ParallelFn fn, void *arg, int max_parts);
+#define PARALLEL_MIN_WORK (1 << 17)
+
+/*
+ * Run fn(arg, p, n) for p = 0 .. n - 1 and return when all have finished:
+ * n is the thread count, or 1 when work (the region's elementwise
+ * operations) is below PARALLEL_MIN_WORK.  The caller runs part 0; a part
+ * whose thread cannot be started runs on the caller after its own.
+ */
+void		parallel_run(ParallelFn fn, void *arg, double work);
 
 /*
  * Define `static void name(void *arg, int part, int n_parts)`, a ParallelFn
