@@ -512,25 +512,31 @@ typedef struct BprJob
 	float		reg_b;			/* reg / B */
 } BprJob;
 
+/* The propagated embedding of triple b's entry role (0 user, 1 positive, 2 negative). */
+static inline const float *
+bpr_emb(const BprJob *j, int64_t b, int role)
+{
+	int32_t		node = role == 0 ? j->users[b] : j->U + (role == 1 ? j->pos[b] : j->neg[b]);
+
+	return j->w->emb + (int64_t) j->w->slot[node] * j->F;
+}
+
 /* Scores of the triples of one part. */
 RECGAN_VECTOR_CLONES static void
 bpr_scores_part_clones(void *arg, int part, int n_parts)
 {
 	const BprJob *j = arg;
 	const LightgcnWork *w = j->w;
-	int			F = j->F;
 	int64_t		b0,
 				b1;
 
 	parallel_range(j->B, part, n_parts, 1, &b0, &b1);
 	for (int64_t b = b0; b < b1; b++)
 	{
-		const float *eu = w->emb + (int64_t) w->slot[j->users[b]] * F,
-				   *ei = w->emb + (int64_t) w->slot[j->U + j->pos[b]] * F,
-				   *ej = w->emb + (int64_t) w->slot[j->U + j->neg[b]] * F;
+		const float *eu = bpr_emb(j, b, 0);
 
-		w->sp[b] = dot_lanes(eu, ei, F);
-		w->sn[b] = dot_lanes(eu, ej, F);
+		w->sp[b] = dot_lanes(eu, bpr_emb(j, b, 1), j->F);
+		w->sn[b] = dot_lanes(eu, bpr_emb(j, b, 2), j->F);
 	}
 }
 PARALLEL_CLONED_PART(bpr_scores_part)
@@ -567,12 +573,12 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 		{
 			int			b = w->inc[q] / 3,
 						role = w->inc[q] % 3;
-			const float *eu = w->emb + (int64_t) w->slot[j->users[b]] * F;
+			const float *eu = bpr_emb(j, b, 0);
 
 			if (role == 0)
 			{
-				const float *ei = w->emb + (int64_t) w->slot[j->U + j->pos[b]] * F,
-						   *ej = w->emb + (int64_t) w->slot[j->U + j->neg[b]] * F;
+				const float *ei = bpr_emb(j, b, 1),
+						   *ej = bpr_emb(j, b, 2);
 				float		gp = w->dp[b],
 							gn = w->dn[b];
 
