@@ -168,7 +168,8 @@ BprEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 			int			nb = (int) Min((int64) st->batch, nnz - p0);
 			double		l;
 
-			FactorBatchTriples(&st->rng, fit, st->user_of, st->order + p0, nb, st->tu, st->ti, st->tj);
+			sample_bpr_triples(&st->rng, fit->indptr, fit->indices, fit->n_cols, st->user_of,
+										   st->order + p0, nb, st->tu, st->ti, st->tj);
 			l = BprBatch(st, nb);
 			adam_update_zero(st->w, &st->opt, st->g, &st->adam);	/* g is zero again */
 			TrainLoopBatch(loop, l);

@@ -76,20 +76,3 @@ FactorUserOfPositives(const Csr *fit, int32 *user_of)
 		for (int64 p = fit->indptr[u]; p < fit->indptr[u + 1]; p++)
 			user_of[p] = u;
 }
-
-/* (user, positive, uniform negative) for nb positives in the epoch's order. */
-void
-FactorBatchTriples(Rng *rng, const Csr *fit, const int32 *user_of, const int32 *order, int nb,
-				   int32 *tu, int32 *ti, int32 *tj)
-{
-	for (int b = 0; b < nb; b++)
-	{
-		int32		p = order[b],
-					u = user_of[p],
-					j = sample_negative(rng, fit->n_cols, CsrRow(fit, u), CsrRowLen(fit, u));
-
-		tu[b] = u;
-		ti[b] = fit->indices[p];
-		tj[b] = j >= 0 ? j : ti[b];
-	}
-}

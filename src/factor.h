@@ -28,13 +28,4 @@ extern void FactorCosine(const float *y, int32 n_items, int f, int32 item, float
 /* user_of (P) = the user (row) of each positive of fit, in CSR order. */
 extern void FactorUserOfPositives(const Csr *fit, int32 *user_of);
 
-/*
- * The BPR triples of batch positions order[p0 .. p0 + nb): tu, ti (nb) are
- * each positive's user and item, tj (nb) a uniform item the user has no
- * positive for (sample_negative), or the positive itself when the user has
- * every item (a zero-gradient triple).
- */
-extern void FactorBatchTriples(Rng *rng, const Csr *fit, const int32 *user_of,
-							   const int32 *order, int nb, int32 *tu, int32 *ti, int32 *tj);
-
 #endif							/* RECGAN_FACTOR_H */

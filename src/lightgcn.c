@@ -186,7 +186,8 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 		int			nb = (int) Min((int64) st->batch, nnz - p0);
 		double		l;
 
-		FactorBatchTriples(&st->rng, fit, st->user_of, st->order + p0, nb, st->tu, st->ti, st->tj);
+		sample_bpr_triples(&st->rng, fit->indptr, fit->indices, fit->n_cols, st->user_of,
+								   st->order + p0, nb, st->tu, st->ti, st->tj);
 		l = lightgcn_bpr_loss(st->g, &st->work, &st->adj, st->e0, st->model->n_users,
 							  st->layers, st->f, st->tu, st->ti, st->tj, nb, st->reg);
 		adam_update_zero(st->e0, &st->opt, st->g, &st->adam);	/* g is zero again */

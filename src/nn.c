@@ -722,6 +722,25 @@ sample_negative(Rng *rng, int32_t n_items, const int32_t *pos, int32_t n_pos)
 	return negative_by_rank((int32_t) rng_below(rng, (uint64_t) n_neg), pos, n_pos);
 }
 
+/* (user, positive, uniform negative) for nb positives in the given order. */
+void
+sample_bpr_triples(Rng *rng, const int64_t *indptr, const int32_t *indices, int32_t n_items,
+				   const int32_t *user_of, const int32_t *order, int nb, int32_t *tu,
+				   int32_t *ti, int32_t *tj)
+{
+	for (int b = 0; b < nb; b++)
+	{
+		int32_t		p = order[b],
+					u = user_of[p],
+					j = sample_negative(rng, n_items, indices + indptr[u],
+										(int32_t) (indptr[u + 1] - indptr[u]));
+
+		tu[b] = u;
+		ti[b] = indices[p];
+		tj[b] = j >= 0 ? j : ti[b];
+	}
+}
+
 /* k distinct sorted negative items, or -1 when there are fewer than k. */
 int32_t
 sample_negatives(Rng *rng, int32_t n_items, const int32_t *pos, int32_t n_pos,

@@ -350,4 +350,16 @@ int32_t		sample_negatives(Rng *rng, int32_t n_items, const int32_t *pos,
 /* idx[0..n) = a uniformly random permutation of 0..n-1 (an epoch's order). */
 void		sample_permutation(int32_t *idx, int64_t n, Rng *rng);
 
+/*
+ * BPR triples for nb positives of a user x item CSR (indptr (U + 1),
+ * indices ascending per row, n_items columns) given by their positions
+ * order[0..nb) in indices: tu, ti (nb) are each positive's user
+ * (user_of (P), the row of each position) and item, tj (nb) a uniform item
+ * the user has no positive for (sample_negative), or the positive itself
+ * when the user has every item (a zero-gradient triple).
+ */
+void		sample_bpr_triples(Rng *rng, const int64_t *indptr, const int32_t *indices,
+							   int32_t n_items, const int32_t *user_of, const int32_t *order,
+							   int nb, int32_t *tu, int32_t *ti, int32_t *tj);
+
 #endif							/* RECGAN_NN_H */

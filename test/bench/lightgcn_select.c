@@ -9,9 +9,9 @@
  * recgan_train's lightgcn (src/lightgcn.c) validates after every epoch;
  * on Gowalla that scoring costs 2-3 s an epoch, as much as the epoch.  This
  * driver runs the same engine kernels (graph.c: lightgcn_bpr_loss, Adam) on
- * the same sampling scheme (every positive once per epoch in a random order,
- * one uniform negative each) and scores the holdout only every EVERY
- * epochs.  HOLDOUT (default 0.1) of the pairs of train.txt, drawn with seed
+ * the same sampling (nn.c: sample_bpr_triples, every positive once per
+ * epoch in a random order, one uniform negative each) and scores the
+ * holdout only every EVERY epochs.  HOLDOUT (default 0.1) of the pairs of train.txt, drawn with seed
  * 42, are held out; the rest is trained on.  Prints recall@20 and NDCG@20
  * on the holdout (training positives excluded from the ranking) with the
  * training seconds so far.  3 layers, 64 factors, init N(0, 0.1^2), reg
@@ -329,22 +329,19 @@ main(int argc, char **argv)
 		{
 			int			nb = P - p0 < B ? (int) (P - p0) : B;
 
-			for (int b = 0; b < nb; b++)
-			{
-				int32_t		p = order[p0 + b],
-							u = user_of[p];
-
-				if (by_user)
+			if (by_user)
+				for (int b = 0; b < nb; b++)
 				{
-					u = active[rng_below(&rng, n_active)];
-					p = (int32_t) (fit.ptr[u] + rng_below(&rng, (int32_t) (fit.ptr[u + 1] - fit.ptr[u])));
-				}
+					int32_t		u = active[rng_below(&rng, n_active)],
+								p = (int32_t) (fit.ptr[u] +
+											   rng_below(&rng, fit.ptr[u + 1] - fit.ptr[u]));
 
-				tu[b] = u;
-				ti[b] = fit.idx[p];
-				tj[b] = sample_negative(&rng, I, fit.idx + fit.ptr[u],
-										(int32_t) (fit.ptr[u + 1] - fit.ptr[u]));
-			}
+					sample_bpr_triples(&rng, fit.ptr, fit.idx, I, user_of, &p, 1,
+									   tu + b, ti + b, tj + b);
+				}
+			else
+				sample_bpr_triples(&rng, fit.ptr, fit.idx, I, user_of, order + p0, nb,
+								   tu, ti, tj);
 			sum += nb * lightgcn_bpr_loss(g, &w, &adj, e0, U, K, F, tu, ti, tj, nb, reg);
 			adam_update_zero(e0, &opt, g, &adam);
 		}
