@@ -9,9 +9,12 @@
 EXTENSION = recgan
 MODULE_big = recgan
 
-# Engine (pure C + cblas, no postgres.h): unit-tested without a server.
-ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o src/ncfnet.o \
-	src/parallel.o
+# Layers (src/README.md): src/engine/ is the pure engine (C11 + BLAS/LAPACK
+# + pthreads, no postgres.h), unit-tested and fuzzed without a server;
+# src/*.c is the backend glue.
+ENGINE_SRCS = $(sort $(wildcard src/engine/*.c))
+ENGINE_OBJS = $(ENGINE_SRCS:.c=.o)
+BACKEND_OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Engine kernels are elementwise loops (Adam, the sparse layer, masks): -O3
 # lets GCC vectorise them and -fno-math-errno lets sqrtf vectorise.  Neither
@@ -22,11 +25,7 @@ ENGINE_OBJS = src/rng.o src/topk.o src/nn.o src/optim.o src/gan.o src/graph.o sr
 # loops: a Gowalla LightGCN epoch takes 15 s instead of 18 s (5 epochs).
 $(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno -fno-wrapv
 
-# Backend glue.
-OBJS = src/recgan.o src/model.o src/model_format.o src/dataset.o src/train.o \
-	src/recommend.o src/cache.o src/popularity.o src/knn.o src/ease.o src/evaluate.o src/worker.o \
-	src/trainloop.o src/cfgan.o src/ials.o \
-	src/factor.o src/bpr.o src/lightgcn.o src/ncf.o src/cgan.o $(ENGINE_OBJS)
+OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
@@ -41,7 +40,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(BLAS_CFLAGS)
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/engine $(BLAS_CFLAGS)
 # -Wextra, less unused-parameter: PG_FUNCTION_ARGS and server headers trip it.
 PG_CFLAGS = -Wextra -Wno-unused-parameter
 SHLIB_LINK = $(BLAS_LIBS) -lm -pthread
@@ -53,19 +52,19 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (a struct layout mismatch between objects would crash the backend).
-$(OBJS): $(wildcard src/*.h)
+$(BACKEND_OBJS): $(wildcard src/*.h src/engine/*.h)
+$(ENGINE_OBJS): $(wildcard src/engine/*.h)
 
 # Engine unit tests: each test/unit/test_*.c is linked with the engine sources
-# alone, without PostgreSQL.
-UNIT_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -I$(srcdir)/src $(BLAS_CFLAGS)
-ENGINE_SRCS = $(ENGINE_OBJS:.o=.c)
+# alone, without PostgreSQL (no server include path: -Isrc/engine only).
+UNIT_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -I$(srcdir)/src/engine $(BLAS_CFLAGS)
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
-test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/*.h)
+test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/engine/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
 
 # LightGCN schedule selection on a validation holdout (test/bench/lightgcn_select.c).
-test/bench/lightgcn_select: test/bench/lightgcn_select.c $(ENGINE_SRCS) $(wildcard src/*.h)
+test/bench/lightgcn_select: test/bench/lightgcn_select.c $(ENGINE_SRCS) $(wildcard src/engine/*.h)
 	$(CC) $(UNIT_CFLAGS) -O3 -fno-math-errno -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
 
 .PHONY: unitcheck

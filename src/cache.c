@@ -51,8 +51,11 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
-#include "model.h"
-#include "recgan.h"
+#include "cache.h"
+#include "catalog.h"
+#include "dataset.h"
+#include "guc.h"
+#include "util.h"
 
 typedef struct CacheEntry
 {

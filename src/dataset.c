@@ -98,6 +98,44 @@ RawRowsAppend(RawRows *raw, int64 user, int64 item, bool positive)
 	raw->n++;
 }
 
+/* The query reading (user, item, is_positive) from the qualified relation. */
+static void
+ReadQuery(StringInfo sql, const DatasetSpec *spec, const char *qualified, bool all_positive)
+{
+	initStringInfo(sql);
+	appendStringInfo(sql, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, ",
+					 quote_identifier(spec->user_col), quote_identifier(spec->item_col));
+	if (all_positive)
+		appendStringInfoString(sql, "true");
+	else
+		appendStringInfo(sql, "%s::pg_catalog.float8 OPERATOR(pg_catalog.>=) $1",
+						 quote_identifier(spec->rating_col));
+	appendStringInfo(sql, " FROM %s", qualified);
+}
+
+/* Append the rows of the last SPI fetch; rows with a NULL id are counted. */
+static void
+RawRowsAppendFetched(RawRows *raw)
+{
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		null_u,
+					null_i,
+					null_p;
+		Datum		u = SPI_getbinval(tup, desc, 1, &null_u);
+		Datum		i = SPI_getbinval(tup, desc, 2, &null_i);
+		Datum		p = SPI_getbinval(tup, desc, 3, &null_p);
+
+		if (null_u || null_i)
+			raw->n_null_ids++;
+		else
+			RawRowsAppend(raw, DatumGetInt64(u), DatumGetInt64(i),
+						  !null_p && DatumGetBool(p));
+	}
+}
+
 /* Read (user, item, is_positive) for every row of the relation. */
 static void
 ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
@@ -116,15 +154,7 @@ ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
 	if (!all_positive)
 		CheckColumn(relid, qualified, spec->rating_col, true);
 
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s::pg_catalog.int8, %s::pg_catalog.int8, ",
-					 quote_identifier(spec->user_col), quote_identifier(spec->item_col));
-	if (all_positive)
-		appendStringInfoString(&sql, "true");
-	else
-		appendStringInfo(&sql, "%s::pg_catalog.float8 OPERATOR(pg_catalog.>=) $1",
-						 quote_identifier(spec->rating_col));
-	appendStringInfo(&sql, " FROM %s", qualified);
+	ReadQuery(&sql, spec, qualified, all_positive);
 
 	memset(raw, 0, sizeof(*raw));
 	raw->cap = 65536;
@@ -144,23 +174,7 @@ ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
 		if (SPI_processed == 0)
 			break;
 		spi_cxt = MemoryContextSwitchTo(outer);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		null_u,
-						null_i,
-						null_p;
-			Datum		u = SPI_getbinval(tup, desc, 1, &null_u);
-			Datum		i = SPI_getbinval(tup, desc, 2, &null_i);
-			Datum		p = SPI_getbinval(tup, desc, 3, &null_p);
-
-			if (null_u || null_i)
-				raw->n_null_ids++;
-			else
-				RawRowsAppend(raw, DatumGetInt64(u), DatumGetInt64(i),
-							  !null_p && DatumGetBool(p));
-		}
+		RawRowsAppendFetched(raw);
 		MemoryContextSwitchTo(spi_cxt);
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -216,100 +230,6 @@ SortedDistinct(const int64 *ids, int64 n, int32 *n_out, const char *what)
 	return out;
 }
 
-/* Dense index of id in the sorted array ids[0..n), or -1. */
-int32
-DatasetFindId(const int64 *ids, int32 n, int64 id)
-{
-	int32		lo = 0,
-				hi = n - 1;
-
-	while (lo <= hi)
-	{
-		int32		mid = lo + (hi - lo) / 2;
-
-		if (ids[mid] < id)
-			lo = mid + 1;
-		else if (ids[mid] > id)
-			hi = mid - 1;
-		else
-			return mid;
-	}
-	return -1;
-}
-
-/* qsort comparator for int32. */
-static int
-CompareInt32(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a;
-	int32		y = *(const int32 *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* Build a deduplicated CSR with ascending columns from (row, col) pairs. */
-void
-CsrFromPairs(Csr *csr, int32 n_rows, int32 n_cols,
-			 const int32 *rows, const int32 *cols, int64 n)
-{
-	int64	   *fill = palloc0_array(int64, (Size) n_rows + 1);
-	int32	   *indices = palloc_extended(Max(n, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
-	int64		nnz = 0;
-
-	csr->n_rows = n_rows;
-	csr->n_cols = n_cols;
-	csr->indptr = palloc0_array(int64, (Size) n_rows + 1);
-
-	/* counting sort by row */
-	for (int64 p = 0; p < n; p++)
-		csr->indptr[rows[p] + 1]++;
-	for (int32 r = 0; r < n_rows; r++)
-		csr->indptr[r + 1] += csr->indptr[r];
-	memcpy(fill, csr->indptr, ((Size) n_rows + 1) * sizeof(int64));
-	for (int64 p = 0; p < n; p++)
-		indices[fill[rows[p]]++] = cols[p];
-
-	/* sort each row and drop duplicates, compacting in place */
-	for (int32 r = 0; r < n_rows; r++)
-	{
-		int64		start = csr->indptr[r],
-					end = csr->indptr[r + 1];
-
-		qsort(indices + start, end - start, sizeof(int32), CompareInt32);
-		csr->indptr[r] = nnz;
-		for (int64 p = start; p < end; p++)
-			if (p == start || indices[p] != indices[p - 1])
-				indices[nnz++] = indices[p];
-	}
-	csr->indptr[n_rows] = nnz;
-	csr->indices = indices;
-	pfree(fill);
-}
-
-/* Transpose a CSR: out has in->n_cols rows. */
-void
-CsrTranspose(const Csr *in, Csr *out)
-{
-	int64		nnz = CsrNnz(in);
-	int64	   *fill;
-
-	out->n_rows = in->n_cols;
-	out->n_cols = in->n_rows;
-	out->indptr = palloc0_array(int64, (Size) out->n_rows + 1);
-	out->indices = palloc_extended(Max(nnz, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
-	for (int64 p = 0; p < nnz; p++)
-		out->indptr[in->indices[p] + 1]++;
-	for (int32 r = 0; r < out->n_rows; r++)
-		out->indptr[r + 1] += out->indptr[r];
-	fill = palloc_array(int64, (Size) out->n_rows + 1);
-	memcpy(fill, out->indptr, ((Size) out->n_rows + 1) * sizeof(int64));
-	/* rows of in are visited in order, so each out row comes out ascending */
-	for (int32 r = 0; r < in->n_rows; r++)
-		for (int64 p = in->indptr[r]; p < in->indptr[r + 1]; p++)
-			out->indices[fill[in->indices[p]]++] = r;
-	pfree(fill);
-}
-
 /* Read a relation into user/item maps and a CSR of positives. */
 Dataset *
 DatasetLoad(const DatasetSpec *spec)
@@ -339,8 +259,8 @@ DatasetLoad(const DatasetSpec *spec)
 			CHECK_FOR_INTERRUPTS();
 		if (!raw.positive[p])
 			continue;
-		rows[n_pos] = DatasetFindId(ds->user_ids, ds->n_users, raw.users[p]);
-		cols[n_pos] = DatasetFindId(ds->item_ids, ds->n_items, raw.items[p]);
+		rows[n_pos] = ids_find(ds->user_ids, ds->n_users, raw.users[p]);
+		cols[n_pos] = ids_find(ds->item_ids, ds->n_items, raw.items[p]);
 		n_pos++;
 	}
 	if (n_pos == 0)
@@ -350,7 +270,7 @@ DatasetLoad(const DatasetSpec *spec)
 				 errdetail("No row has %s >= %g.", spec->rating_col, spec->threshold),
 				 errhint("Lower the threshold, or pass threshold => NULL to count every row as a positive.")));
 
-	CsrFromPairs(&ds->pos, ds->n_users, ds->n_items, rows, cols, n_pos);
+	csr_from_pairs(&ds->pos, ds->n_users, ds->n_items, rows, cols, n_pos);
 	pfree(rows);
 	pfree(cols);
 	pfree(raw.users);

@@ -4,25 +4,14 @@
  *
  * Legend: U users, I items, N positives (non-zeros of the user x item matrix).
  * Raw ids are arbitrary int8 values; they are mapped to dense indexes by
- * position in the sorted id arrays, so index order equals id order.
+ * position in the sorted id arrays, so index order equals id order (csr.h).
  */
 #ifndef RECGAN_DATASET_H
 #define RECGAN_DATASET_H
 
 #include "postgres.h"
 
-/* Compressed sparse rows of a binary user x item matrix. */
-typedef struct Csr
-{
-	int32		n_rows;
-	int32		n_cols;
-	int64	   *indptr;			/* (n_rows + 1) row starts */
-	int32	   *indices;		/* (nnz) column indexes, ascending per row */
-} Csr;
-
-#define CsrNnz(csr) ((csr)->indptr[(csr)->n_rows])
-#define CsrRowLen(csr, r) ((int32) ((csr)->indptr[(r) + 1] - (csr)->indptr[(r)]))
-#define CsrRow(csr, r) ((csr)->indices + (csr)->indptr[(r)])
+#include "csr.h"
 
 /* Where and how to read interactions. */
 typedef struct DatasetSpec
@@ -54,15 +43,5 @@ extern Dataset *DatasetLoad(const DatasetSpec *spec);
  * *users and *items get n entries, duplicates removed, sorted by (user, item).
  */
 extern int64 DatasetLoadPairs(const DatasetSpec *spec, int64 **users, int64 **items);
-
-/* Dense index of a raw id in a sorted id array, or -1. */
-extern int32 DatasetFindId(const int64 *ids, int32 n, int64 id);
-
-/* Build a CSR from n (row, col) pairs; duplicates are removed. */
-extern void CsrFromPairs(Csr *csr, int32 n_rows, int32 n_cols,
-						 const int32 *rows, const int32 *cols, int64 n);
-
-/* Transpose a CSR (rows become columns). */
-extern void CsrTranspose(const Csr *in, Csr *out);
 
 #endif							/* RECGAN_DATASET_H */

@@ -71,8 +71,9 @@
 #include "utils/tuplestore.h"
 
 #include "dataset.h"
-#include "model.h"
-#include "recgan.h"
+#include "cache.h"
+#include "catalog.h"
+#include "util.h"
 #include "rng.h"
 #include "topk.h"
 
@@ -170,7 +171,7 @@ EvalBuildTestSet(TestSet *ts, const Model *model, const int64 *users,
 	while (p < n)
 	{
 		int64		uid = users[p];
-		int32		u = DatasetFindId(model->user_ids, model->n_users, uid);
+		int32		u = ids_find(model->user_ids, model->n_users, uid);
 		int64		end = ts->start[e];
 		int32		relevant = 0;
 		const int32 *train = u >= 0 ? CsrRow(&model->pos, u) : NULL;
@@ -182,7 +183,7 @@ EvalBuildTestSet(TestSet *ts, const Model *model, const int64 *users,
 
 			if (n_train == 0)
 				continue;
-			i = DatasetFindId(model->item_ids, model->n_items, items[p]);
+			i = ids_find(model->item_ids, model->n_items, items[p]);
 			if (i >= 0 && SortedContains(train, n_train, i))
 				continue;		/* a training positive: dropped */
 			relevant++;
@@ -413,7 +414,7 @@ EvalRun(EvalState *st, const TestSet *ts)
 
 		CHECK_FOR_INTERRUPTS();
 		for (int q = 0; q < nq; q++)
-			ModelUserQuery(model, ts->users[b0 + q], &queries[q]);
+			model_user_query(model, ts->users[b0 + q], &queries[q]);
 		model->ops->score(model, queries, nq, scores);
 		for (int q = 0; q < nq; q++)
 		{

@@ -21,8 +21,10 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "model.h"
-#include "recgan.h"
+#include "cache.h"
+#include "catalog.h"
+#include "dataset.h"
+#include "util.h"
 #include "topk.h"
 
 /* qsort comparator for int32 indexes. */
@@ -98,7 +100,7 @@ MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not contain NULL", what)));
-		j = DatasetFindId(model->item_ids, model->n_items, DatumGetInt64(elems[i]));
+		j = ids_find(model->item_ids, model->n_items, DatumGetInt64(elems[i]));
 		if (j < 0)
 			(*unknown)++;
 		else
@@ -234,7 +236,7 @@ RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
 
 	if (memo == NULL || (memo->n < kk && memo->n < want))
 	{
-		ModelUserQuery(model, u, &q);
+		model_user_query(model, u, &q);
 		scores = palloc_array(float, model->n_items);
 		RecganThreadsSetup();
 		model->ops->score(model, &q, 1, scores);
@@ -286,13 +288,13 @@ recgan_recommend(PG_FUNCTION_ARGS)
 	GetFilters(fcinfo, 4, 5, model, &f);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;		/* no user, no rows */
-	u = DatasetFindId(model->user_ids, model->n_users, PG_GETARG_INT64(0));
+	u = ids_find(model->user_ids, model->n_users, PG_GETARG_INT64(0));
 	if (u >= 0 && exclude_seen && f.n_exclude == 0 && !f.has_candidates)
 		RecommendKnownUser(rsinfo, model, u, k);
 	else
 	{
 		if (u >= 0)
-			ModelUserQuery(model, u, &q);
+			model_user_query(model, u, &q);
 		RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, &f, k);
 	}
 	return (Datum) 0;
@@ -322,6 +324,12 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("%d of the given items are unknown to model \"%s\" and were ignored",
 						unknown, name)));
+	if (q.n_items > 0 && model->ops->no_fold_in != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s models cannot recommend for a list of items", model->ops->name),
+				 errdetail("%s", model->ops->no_fold_in),
+				 errhint("Use recgan_recommend for a known user, or an algorithm with fold-in such as ials or ease.")));
 	if (q.n_items > 0)
 		RecommendOne(rsinfo, model, &q, true, &f, k);
 	else
@@ -364,7 +372,7 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		for (int q = 0; q < nq; q++)
-			ModelUserQuery(model, u0 + q, &queries[q]);
+			model_user_query(model, u0 + q, &queries[q]);
 		model->ops->score(model, queries, nq, scores);
 		for (int q = 0; q < nq; q++)
 		{
@@ -401,7 +409,7 @@ recgan_similar_items(PG_FUNCTION_ARGS)
 				 errhint("Use an itemknn, ease or cfgan model for similar items.")));
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
-	i = DatasetFindId(model->item_ids, model->n_items, PG_GETARG_INT64(0));
+	i = ids_find(model->item_ids, model->n_items, PG_GETARG_INT64(0));
 	if (i < 0)
 		return (Datum) 0;		/* an item the model does not know has no neighbours */
 	kk = Min(k, model->n_items);

@@ -20,8 +20,14 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "model.h"
-#include "recgan.h"
+#include "catalog.h"
+#include "dataset.h"
+#include "engine_host.h"
+#include "options.h"
+#include "util.h"
+#include "train.h"
+
+RecganTrainProgressHookType RecganTrainProgressHook = NULL;
 
 /* Where epoch reports go: the SRF's tuplestore. */
 typedef struct TrainOutput
@@ -128,6 +134,45 @@ TrainStats(const Dataset *ds, const TrainOutput *out)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
 
+/* The source columns and threshold of recgan_train's arguments 4 to 7. */
+static void
+SourceSpec(FunctionCallInfo fcinfo, const char *source, DatasetSpec *spec)
+{
+	spec->source = source;
+	spec->user_col = RequiredText(fcinfo, 4, "user_col");
+	spec->item_col = RequiredText(fcinfo, 5, "item_col");
+	spec->rating_col = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	spec->threshold = PG_ARGISNULL(7) ? NAN : PG_GETARG_FLOAT8(7);
+	if (!PG_ARGISNULL(7) && !isfinite(spec->threshold))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("threshold must be a finite number or NULL")));
+	if (spec->rating_col == NULL)
+		spec->threshold = NAN;
+}
+
+/* A model of ops over the dataset, before training: ids, positives, options. */
+static Model *
+NewModel(const ModelOps *ops, const Dataset *ds, const double *opt, uint64 seed,
+		 double threshold)
+{
+	Model	   *model = palloc0(sizeof(Model));
+
+	model->algorithm = ops->algorithm;
+	model->ops = ops;
+	model->n_users = ds->n_users;
+	model->n_items = ds->n_items;
+	model->seed = seed;
+	model->threshold = threshold;
+	model->n_hyper = Min(ops->n_options, RECGAN_MAX_HYPER);
+	memcpy(model->hyper, opt, sizeof(double) * model->n_hyper);
+	model->user_ids = ds->user_ids;
+	model->item_ids = ds->item_ids;
+	model->pos = ds->pos;
+	model_compute_popularity(model);
+	return model;
+}
+
 PG_FUNCTION_INFO_V1(recgan_train);
 
 /* Train a model on a ratings relation and store it; one row per epoch. */
@@ -162,45 +207,24 @@ recgan_train(PG_FUNCTION_ARGS)
 		elog(ERROR, "algorithm %s has too many options. Please report a bug.", ops->name);
 	ModelParseOptions(ops, options, opt, &seed);
 
-	spec.source = source;
-	spec.user_col = RequiredText(fcinfo, 4, "user_col");
-	spec.item_col = RequiredText(fcinfo, 5, "item_col");
-	spec.rating_col = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
-	spec.threshold = PG_ARGISNULL(7) ? NAN : PG_GETARG_FLOAT8(7);
-	if (!PG_ARGISNULL(7) && !isfinite(spec.threshold))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("threshold must be a finite number or NULL")));
-	if (spec.rating_col == NULL)
-		spec.threshold = NAN;
+	SourceSpec(fcinfo, source, &spec);
 
 	train_cxt = AllocSetContextCreate(CurrentMemoryContext, "recgan train",
 									  ALLOCSET_DEFAULT_SIZES);
 	old_cxt = MemoryContextSwitchTo(train_cxt);
 
 	ds = DatasetLoad(&spec);
-	model = palloc0(sizeof(Model));
-	model->algorithm = ops->algorithm;
-	model->ops = ops;
-	model->n_users = ds->n_users;
-	model->n_items = ds->n_items;
-	model->seed = seed;
-	model->threshold = spec.threshold;
-	model->n_hyper = Min(ops->n_options, RECGAN_MAX_HYPER);
-	memcpy(model->hyper, opt, sizeof(double) * model->n_hyper);
-	model->user_ids = ds->user_ids;
-	model->item_ids = ds->item_ids;
-	model->pos = ds->pos;
-	ModelComputePopularity(model);
+	model = NewModel(ops, ds, opt, seed, spec.threshold);
 
-	in.data = ds;
+	in.pos = &ds->pos;
 	in.opt = opt;
 	in.seed = seed;
 	out.rsinfo = rsinfo;
 	out.total_seconds = 0;
 	out.best_validation = NAN;
 	out.best_epoch = 0;
-	ops->train(&in, model, EmitEpoch, &out);
+	RecganThreadsSetup();
+	ENGINE_CALL(ops->train(&in, model, EmitEpoch, &out, &engine_err));
 
 	bytes = ModelEncode(model);
 	resolved = ModelOptionsToJsonb(ops, opt, seed);

@@ -1,7 +1,7 @@
 /*
  * worker.h
  *	  Background training: the launcher, per-run workers and their shared
- *	  memory (worker.c).
+ *	  memory (worker_*.c; worker_int.h is what those files share).
  */
 #ifndef RECGAN_WORKER_H
 #define RECGAN_WORKER_H

@@ -6,7 +6,7 @@
  *	  make test/bench/lightgcn_select
  *	  test/bench/lightgcn_select DIR BATCH LR EPOCHS [EVERY [HOLDOUT [REG [SAMPLING [DECAY]]]]]
  *
- * recgan_train's lightgcn (src/lightgcn.c) validates after every epoch;
+ * recgan_train's lightgcn (src/engine/alg_lightgcn.c) validates after every epoch;
  * on Gowalla that scoring costs 2-3 s an epoch, as much as the epoch.  This
  * driver runs the same engine kernels (graph.c: lightgcn_bpr_loss, Adam) on
  * the same sampling (nn.c: sample_bpr_triples, every positive once per

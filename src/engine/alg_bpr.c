@@ -1,5 +1,5 @@
 /*
- * bpr.c
+ * alg_bpr.c
  *	  BPR-MF: matrix factorisation trained with the Bayesian personalised
  *	  ranking loss and uniform negative sampling (Rendle, Freudenthaler,
  *	  Gantner and Schmidt-Thieme, UAI 2009).
@@ -29,15 +29,14 @@
  * Options: factors, item_bias, lr, reg, batch, negatives, init_std, then
  * the training-loop options.
  */
-#include "postgres.h"
-
 #include <math.h>
+#include <string.h>
 
 #include "factor.h"
 #include "model.h"
+#include "trainloop.h"
 #include "nn.h"
 #include "optim.h"
-#include "recgan.h"
 #include "rng.h"
 
 enum
@@ -75,12 +74,12 @@ typedef struct BprState
 	double		reg;
 	AdamConfig	adam;
 	AdamState	opt;
-	int64		n;				/* weights: (U + I) F (+ I) */
+	int64_t		n;				/* weights: (U + I) F (+ I) */
 	float	   *w;				/* (n) X, then Y, then the bias */
 	float	   *g;				/* (n) gradients, same layout */
-	int32	   *user_of;		/* (P) user of each fitted positive */
-	int32	   *order;			/* (P) the epoch's order */
-	int32	   *tu,
+	int32_t    *user_of;		/* (P) user of each fitted positive */
+	int32_t    *order;			/* (P) the epoch's order */
+	int32_t    *tu,
 			   *ti,
 			   *tj;				/* (B) the batch's triples */
 	float	   *scores;			/* (4 B) scores and their gradients */
@@ -91,8 +90,8 @@ typedef struct BprState
 static double
 BprBatch(BprState *st, int nb)
 {
-	Size		xs = (Size) st->model->n_users * st->f,
-				ys = (Size) st->model->n_items * st->f;
+	size_t		xs = (size_t) st->model->n_users * st->f,
+				ys = (size_t) st->model->n_items * st->f;
 
 	return bpr_mf_batch(st->g, st->g + xs, st->bias ? st->g + xs + ys : NULL,
 						st->w, st->w + xs, st->bias ? st->w + xs + ys : NULL,
@@ -100,12 +99,13 @@ BprBatch(BprState *st, int nb)
 }
 
 /* Allocate and initialise the weights; point the model's tensors at them. */
-static void *
-BprBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+static RgStatus
+BprBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
+		 void **state)
 {
-	BprState   *st = palloc0(sizeof(BprState));
+	BprState   *st = rg_alloc0(sizeof(BprState));
 	int			f = (int) opt[OPT_FACTORS];
-	int64		nnz = CsrNnz(fit);
+	int64_t		nnz = CsrNnz(fit);
 	int			nb = (int) opt[OPT_BATCH];
 
 	st->model = model;
@@ -116,69 +116,70 @@ BprBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint6
 	st->negatives = (int) opt[OPT_NEGATIVES];
 	st->reg = opt[OPT_REG];
 	st->adam = (AdamConfig) {opt[OPT_LR], 0.9, 0.999, 1e-8, 0, 0};
-	st->n = ((int64) model->n_users + model->n_items) * f + (st->bias ? model->n_items : 0);
+	st->n = ((int64_t) model->n_users + model->n_items) * f + (st->bias ? model->n_items : 0);
 
-	TrainLoopCheckMemory(loop, 4.0 * st->n * sizeof(float) + 2.0 * nnz * sizeof(int32) +
-						 (double) nb * (3 * sizeof(int32) + 4 * sizeof(float)),
-						 (double) st->n);
-	st->w = palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE);
-	st->g = palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	adam_init(&st->opt, palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE),
-			  palloc_extended(sizeof(float) * st->n, MCXT_ALLOC_HUGE), st->n);
-	st->user_of = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	st->order = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	st->tu = palloc_array(int32, nb);
-	st->ti = palloc_array(int32, nb);
-	st->tj = palloc_array(int32, nb);
-	st->scores = palloc_array(float, 4 * (Size) nb);
-	FactorUserOfPositives(fit, st->user_of);
+	RG_TRY(train_loop_check_memory(loop, 4.0 * st->n * sizeof(float) + 2.0 * nnz * sizeof(int32_t) +
+								   (double) nb * (3 * sizeof(int32_t) + 4 * sizeof(float)),
+								   (double) st->n));
+	st->w = rg_alloc(sizeof(float) * st->n);
+	st->g = rg_alloc0(sizeof(float) * st->n);
+	adam_init(&st->opt, rg_alloc(sizeof(float) * st->n),
+			  rg_alloc(sizeof(float) * st->n), st->n);
+	st->user_of = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
+	st->order = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
+	st->tu = rg_alloc_array(int32_t, nb);
+	st->ti = rg_alloc_array(int32_t, nb);
+	st->tj = rg_alloc_array(int32_t, nb);
+	st->scores = rg_alloc_array(float, 4 * (size_t) nb);
+	factor_user_of_positives(fit, st->user_of);
 
 	rng_seed(&st->rng, seed);
-	init_normal(st->w, (float) opt[OPT_INIT_STD], ((int64) model->n_users + model->n_items) * f,
+	init_normal(st->w, (float) opt[OPT_INIT_STD], ((int64_t) model->n_users + model->n_items) * f,
 				&st->rng);
 	if (st->bias)
-		memset(st->w + ((Size) model->n_users + model->n_items) * f, 0,
+		memset(st->w + ((size_t) model->n_users + model->n_items) * f, 0,
 			   sizeof(float) * model->n_items);
 
 	model->n_tensors = st->bias ? 3 : 2;
-	model->tensors[0] = (Tensor) {(int64) model->n_users * f, st->w};
-	model->tensors[1] = (Tensor) {(int64) model->n_items * f, st->w + (Size) model->n_users * f};
+	model->tensors[0] = (Tensor) {(int64_t) model->n_users * f, st->w};
+	model->tensors[1] = (Tensor) {(int64_t) model->n_items * f, st->w + (size_t) model->n_users * f};
 	if (st->bias)
 		model->tensors[2] = (Tensor) {model->n_items,
-		st->w + ((Size) model->n_users + model->n_items) * f};
-	RecganThreadsSetup();
-	return st;
+		st->w + ((size_t) model->n_users + model->n_items) * f};
+	*state = st;
+	return RG_OK;
 }
 
 /* One epoch: every positive `negatives` times, in a fresh random order. */
-static void
+static RgStatus
 BprEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
 	BprState   *st = state;
 	const Csr  *fit = st->fit;
-	int64		nnz = CsrNnz(fit);
+	int64_t		nnz = CsrNnz(fit);
 	double		sum = 0.0;
-	int64		seen = 0;
+	int64_t		seen = 0;
 
 	for (int rep = 0; rep < st->negatives; rep++)
 	{
 		sample_permutation(st->order, nnz, &st->rng);
-		for (int64 p0 = 0; p0 < nnz; p0 += st->batch)
+		for (int64_t p0 = 0; p0 < nnz; p0 += st->batch)
 		{
-			int			nb = (int) Min((int64) st->batch, nnz - p0);
+			int			nb = (int) RG_MIN((int64_t) st->batch, nnz - p0);
 			double		l;
 
 			sample_bpr_triples(&st->rng, fit->indptr, fit->indices, fit->n_cols, st->user_of,
 										   st->order + p0, nb, st->tu, st->ti, st->tj);
 			l = BprBatch(st, nb);
 			adam_update_zero(st->w, &st->opt, st->g, &st->adam);	/* g is zero again */
-			TrainLoopBatch(loop, l);
+			RG_TRY(train_loop_batch(loop, l));
 			sum += l * nb;
 			seen += nb;
 		}
 	}
 	*loss = seen > 0 ? sum / seen : NAN;
 	*aux_loss = NAN;
+	return RG_OK;
 }
 
 static const IterativeOps bpr_iterative = {
@@ -188,20 +189,20 @@ static const IterativeOps bpr_iterative = {
 };
 
 /* Train through the shared loop (validation, early stopping, refit). */
-static void
-BprTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+static RgStatus
+BprTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
-	TrainLoopRun(in, model, &bpr_iterative, OPT_LOOP, report, arg);
+	return train_loop_run(in, model, &bpr_iterative, OPT_LOOP, report, arg, err);
 }
 
 /* (U, F), (I, F) and, with item_bias, (I). */
-static void
-BprValidate(const Model *model)
+static RgStatus
+BprValidate(const Model *model, RgError *err)
 {
-	int64		f = (int64) model->hyper[OPT_FACTORS];
-	int64		expected[3] = {model->n_users * f, model->n_items * f, model->n_items};
+	int64_t		f = (int64_t) model->hyper[OPT_FACTORS];
+	int64_t		expected[3] = {model->n_users * f, model->n_items * f, model->n_items};
 
-	ModelCheckTensors(model, model->hyper[OPT_ITEM_BIAS] != 0 ? 3 : 2, expected);
+	return model_check_tensors(model, model->hyper[OPT_ITEM_BIAS] != 0 ? 3 : 2, expected, err);
 }
 
 /* scores (Q, I) = X_q Y^T (+ b); a fold-in query's x is its history's mean item vector. */
@@ -211,33 +212,33 @@ BprScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 	int			f = (int) model->hyper[OPT_FACTORS];
 	const float *x = model->tensors[0].data;
 	const float *y = model->tensors[1].data;
-	float	   *xq = palloc_array(float, (Size) nq * f);	/* (Q, F) */
+	float	   *xq = rg_alloc_array(float, (size_t) nq * f);	/* (Q, F) */
 
 	for (int q = 0; q < nq; q++)
 	{
 		if (queries[q].user >= 0)
-			memcpy(xq + (Size) q * f, x + (Size) queries[q].user * f, sizeof(float) * f);
+			memcpy(xq + (size_t) q * f, x + (size_t) queries[q].user * f, sizeof(float) * f);
 		else
-			FactorMeanRows(xq + (Size) q * f, y, queries[q].items, queries[q].n_items, f);
+			factor_mean_rows(xq + (size_t) q * f, y, queries[q].items, queries[q].n_items, f);
 	}
-	FactorScore(xq, nq, y, model->n_tensors > 2 ? model->tensors[2].data : NULL,
-				model->n_items, f, scores);
-	pfree(xq);
+	factor_score(xq, nq, y, model->n_tensors > 2 ? model->tensors[2].data : NULL,
+				 model->n_items, f, scores);
+	rg_free(xq);
 }
 
 /* Cosine of the item vectors. */
 static void
-BprSimilar(const Model *model, int32 item, float *scores)
+BprSimilar(const Model *model, int32_t item, float *scores)
 {
-	FactorCosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
-				 item, scores);
+	factor_cosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
+				  item, scores);
 }
 
 const ModelOps bpr_ops = {
 	.name = "bpr",
 	.algorithm = RECGAN_ALG_BPR,
 	.options = bpr_options,
-	.n_options = lengthof(bpr_options),
+	.n_options = RG_LENGTHOF(bpr_options),
 	.train = BprTrain,
 	.validate = BprValidate,
 	.score = BprScore,

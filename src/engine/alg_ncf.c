@@ -1,5 +1,5 @@
 /*
- * ncf.c
+ * alg_ncf.c
  *	  GMF and NeuMF (He, Liao, Zhang, Nie, Hu and Chua, "Neural
  *	  Collaborative Filtering", WWW 2017): pointwise models of implicit
  *	  feedback trained with binary cross-entropy on sampled negatives.
@@ -59,17 +59,15 @@
  * P, 1 = Q, 2 = Pm (U, M), 3 = Qm (I, M), 4 = W1 (L1, 2M), 5 = b1, 6 = W2
  * (L2, L1), 7 = b2, 8 = W3 (L3, L2), 9 = b3, 10 = h (G + L3), 11 = b (1).
  */
-#include "postgres.h"
-
 #include <cblas.h>
 #include <math.h>
-
-#include "miscadmin.h"
+#include <stdbool.h>
+#include <string.h>
 
 #include "model.h"
+#include "trainloop.h"
 #include "ncfnet.h"
 #include "optim.h"
-#include "recgan.h"
 
 /* Options, shared layout: scoring dimensions first (stored in the header). */
 enum
@@ -131,21 +129,21 @@ typedef struct NcfState
 	NcfParams	p;				/* live weights */
 	NcfParams	g;				/* their gradients */
 	AdamConfig	adam;
-	int64		step;
+	int64_t		step;
 	NcfCache	cache;
 	float	   *z;				/* (B) */
 	float	   *dz;				/* (B) */
 	float	   *t;				/* (B) */
-	int32	   *users;			/* (S) an epoch's pairs */
-	int32	   *items;			/* (S) */
+	int32_t	   *users;			/* (S) an epoch's pairs */
+	int32_t	   *items;			/* (S) */
 	float	   *labels;			/* (S) */
-	int32	   *order;			/* (S) */
-	int32	   *bu;				/* (B) a batch's users */
-	int32	   *bi;				/* (B) a batch's items */
-	int32	   *stamp_u;		/* (U) last step that touched each user */
-	int32	   *stamp_i;		/* (I) */
-	int32	   *rows_u;			/* (B) distinct users of the step */
-	int32	   *rows_i;			/* (B) */
+	int32_t	   *order;			/* (S) */
+	int32_t	   *bu;				/* (B) a batch's users */
+	int32_t	   *bi;				/* (B) a batch's items */
+	int32_t	   *stamp_u;		/* (U) last step that touched each user */
+	int32_t	   *stamp_i;		/* (I) */
+	int32_t	   *rows_u;			/* (B) distinct users of the step */
+	int32_t	   *rows_i;			/* (B) */
 	Rng			rng;
 } NcfState;
 
@@ -184,7 +182,7 @@ NcfModelDims(const Model *model, const double *opt)
 
 /* Adam step of one row (or block) sharing the run's step count; zero its grads. */
 static void
-NcfAdamSlice(NcfState *st, int64 off, int64 n)
+NcfAdamSlice(NcfState *st, int64_t off, int64_t n)
 {
 	ParamArena *a = &st->arena;
 	AdamState	s = {a->m + off, a->v + off, n, st->step - 1};
@@ -200,13 +198,13 @@ NcfAdamStep(NcfState *st, int n_u, int n_i, int branches)
 	const NcfDims *d = &st->d;
 	ParamArena *a = &st->arena;
 	int			first_dense = d->M > 0 ? 4 : 2;
-	int64		dense = param_arena_offset(a, first_dense);
+	int64_t		dense = param_arena_offset(a, first_dense);
 
 	st->step++;
 	for (int t = 0; t < first_dense; t++)
 	{
 		bool		user_table = (t % 2) == 0;
-		int64		base = param_arena_offset(a, t);
+		int64_t		base = param_arena_offset(a, t);
 
 		if (branches & (t < 2 ? NCF_GMF : NCF_MLP))
 			adam_rows_update(a->params + base, a->grads + base, a->m + base, a->v + base,
@@ -218,7 +216,7 @@ NcfAdamStep(NcfState *st, int n_u, int n_i, int branches)
 
 /* Distinct rows of idx[0..B) into rows, using the stamps; returns their count. */
 static int
-DistinctRows(const int32 *idx, int B, int32 *stamp, int32 now, int32 *rows)
+DistinctRows(const int32_t *idx, int B, int32_t *stamp, int32_t now, int32_t *rows)
 {
 	int			n = 0;
 
@@ -232,25 +230,25 @@ DistinctRows(const int32 *idx, int B, int32 *stamp, int32 now, int32 *rows)
 }
 
 /* Draw the epoch's pairs: each positive, then its negatives; shuffle the order. */
-static int64
+static int64_t
 DrawPairs(NcfState *st)
 {
 	const Csr  *fit = st->fit;
-	int64		s = 0;
+	int64_t		s = 0;
 
-	for (int32 u = 0; u < fit->n_rows; u++)
+	for (int32_t u = 0; u < fit->n_rows; u++)
 	{
-		const int32 *row = CsrRow(fit, u);
-		int32		n = CsrRowLen(fit, u);
+		const int32_t *row = CsrRow(fit, u);
+		int32_t		n = CsrRowLen(fit, u);
 
-		for (int32 p = 0; p < n; p++)
+		for (int32_t p = 0; p < n; p++)
 		{
 			st->users[s] = u;
 			st->items[s] = row[p];
 			st->labels[s++] = 1.0f;
 			for (int k = 0; k < st->negatives; k++)
 			{
-				int32		j = sample_negative(&st->rng, st->d.n_items, row, n);
+				int32_t		j = sample_negative(&st->rng, st->d.n_items, row, n);
 
 				if (j < 0)
 					break;
@@ -264,23 +262,23 @@ DrawPairs(NcfState *st)
 	return s;
 }
 
-/* One pass over freshly drawn pairs through the branches; the mean BCE. */
-static double
-NcfPass(NcfState *st, TrainLoop *loop, int branches)
+/* One pass over freshly drawn pairs through the branches; *mean gets the mean BCE. */
+static RgStatus
+NcfPass(NcfState *st, TrainLoop *loop, int branches, double *mean)
 {
-	int64		n = DrawPairs(st);
+	int64_t		n = DrawPairs(st);
 	double		total = 0.0;
 
-	for (int64 s0 = 0; s0 < n; s0 += st->batch)
+	for (int64_t s0 = 0; s0 < n; s0 += st->batch)
 	{
-		int			B = (int) Min((int64) st->batch, n - s0);
+		int			B = (int) RG_MIN((int64_t) st->batch, n - s0);
 		int			n_u,
 					n_i;
 		double		loss;
 
 		for (int b = 0; b < B; b++)
 		{
-			int32		s = st->order[s0 + b];
+			int32_t		s = st->order[s0 + b];
 
 			st->bu[b] = st->users[s];
 			st->bi[b] = st->items[s];
@@ -289,13 +287,14 @@ NcfPass(NcfState *st, TrainLoop *loop, int branches)
 		ncf_forward(st->z, &st->cache, &st->p, &st->d, st->bu, st->bi, B, branches);
 		loss = bce_logits_loss(st->dz, st->z, st->t, NULL, B);
 		ncf_backward(&st->g, &st->cache, st->dz, &st->p, &st->d, st->bu, st->bi, B, branches);
-		n_u = DistinctRows(st->bu, B, st->stamp_u, (int32) (st->step + 1), st->rows_u);
-		n_i = DistinctRows(st->bi, B, st->stamp_i, (int32) (st->step + 1), st->rows_i);
+		n_u = DistinctRows(st->bu, B, st->stamp_u, (int32_t) (st->step + 1), st->rows_u);
+		n_i = DistinctRows(st->bi, B, st->stamp_i, (int32_t) (st->step + 1), st->rows_i);
 		NcfAdamStep(st, n_u, n_i, branches);
 		total += loss * B;
-		TrainLoopBatch(loop, loss);
+		RG_TRY(train_loop_batch(loop, loss));
 	}
-	return total / Max(n, 1);
+	*mean = total / RG_MAX(n, 1);
+	return RG_OK;
 }
 
 /* Fresh Adam moments (between the pretraining stages). */
@@ -305,29 +304,31 @@ NcfResetAdam(NcfState *st)
 	memset(st->arena.m, 0, sizeof(float) * st->arena.n);
 	memset(st->arena.v, 0, sizeof(float) * st->arena.n);
 	st->step = 0;
-	memset(st->stamp_u, 0xff, sizeof(int32) * Max(st->d.n_users, 1));
-	memset(st->stamp_i, 0xff, sizeof(int32) * Max(st->d.n_items, 1));
+	memset(st->stamp_u, 0xff, sizeof(int32_t) * RG_MAX(st->d.n_users, 1));
+	memset(st->stamp_i, 0xff, sizeof(int32_t) * RG_MAX(st->d.n_items, 1));
 }
 
 /* NeuMF pretraining: GMF alone, MLP alone, then fuse (see the file comment). */
-static void
+static RgStatus
 NcfPretrain(NcfState *st, TrainLoop *loop, int epochs)
 {
 	const double alpha = 0.5;
 	int			G = st->d.G;
 	float		b_gmf;
+	double		mean;
 
 	for (int e = 0; e < epochs; e++)
-		NcfPass(st, loop, NCF_GMF);
+		RG_TRY(NcfPass(st, loop, NCF_GMF, &mean));
 	b_gmf = st->p.b[0];
 	st->p.b[0] = 0.0f;
 	NcfResetAdam(st);
 	for (int e = 0; e < epochs; e++)
-		NcfPass(st, loop, NCF_MLP);
+		RG_TRY(NcfPass(st, loop, NCF_MLP, &mean));
 	for (int k = 0; k < G + st->d.L3; k++)
 		st->p.h[k] *= (float) (k < G ? alpha : 1.0 - alpha);
 	st->p.b[0] = (float) (alpha * b_gmf + (1.0 - alpha) * st->p.b[0]);
 	NcfResetAdam(st);
+	return RG_OK;
 }
 
 /* Random initial weights: N(0, init_std) embeddings, Xavier-uniform layers. */
@@ -362,14 +363,36 @@ NcfPointTensors(NcfState *st, Model *model)
 	}
 }
 
-/* Estimate, allocate, initialise; pretrain NeuMF when asked. */
-static void *
-NcfBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+/* The batch and epoch buffers: B pairs per step, S pairs per epoch. */
+static void
+NcfAllocBuffers(NcfState *st, int B, int64_t S)
 {
-	NcfState   *st = palloc0(sizeof(NcfState));
+	ncf_cache_init(&st->cache, rg_alloc(sizeof(float) * RG_MAX(ncf_cache_floats(&st->d, B), 1)),
+				   &st->d, B);
+	st->z = rg_alloc_array(float, B);
+	st->dz = rg_alloc_array(float, B);
+	st->t = rg_alloc_array(float, B);
+	st->bu = rg_alloc_array(int32_t, B);
+	st->bi = rg_alloc_array(int32_t, B);
+	st->rows_u = rg_alloc_array(int32_t, B);
+	st->rows_i = rg_alloc_array(int32_t, B);
+	st->users = rg_alloc(sizeof(int32_t) * RG_MAX(S, 1));
+	st->items = rg_alloc(sizeof(int32_t) * RG_MAX(S, 1));
+	st->labels = rg_alloc(sizeof(float) * RG_MAX(S, 1));
+	st->order = rg_alloc(sizeof(int32_t) * RG_MAX(S, 1));
+	st->stamp_u = rg_alloc_array(int32_t, RG_MAX(st->d.n_users, 1));
+	st->stamp_i = rg_alloc_array(int32_t, RG_MAX(st->d.n_items, 1));
+}
+
+/* Estimate, allocate, initialise; pretrain NeuMF when asked. */
+static RgStatus
+NcfBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
+		 void **state)
+{
+	NcfState   *st = rg_alloc0(sizeof(NcfState));
 	bool		gmf = model->algorithm == RECGAN_ALG_GMF;
 	size_t		arena_bytes;
-	int64		S;
+	int64_t		S;
 	int			B;
 
 	st->model = model;
@@ -382,54 +405,41 @@ NcfBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint6
 	st->n_specs = ncf_param_specs(st->specs, &st->d);
 	arena_bytes = param_arena_bytes(st->specs, st->n_specs,
 									PARAM_ARENA_ADAM);
-	S = CsrNnz(fit) * (1 + (int64) st->negatives);
-	TrainLoopCheckMemory(loop,
-						 (double) arena_bytes + (double) S * 16 +
-						 (double) ncf_cache_floats(&st->d, B) * 4 + (double) B * 28 +
-						 (double) (st->d.n_users + st->d.n_items) * 4,
-						 (double) arena_bytes / 16);
+	S = CsrNnz(fit) * (1 + (int64_t) st->negatives);
+	RG_TRY(train_loop_check_memory(loop,
+								   (double) arena_bytes + (double) S * 16 +
+								   (double) ncf_cache_floats(&st->d, B) * 4 + (double) B * 28 +
+								   (double) (st->d.n_users + st->d.n_items) * 4,
+								   (double) arena_bytes / 16));
 	if (arena_bytes == 0)
-		elog(ERROR, "NCF parameter table is invalid. Please report a bug.");
+		return rg_fail(train_loop_error(loop), RG_INTERNAL,
+					   "NCF parameter table is invalid. Please report a bug.");
 
 	param_arena_init(&st->arena, st->specs, st->n_specs,
 					 PARAM_ARENA_ADAM,
-					 palloc_extended(arena_bytes, MCXT_ALLOC_HUGE), arena_bytes);
+					 rg_alloc(arena_bytes), arena_bytes);
 	ncf_params_point(&st->p, &st->arena, st->arena.params, &st->d);
 	ncf_params_point(&st->g, &st->arena, st->arena.grads, &st->d);
-	ncf_cache_init(&st->cache, palloc_extended(sizeof(float) * Max(ncf_cache_floats(&st->d, B), 1),
-											   MCXT_ALLOC_HUGE), &st->d, B);
-	st->z = palloc_array(float, B);
-	st->dz = palloc_array(float, B);
-	st->t = palloc_array(float, B);
-	st->bu = palloc_array(int32, B);
-	st->bi = palloc_array(int32, B);
-	st->rows_u = palloc_array(int32, B);
-	st->rows_i = palloc_array(int32, B);
-	st->users = palloc_extended(sizeof(int32) * Max(S, 1), MCXT_ALLOC_HUGE);
-	st->items = palloc_extended(sizeof(int32) * Max(S, 1), MCXT_ALLOC_HUGE);
-	st->labels = palloc_extended(sizeof(float) * Max(S, 1), MCXT_ALLOC_HUGE);
-	st->order = palloc_extended(sizeof(int32) * Max(S, 1), MCXT_ALLOC_HUGE);
-	st->stamp_u = palloc_array(int32, Max(st->d.n_users, 1));
-	st->stamp_i = palloc_array(int32, Max(st->d.n_items, 1));
+	NcfAllocBuffers(st, B, S);
 	NcfResetAdam(st);
 
 	rng_seed(&st->rng, seed);
 	NcfInit(st, NcfOpt(opt, gmf, OPT_INIT_STD));
 	NcfPointTensors(st, model);
-	RecganThreadsSetup();
 	if (!gmf && opt[OPT_PRETRAIN] > 0)
-		NcfPretrain(st, loop, (int) opt[OPT_PRETRAIN]);
-	return st;
+		RG_TRY(NcfPretrain(st, loop, (int) opt[OPT_PRETRAIN]));
+	*state = st;
+	return RG_OK;
 }
 
 /* One epoch: fresh negatives, one pass through both branches. */
-static void
+static RgStatus
 NcfEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
 	NcfState   *st = state;
 
-	*loss = NcfPass(st, loop, NCF_GMF | NCF_MLP);
 	*aux_loss = NAN;
+	return NcfPass(st, loop, NCF_GMF | NCF_MLP, loss);
 }
 
 static const IterativeOps ncf_iterative = {
@@ -439,12 +449,12 @@ static const IterativeOps ncf_iterative = {
 };
 
 /* Train through the shared loop. */
-static void
-NcfTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+static RgStatus
+NcfTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
 	int			first = model->algorithm == RECGAN_ALG_GMF ? GMF_N_OWN : OPT_LOOP;
 
-	TrainLoopRun(in, model, &ncf_iterative, first, report, arg);
+	return train_loop_run(in, model, &ncf_iterative, first, report, arg, err);
 }
 
 /* The stored layout for the model's dimensions. */
@@ -456,17 +466,17 @@ NcfModelSpecs(const Model *model, ParamSpec *specs, NcfDims *d)
 }
 
 /* Tensor count and lengths as ncf_param_specs lays them out. */
-static void
-NcfValidate(const Model *model)
+static RgStatus
+NcfValidate(const Model *model, RgError *err)
 {
 	ParamSpec	specs[NCF_MAX_SPECS];
-	int64		expected[NCF_MAX_SPECS];
+	int64_t		expected[NCF_MAX_SPECS];
 	NcfDims		d;
 	int			n = NcfModelSpecs(model, specs, &d);
 
 	for (int t = 0; t < n; t++)
 		expected[t] = specs[t].rows * specs[t].cols;
-	ModelCheckTensors(model, n, expected);
+	return model_check_tensors(model, n, expected, err);
 }
 
 /* The stored tensors as named parameters. */
@@ -483,77 +493,90 @@ NcfModelParams(const Model *model, const NcfDims *d, NcfParams *p)
 		*fields[t] = model->tensors[t].data;
 }
 
-/* Add the tower's part of each query's scores (Q, I); see the file comment. */
+/*
+ * Add the tower's part of each query's scores (Q, I); see the file comment.
+ * Fold-in queries (user < 0) are skipped: NcfScore zeroes their rows.
+ */
 static void
-NcfScoreTower(const Model *model, const NcfDims *d, const NcfParams *p,
+NcfScoreTower(const NcfDims *d, const NcfParams *p,
 			  const ScoreQuery *queries, int nq, float *scores)
 {
 	int			n_items = d->n_items,
 				M = d->M;
-	float	   *bi = palloc_extended(sizeof(float) * n_items * d->L1, MCXT_ALLOC_HUGE);	/* (I, L1) */
-	float	   *h1 = palloc_extended(sizeof(float) * n_items * d->L1, MCXT_ALLOC_HUGE);	/* (I, L1) */
-	float	   *h2 = palloc_extended(sizeof(float) * n_items * d->L2, MCXT_ALLOC_HUGE);	/* (I, L2) */
-	float	   *h3 = palloc_extended(sizeof(float) * n_items * d->L3, MCXT_ALLOC_HUGE);	/* (I, L3) */
-	float	   *au = palloc_array(float, d->L1);
+	float	   *bi = rg_alloc(sizeof(float) * n_items * d->L1);	/* (I, L1) */
+	float	   *h1 = rg_alloc(sizeof(float) * n_items * d->L1);	/* (I, L1) */
+	float	   *h2 = rg_alloc(sizeof(float) * n_items * d->L2);	/* (I, L2) */
+	float	   *h3 = rg_alloc(sizeof(float) * n_items * d->L3);	/* (I, L3) */
+	float	   *au = rg_alloc_array(float, d->L1);
+	RgError		cancel;
 
 	for (int i = 0; i < n_items; i++)
-		memcpy(bi + (Size) i * d->L1, p->b1, sizeof(float) * d->L1);
+		memcpy(bi + (size_t) i * d->L1, p->b1, sizeof(float) * d->L1);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_items, d->L1, M, 1.0f, p->Qm, M,
 				p->W1 + M, 2 * M, 1.0f, bi, d->L1);
 	for (int q = 0; q < nq; q++)
 	{
-		CHECK_FOR_INTERRUPTS();
+		/* scoring cannot fail: only a host whose check unwinds can stop it here */
+		(void) rg_check_interrupts(&cancel);
+		if (queries[q].user < 0)
+			continue;
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, d->L1, M, 1.0f, p->W1, 2 * M,
-					p->Pm + (Size) queries[q].user * M, 1, 0.0f, au, 1);
+					p->Pm + (size_t) queries[q].user * M, 1, 0.0f, au, 1);
 		for (int i = 0; i < n_items; i++)
 			for (int k = 0; k < d->L1; k++)
-				h1[(Size) i * d->L1 + k] = Max(0.0f, bi[(Size) i * d->L1 + k] + au[k]);
+				h1[(size_t) i * d->L1 + k] = RG_MAX(0.0f, bi[(size_t) i * d->L1 + k] + au[k]);
 		linear_forward(h2, h1, p->W2, p->b2, n_items, d->L1, d->L2);
 		relu_forward(h2, h2, (int64_t) n_items * d->L2);
 		linear_forward(h3, h2, p->W3, p->b3, n_items, d->L2, d->L3);
 		relu_forward(h3, h3, (int64_t) n_items * d->L3);
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, n_items, d->L3, 1.0f, h3, d->L3, p->h + d->G, 1,
-					1.0f, scores + (Size) q * n_items, 1);
+					1.0f, scores + (size_t) q * n_items, 1);
 	}
-	pfree(bi);
-	pfree(h1);
-	pfree(h2);
-	pfree(h3);
-	pfree(au);
+	rg_free(bi);
+	rg_free(h1);
+	rg_free(h2);
+	rg_free(h3);
+	rg_free(au);
 }
 
-/* scores (Q, I): (P_q * h) Q^T + b, plus the tower for neumf. */
+/*
+ * scores (Q, I): (P_q * h) Q^T + b, plus the tower for neumf.  A fold-in
+ * query (user < 0) has no embedding: the host must refuse it before scoring
+ * (FEATURE_NOT_SUPPORTED, "<name> models cannot recommend for a list of
+ * items", detail "A <name> model scores only the users it was trained on.",
+ * hint "Use recgan_recommend for a known user, or an algorithm with fold-in
+ * such as ials or ease."); its row here is all zeros.
+ */
 static void
 NcfScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 {
 	NcfDims		d = NcfModelDims(model, model->hyper);
 	NcfParams	p;
-	float	   *xq = palloc_array(float, (Size) nq * d.G);	/* (Q, G) */
+	float	   *xq = rg_alloc_array(float, (size_t) nq * d.G);	/* (Q, G) */
 
 	NcfModelParams(model, &d, &p);
 	for (int q = 0; q < nq; q++)
 	{
 		if (queries[q].user < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("%s models cannot recommend for a list of items", model->ops->name),
-					 errdetail("A %s model scores only the users it was trained on.",
-							   model->ops->name),
-					 errhint("Use recgan_recommend for a known user, or an algorithm with fold-in such as ials or ease.")));
-		mul_forward(xq + (Size) q * d.G, p.P + (Size) queries[q].user * d.G, p.h, d.G);
+			memset(xq + (size_t) q * d.G, 0, sizeof(float) * d.G);
+		else
+			mul_forward(xq + (size_t) q * d.G, p.P + (size_t) queries[q].user * d.G, p.h, d.G);
 	}
-	for (Size s = 0; s < (Size) nq * d.n_items; s++)
+	for (size_t s = 0; s < (size_t) nq * d.n_items; s++)
 		scores[s] = p.b[0];
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, d.n_items, d.G, 1.0f, xq, d.G,
 				p.Q, d.G, 1.0f, scores, d.n_items);
 	if (d.M > 0)
-		NcfScoreTower(model, &d, &p, queries, nq, scores);
-	pfree(xq);
+		NcfScoreTower(&d, &p, queries, nq, scores);
+	for (int q = 0; q < nq; q++)
+		if (queries[q].user < 0)
+			memset(scores + (size_t) q * d.n_items, 0, sizeof(float) * d.n_items);
+	rg_free(xq);
 }
 
 /* Cosine of the item embeddings (GMF's, then the MLP's for neumf). */
 static void
-NcfSimilar(const Model *model, int32 item, float *scores)
+NcfSimilar(const Model *model, int32_t item, float *scores)
 {
 	NcfDims		d = NcfModelDims(model, model->hyper);
 	NcfParams	p;
@@ -561,23 +584,23 @@ NcfSimilar(const Model *model, int32 item, float *scores)
 
 	NcfModelParams(model, &d, &p);
 	for (int c = 0; c < d.G; c++)
-		ni += (double) p.Q[(Size) item * d.G + c] * p.Q[(Size) item * d.G + c];
+		ni += (double) p.Q[(size_t) item * d.G + c] * p.Q[(size_t) item * d.G + c];
 	for (int c = 0; c < d.M; c++)
-		ni += (double) p.Qm[(Size) item * d.M + c] * p.Qm[(Size) item * d.M + c];
-	for (int32 j = 0; j < d.n_items; j++)
+		ni += (double) p.Qm[(size_t) item * d.M + c] * p.Qm[(size_t) item * d.M + c];
+	for (int32_t j = 0; j < d.n_items; j++)
 	{
 		double		dot = 0,
 					nj = 0;
 
 		for (int c = 0; c < d.G; c++)
 		{
-			dot += (double) p.Q[(Size) item * d.G + c] * p.Q[(Size) j * d.G + c];
-			nj += (double) p.Q[(Size) j * d.G + c] * p.Q[(Size) j * d.G + c];
+			dot += (double) p.Q[(size_t) item * d.G + c] * p.Q[(size_t) j * d.G + c];
+			nj += (double) p.Q[(size_t) j * d.G + c] * p.Q[(size_t) j * d.G + c];
 		}
 		for (int c = 0; c < d.M; c++)
 		{
-			dot += (double) p.Qm[(Size) item * d.M + c] * p.Qm[(Size) j * d.M + c];
-			nj += (double) p.Qm[(Size) j * d.M + c] * p.Qm[(Size) j * d.M + c];
+			dot += (double) p.Qm[(size_t) item * d.M + c] * p.Qm[(size_t) j * d.M + c];
+			nj += (double) p.Qm[(size_t) j * d.M + c] * p.Qm[(size_t) j * d.M + c];
 		}
 		scores[j] = (ni > 0 && nj > 0) ? (float) (dot / sqrt(ni * nj)) : 0.0f;
 	}
@@ -587,7 +610,8 @@ const ModelOps gmf_ops = {
 	.name = "gmf",
 	.algorithm = RECGAN_ALG_GMF,
 	.options = gmf_options,
-	.n_options = lengthof(gmf_options),
+	.n_options = RG_LENGTHOF(gmf_options),
+	.no_fold_in = "A gmf model scores only the users it was trained on.",
 	.train = NcfTrain,
 	.validate = NcfValidate,
 	.score = NcfScore,
@@ -598,7 +622,8 @@ const ModelOps neumf_ops = {
 	.name = "neumf",
 	.algorithm = RECGAN_ALG_NEUMF,
 	.options = neumf_options,
-	.n_options = lengthof(neumf_options),
+	.n_options = RG_LENGTHOF(neumf_options),
+	.no_fold_in = "A neumf model scores only the users it was trained on.",
 	.train = NcfTrain,
 	.validate = NcfValidate,
 	.score = NcfScore,

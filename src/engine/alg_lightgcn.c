@@ -1,5 +1,5 @@
 /*
- * lightgcn.c
+ * alg_lightgcn.c
  *	  LightGCN (He, Deng, Wang, Li, Zhang and Wang, SIGIR 2020): embeddings
  *	  propagated over the symmetric-normalised user-item graph, trained with
  *	  BPR.
@@ -36,16 +36,15 @@
  * that make an epoch cheap, a decaying rate is what lets the embeddings
  * settle (the Gowalla schedule in the README was chosen on a holdout).
  */
-#include "postgres.h"
-
 #include <math.h>
+#include <string.h>
 
 #include "factor.h"
 #include "graph.h"
 #include "model.h"
+#include "trainloop.h"
 #include "nn.h"
 #include "optim.h"
-#include "recgan.h"
 #include "rng.h"
 
 enum
@@ -88,9 +87,9 @@ typedef struct LightgcnState
 	float	   *g;				/* (N, F) their gradient */
 	float	   *final;			/* (N, F) propagated: the model's tensors */
 	LightgcnWork work;
-	int32	   *user_of;		/* (P) user of each fitted positive */
-	int32	   *order;			/* (P) the epoch's order */
-	int32	   *tu,
+	int32_t    *user_of;		/* (P) user of each fitted positive */
+	int32_t    *order;			/* (P) the epoch's order */
+	int32_t    *tu,
 			   *ti,
 			   *tj;				/* (B) the batch's triples */
 	Rng			rng;
@@ -98,27 +97,47 @@ typedef struct LightgcnState
 
 /* Bytes of training state beyond the holdout (see LightgcnBegin). */
 static double
-LightgcnBytes(const Model *model, int64 nnz, int f, int nb)
+LightgcnBytes(const Model *model, int64_t nnz, int f, int nb)
 {
 	double		n = (double) model->n_users + model->n_items;
 
 	return n * f * sizeof(float) * 9 +	/* e0, g, m, v, final, dE, 2 scratch, + slack */
-		(n + 1) * sizeof(int64) + 2.0 * nnz * (sizeof(int32) + sizeof(float)) +
-		(double) model->n_items * sizeof(int64) + n * sizeof(int32) +
-		2.0 * nnz * sizeof(int32) +
-		(double) nb * (9 * sizeof(int32) + 3.0 * f * sizeof(float) + 7 * sizeof(float));
+		(n + 1) * sizeof(int64_t) + 2.0 * nnz * (sizeof(int32_t) + sizeof(float)) +
+		(double) model->n_items * sizeof(int64_t) + n * sizeof(int32_t) +
+		2.0 * nnz * sizeof(int32_t) +
+		(double) nb * (9 * sizeof(int32_t) + 3.0 * f * sizeof(float) + 7 * sizeof(float));
+}
+
+/* Allocate the scratch of lightgcn_bpr_loss for n nodes (nf floats) and batches of nb. */
+static void
+LightgcnWorkAlloc(LightgcnWork *work, int32_t n, size_t nf, int nb, int f)
+{
+	work->slot = rg_alloc(sizeof(int32_t) * n);
+	memset(work->slot, -1, sizeof(int32_t) * n);
+	work->rows = rg_alloc_array(int32_t, 3 * (size_t) nb);
+	work->inc_ptr = rg_alloc_array(int32_t, 3 * (size_t) nb + 1);
+	work->inc = rg_alloc_array(int32_t, 3 * (size_t) nb);
+	work->emb = rg_alloc(sizeof(float) * 3 * (size_t) nb * f);
+	work->norm = rg_alloc_array(float, 3 * (size_t) nb);
+	work->dE = rg_alloc0(sizeof(float) * nf);
+	work->scratch = rg_alloc(sizeof(float) * 2 * nf);
+	work->sp = rg_alloc_array(float, nb);
+	work->sn = rg_alloc_array(float, nb);
+	work->dp = rg_alloc_array(float, nb);
+	work->dn = rg_alloc_array(float, nb);
 }
 
 /* Allocate the graph, the weights and the scratch; initialise E0. */
-static void *
-LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+static RgStatus
+LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
+			  void **state)
 {
-	LightgcnState *st = palloc0(sizeof(LightgcnState));
+	LightgcnState *st = rg_alloc0(sizeof(LightgcnState));
 	int			f = (int) opt[OPT_FACTORS];
 	int			nb = (int) opt[OPT_BATCH];
-	int64		nnz = CsrNnz(fit);
-	int32		n = model->n_users + model->n_items;
-	Size		nf = (Size) n * f;
+	int64_t		nnz = CsrNnz(fit);
+	int32_t		n = model->n_users + model->n_items;
+	size_t		nf = (size_t) n * f;
 
 	st->model = model;
 	st->fit = fit;
@@ -128,62 +147,49 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	st->reg = opt[OPT_REG];
 	st->lr_decay = opt[OPT_LR_DECAY];
 	st->adam = (AdamConfig) {opt[OPT_LR], 0.9, 0.999, 1e-8, 0, 0};
-	TrainLoopCheckMemory(loop, LightgcnBytes(model, nnz, f, nb), (double) nf);
-	RecganThreadsSetup();
+	RG_TRY(train_loop_check_memory(loop, LightgcnBytes(model, nnz, f, nb), (double) nf));
 
-	st->adj.indptr = palloc_extended(sizeof(int64) * ((Size) n + 1), MCXT_ALLOC_HUGE);
-	st->adj.indices = palloc_extended(sizeof(int32) * Max(2 * nnz, 1), MCXT_ALLOC_HUGE);
-	st->adj.values = palloc_extended(sizeof(float) * Max(2 * nnz, 1), MCXT_ALLOC_HUGE);
+	st->adj.indptr = rg_alloc(sizeof(int64_t) * ((size_t) n + 1));
+	st->adj.indices = rg_alloc(sizeof(int32_t) * RG_MAX(2 * nnz, 1));
+	st->adj.values = rg_alloc(sizeof(float) * RG_MAX(2 * nnz, 1));
 	graph_build_adjacency(&st->adj, fit->indptr, fit->indices, model->n_users, model->n_items,
-						  palloc_extended(sizeof(int64) * Max(model->n_items, 1), MCXT_ALLOC_HUGE));
-	st->e0 = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
-	st->g = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	st->final = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE);
-	adam_init(&st->opt, palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE),
-			  palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE), (int64) nf);
-	st->work.slot = palloc_extended(sizeof(int32) * n, MCXT_ALLOC_HUGE);
-	memset(st->work.slot, -1, sizeof(int32) * n);
-	st->work.rows = palloc_array(int32, 3 * (Size) nb);
-	st->work.inc_ptr = palloc_array(int32, 3 * (Size) nb + 1);
-	st->work.inc = palloc_array(int32, 3 * (Size) nb);
-	st->work.emb = palloc_extended(sizeof(float) * 3 * (Size) nb * f, MCXT_ALLOC_HUGE);
-	st->work.norm = palloc_array(float, 3 * (Size) nb);
-	st->work.dE = palloc_extended(sizeof(float) * nf, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	st->work.scratch = palloc_extended(sizeof(float) * 2 * nf, MCXT_ALLOC_HUGE);
-	st->work.sp = palloc_array(float, nb);
-	st->work.sn = palloc_array(float, nb);
-	st->work.dp = palloc_array(float, nb);
-	st->work.dn = palloc_array(float, nb);
-	st->user_of = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	st->order = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	st->tu = palloc_array(int32, nb);
-	st->ti = palloc_array(int32, nb);
-	st->tj = palloc_array(int32, nb);
-	FactorUserOfPositives(fit, st->user_of);
+						  rg_alloc(sizeof(int64_t) * RG_MAX(model->n_items, 1)));
+	st->e0 = rg_alloc(sizeof(float) * nf);
+	st->g = rg_alloc0(sizeof(float) * nf);
+	st->final = rg_alloc(sizeof(float) * nf);
+	adam_init(&st->opt, rg_alloc(sizeof(float) * nf), rg_alloc(sizeof(float) * nf), (int64_t) nf);
+	LightgcnWorkAlloc(&st->work, n, nf, nb, f);
+	st->user_of = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
+	st->order = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
+	st->tu = rg_alloc_array(int32_t, nb);
+	st->ti = rg_alloc_array(int32_t, nb);
+	st->tj = rg_alloc_array(int32_t, nb);
+	factor_user_of_positives(fit, st->user_of);
 
 	rng_seed(&st->rng, seed);
-	init_normal(st->e0, (float) opt[OPT_INIT_STD], (int64) nf, &st->rng);
+	init_normal(st->e0, (float) opt[OPT_INIT_STD], (int64_t) nf, &st->rng);
 	lightgcn_forward(st->final, &st->adj, st->e0, st->layers, f, st->work.scratch);
 
 	model->n_tensors = 2;
-	model->tensors[0] = (Tensor) {(int64) model->n_users * f, st->final};
-	model->tensors[1] = (Tensor) {(int64) model->n_items * f, st->final + (Size) model->n_users * f};
-	return st;
+	model->tensors[0] = (Tensor) {(int64_t) model->n_users * f, st->final};
+	model->tensors[1] = (Tensor) {(int64_t) model->n_items * f, st->final + (size_t) model->n_users * f};
+	*state = st;
+	return RG_OK;
 }
 
 /* One epoch over every positive, then the full propagation for the tensors. */
-static void
+static RgStatus
 LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
 	LightgcnState *st = state;
 	const Csr  *fit = st->fit;
-	int64		nnz = CsrNnz(fit);
+	int64_t		nnz = CsrNnz(fit);
 	double		sum = 0.0;
 
 	sample_permutation(st->order, nnz, &st->rng);
-	for (int64 p0 = 0; p0 < nnz; p0 += st->batch)
+	for (int64_t p0 = 0; p0 < nnz; p0 += st->batch)
 	{
-		int			nb = (int) Min((int64) st->batch, nnz - p0);
+		int			nb = (int) RG_MIN((int64_t) st->batch, nnz - p0);
 		double		l;
 
 		sample_bpr_triples(&st->rng, fit->indptr, fit->indices, fit->n_cols, st->user_of,
@@ -191,13 +197,14 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 		l = lightgcn_bpr_loss(st->g, &st->work, &st->adj, st->e0, st->model->n_users,
 							  st->layers, st->f, st->tu, st->ti, st->tj, nb, st->reg);
 		adam_update_zero(st->e0, &st->opt, st->g, &st->adam);	/* g is zero again */
-		TrainLoopBatch(loop, l);
+		RG_TRY(train_loop_batch(loop, l));
 		sum += l * nb;
 	}
 	st->adam.lr *= st->lr_decay;
 	lightgcn_forward(st->final, &st->adj, st->e0, st->layers, st->f, st->work.scratch);
 	*loss = nnz > 0 ? sum / nnz : NAN;
 	*aux_loss = NAN;
+	return RG_OK;
 }
 
 static const IterativeOps lightgcn_iterative = {
@@ -207,20 +214,20 @@ static const IterativeOps lightgcn_iterative = {
 };
 
 /* Train through the shared loop (validation, early stopping, refit). */
-static void
-LightgcnTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+static RgStatus
+LightgcnTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
-	TrainLoopRun(in, model, &lightgcn_iterative, OPT_LOOP, report, arg);
+	return train_loop_run(in, model, &lightgcn_iterative, OPT_LOOP, report, arg, err);
 }
 
 /* Two tensors, (U, F) and (I, F). */
-static void
-LightgcnValidate(const Model *model)
+static RgStatus
+LightgcnValidate(const Model *model, RgError *err)
 {
-	int64		f = (int64) model->hyper[OPT_FACTORS];
-	int64		expected[2] = {model->n_users * f, model->n_items * f};
+	int64_t		f = (int64_t) model->hyper[OPT_FACTORS];
+	int64_t		expected[2] = {model->n_users * f, model->n_items * f};
 
-	ModelCheckTensors(model, 2, expected);
+	return model_check_tensors(model, 2, expected, err);
 }
 
 /* Fold-in vector: sum over the history of y_i / sqrt(d_i) (see the file comment). */
@@ -233,12 +240,12 @@ LightgcnFoldIn(float *x, const Model *model, const ScoreQuery *q, int f)
 	{
 		double		sum = 0.0;
 
-		for (int32 h = 0; h < q->n_items; h++)
+		for (int32_t h = 0; h < q->n_items; h++)
 		{
-			int32		i = q->items[h];
+			int32_t		i = q->items[h];
 			double		d = model->popularity ? model->popularity[i] : 1.0;
 
-			sum += y[(Size) i * f + c] / sqrt(Max(d, 1.0));
+			sum += y[(size_t) i * f + c] / sqrt(RG_MAX(d, 1.0));
 		}
 		x[c] = (float) sum;
 	}
@@ -250,32 +257,32 @@ LightgcnScore(const Model *model, const ScoreQuery *queries, int nq, float *scor
 {
 	int			f = (int) model->hyper[OPT_FACTORS];
 	const float *x = model->tensors[0].data;
-	float	   *xq = palloc_array(float, (Size) nq * f);	/* (Q, F) */
+	float	   *xq = rg_alloc_array(float, (size_t) nq * f);	/* (Q, F) */
 
 	for (int q = 0; q < nq; q++)
 	{
 		if (queries[q].user >= 0)
-			memcpy(xq + (Size) q * f, x + (Size) queries[q].user * f, sizeof(float) * f);
+			memcpy(xq + (size_t) q * f, x + (size_t) queries[q].user * f, sizeof(float) * f);
 		else
-			LightgcnFoldIn(xq + (Size) q * f, model, &queries[q], f);
+			LightgcnFoldIn(xq + (size_t) q * f, model, &queries[q], f);
 	}
-	FactorScore(xq, nq, model->tensors[1].data, NULL, model->n_items, f, scores);
-	pfree(xq);
+	factor_score(xq, nq, model->tensors[1].data, NULL, model->n_items, f, scores);
+	rg_free(xq);
 }
 
 /* Cosine of the propagated item embeddings. */
 static void
-LightgcnSimilar(const Model *model, int32 item, float *scores)
+LightgcnSimilar(const Model *model, int32_t item, float *scores)
 {
-	FactorCosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
-				 item, scores);
+	factor_cosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
+				  item, scores);
 }
 
 const ModelOps lightgcn_ops = {
 	.name = "lightgcn",
 	.algorithm = RECGAN_ALG_LIGHTGCN,
 	.options = lightgcn_options,
-	.n_options = lengthof(lightgcn_options),
+	.n_options = RG_LENGTHOF(lightgcn_options),
 	.train = LightgcnTrain,
 	.validate = LightgcnValidate,
 	.score = LightgcnScore,

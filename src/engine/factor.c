@@ -1,29 +1,28 @@
 /*
  * factor.c
  *	  Scoring, fold-in and similar-item helpers of the embedding models
- *	  (bpr.c, lightgcn.c).
+ *	  (alg_bpr.c, alg_lightgcn.c, alg_ials.c).
  *
  * Legend: I items, F factors, Q queries in a scoring block.
  */
-#include "postgres.h"
-
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 #include "factor.h"
 #include "nn.h"
 
 /* scores = X_q Y^T, plus the item bias when there is one. */
 void
-FactorScore(const float *xq, int nq, const float *y, const float *bias, int32 n_items, int f,
-			float *scores)
+factor_score(const float *xq, int nq, const float *y, const float *bias, int32_t n_items, int f,
+			 float *scores)
 {
 	float		beta = 0.0f;
 
 	if (bias != NULL)
 	{
 		for (int q = 0; q < nq; q++)
-			memcpy(scores + (Size) q * n_items, bias, sizeof(float) * n_items);
+			memcpy(scores + (size_t) q * n_items, bias, sizeof(float) * n_items);
 		beta = 1.0f;
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n_items, f,
@@ -32,30 +31,30 @@ FactorScore(const float *xq, int nq, const float *y, const float *bias, int32 n_
 
 /* Mean of the listed rows of Y, in double. */
 void
-FactorMeanRows(float *x, const float *y, const int32 *items, int32 n, int f)
+factor_mean_rows(float *x, const float *y, const int32_t *items, int32_t n, int f)
 {
 	for (int c = 0; c < f; c++)
 	{
 		double		sum = 0.0;
 
-		for (int32 h = 0; h < n; h++)
-			sum += y[(Size) items[h] * f + c];
+		for (int32_t h = 0; h < n; h++)
+			sum += y[(size_t) items[h] * f + c];
 		x[c] = n > 0 ? (float) (sum / n) : 0.0f;
 	}
 }
 
 /* Cosine of row item of Y with every row. */
 void
-FactorCosine(const float *y, int32 n_items, int f, int32 item, float *scores)
+factor_cosine(const float *y, int32_t n_items, int f, int32_t item, float *scores)
 {
-	const float *yi = y + (Size) item * f;
+	const float *yi = y + (size_t) item * f;
 	double		ni = 0;
 
 	for (int c = 0; c < f; c++)
 		ni += (double) yi[c] * yi[c];
-	for (int32 j = 0; j < n_items; j++)
+	for (int32_t j = 0; j < n_items; j++)
 	{
-		const float *yj = y + (Size) j * f;
+		const float *yj = y + (size_t) j * f;
 		double		dot = 0,
 					nj = 0;
 
@@ -70,9 +69,9 @@ FactorCosine(const float *y, int32 n_items, int f, int32 item, float *scores)
 
 /* The row of each CSR entry. */
 void
-FactorUserOfPositives(const Csr *fit, int32 *user_of)
+factor_user_of_positives(const Csr *fit, int32_t *user_of)
 {
-	for (int32 u = 0; u < fit->n_rows; u++)
-		for (int64 p = fit->indptr[u]; p < fit->indptr[u + 1]; p++)
+	for (int32_t u = 0; u < fit->n_rows; u++)
+		for (int64_t p = fit->indptr[u]; p < fit->indptr[u + 1]; p++)
 			user_of[p] = u;
 }

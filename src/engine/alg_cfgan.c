@@ -1,5 +1,5 @@
 /*
- * cfgan.c
+ * alg_cfgan.c
  *	  CFGAN: collaborative filtering with a generative adversarial network
  *	  (Chae, Kang, Kim and Lee, "CFGAN: A Generic Collaborative Filtering
  *	  Framework based on Generative Adversarial Networks", CIKM 2018).
@@ -46,17 +46,15 @@
  *	0 = W1 (C + Z, H) input-major, 1 = b1 (H), 2 = W2 (C, H), 3 = b2 (C).
  * Noise (noise_dim > 0) is N(0, 1) while training and zero when scoring.
  */
-#include "postgres.h"
-
 #include <cblas.h>
 #include <math.h>
-
-#include "miscadmin.h"
-#include "utils/memutils.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "gan.h"
 #include "model.h"
-#include "recgan.h"
+#include "trainloop.h"
 
 enum
 {
@@ -108,6 +106,8 @@ typedef struct CfganState
 {
 	CfganTrainer trainer;
 	Csr			entities;		/* (E x C) */
+	TrainLoop  *loop;			/* the epoch's loop, for the batch hook */
+	RgStatus	status;			/* the first failed train_loop_batch of the epoch */
 } CfganState;
 
 /* Dimensions of a model's generator from its header options. */
@@ -149,7 +149,7 @@ CfganModelConfig(const Model *model, const double *opt)
 static void
 CfganPointTensors(Model *model, const CfganG *G, const CfganDims *d)
 {
-	int64		lens[4] = {((int64) d->C + d->Z) * d->H, d->H, (int64) d->C * d->H, d->C};
+	int64_t		lens[4] = {((int64_t) d->C + d->Z) * d->H, d->H, (int64_t) d->C * d->H, d->C};
 	float	   *data[4] = {G->W1, G->b1, G->W2, G->b2};
 
 	model->n_tensors = 4;
@@ -186,13 +186,14 @@ CfganScoreBytes(const Model *model, const CfganDims *d, int q)
 }
 
 /* Allocate the trainer over fit's entities and initialise the weights. */
-static void *
-CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+static RgStatus
+CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
+		   void **state)
 {
-	CfganState *st = palloc0(sizeof(CfganState));
+	CfganState *st = rg_alloc0(sizeof(CfganState));
 	CfganConfig cfg = CfganModelConfig(model, opt);
 	const CfganDims *d = &cfg.dims;
-	int32		E;
+	int32_t		E;
 	size_t		bytes;
 	double		csr_bytes = 0.0;
 	void	   *mem;
@@ -201,44 +202,58 @@ CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uin
 		st->entities = *fit;
 	else
 	{
-		CsrTranspose(fit, &st->entities);
+		csr_transpose(fit, &st->entities);
 		csr_bytes = CsrNnz(fit) * 4.0 + (model->n_items + 1.0) * 8.0;
 	}
 	E = st->entities.n_rows;
 	bytes = cfgan_trainer_bytes(&cfg, E);
-	if (bytes == 0 || bytes > MaxAllocHugeSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cfgan networks of this size cannot be allocated"),
-				 errhint("Use fewer hidden units, smaller batches, or fewer users and items.")));
-	TrainLoopCheckMemory(loop, bytes + csr_bytes + CfganScoreBytes(model, d, model->n_users),
-						 (double) cfgan_g_count(d));
-	mem = palloc_extended(bytes, MCXT_ALLOC_HUGE);
+	/* SIZE_MAX / 2: the backend's largest allocation (MaxAllocHugeSize) */
+	if (bytes == 0 || bytes > SIZE_MAX / 2)
+	{
+		rg_fail(train_loop_error(loop), RG_PROGRAM_LIMIT,
+				"cfgan networks of this size cannot be allocated");
+		return rg_hint(train_loop_error(loop),
+					   "Use fewer hidden units, smaller batches, or fewer users and items.");
+	}
+	RG_TRY(train_loop_check_memory(loop, bytes + csr_bytes + CfganScoreBytes(model, d, model->n_users),
+								   (double) cfgan_g_count(d)));
+	mem = rg_alloc(bytes);
 	if (cfgan_trainer_init(&st->trainer, &cfg, E, st->entities.indptr,
 						   st->entities.indices, seed, mem, bytes) != 0)
-		elog(ERROR, "cfgan trainer layout failed. Please report a bug.");
-	RecganThreadsSetup();
+		return rg_fail(train_loop_error(loop), RG_INTERNAL,
+					   "cfgan trainer layout failed. Please report a bug.");
 	CfganPointTensors(model, &st->trainer.G, d);
-	return st;
+	*state = st;
+	return RG_OK;
 }
 
-/* Hook of the engine after each batch. */
+/*
+ * Hook of the engine after each batch.  The hook cannot stop the epoch: the
+ * first failure is kept in st->status (and no later batch is checked, so its
+ * error stays the one reported) and CfganEpoch returns it.
+ */
 static void
 CfganBatchDone(void *arg, double loss)
 {
-	TrainLoopBatch((TrainLoop *) arg, loss);
+	CfganState *st = arg;
+
+	if (st->status == RG_OK)
+		st->status = train_loop_batch(st->loop, loss);
 }
 
 /* One epoch: loss is the generator's, aux_loss the discriminator's. */
-static void
+static RgStatus
 CfganEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
 	CfganState *st = state;
 	CfganEpochStats stats;
 
-	cfgan_train_epoch(&st->trainer, &stats, CfganBatchDone, loop);
+	st->loop = loop;
+	st->status = RG_OK;
+	cfgan_train_epoch(&st->trainer, &stats, CfganBatchDone, st);
 	*loss = stats.g_loss;
 	*aux_loss = stats.d_loss;
+	return st->status;
 }
 
 static const IterativeOps cfgan_iterative = {
@@ -248,72 +263,75 @@ static const IterativeOps cfgan_iterative = {
 };
 
 /* Train through the shared loop. */
-static void
-CfganTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+static RgStatus
+CfganTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
-	TrainLoopRun(in, model, &cfgan_iterative, OPT_LOOP, report, arg);
+	return train_loop_run(in, model, &cfgan_iterative, OPT_LOOP, report, arg, err);
 }
 
 /* Report a corrupted CFGAN model. */
-static void
-CfganCorrupted(const char *detail)
+static RgStatus
+CfganCorrupted(RgError *err, const char *detail)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("recgan model data is corrupted"),
-			 errdetail("%s", detail),
-			 errhint("Retrain the model with recgan_train().")));
+	rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
+	rg_detail(err, "%s", detail);
+	return rg_hint(err, "Retrain the model with recgan_train().");
 }
 
 /* Check the header options scoring needs, then the four tensor lengths. */
-static void
-CfganValidate(const Model *model)
+static RgStatus
+CfganValidate(const Model *model, RgError *err)
 {
 	CfganDims	d;
-	int64		expected[4];
+	int64_t		expected[4];
 
 	if (model->n_hyper <= OPT_NOISE_DIM)
-		CfganCorrupted("A CFGAN model needs its mode, hidden_g and noise_dim options.");
+		return CfganCorrupted(err, "A CFGAN model needs its mode, hidden_g and noise_dim options.");
 	for (int o = 0; o <= OPT_NOISE_DIM; o++)
 	{
 		const OptionSpec *spec = &cfgan_options[o];
 		double		v = model->hyper[o];
 
 		if (!(v >= spec->min && v <= (spec->type == OPT_ENUM ? 1 : spec->max)) || v != floor(v))
-			CfganCorrupted(psprintf("CFGAN option \"%s\" is out of range.", spec->key));
+		{
+			char		detail[128];
+
+			snprintf(detail, sizeof(detail), "CFGAN option \"%s\" is out of range.", spec->key);
+			return CfganCorrupted(err, detail);
+		}
 	}
 	d = CfganModelDims(model);
-	expected[0] = ((int64) d.C + d.Z) * d.H;
+	expected[0] = ((int64_t) d.C + d.Z) * d.H;
 	expected[1] = d.H;
-	expected[2] = (int64) d.C * d.H;
+	expected[2] = (int64_t) d.C * d.H;
 	expected[3] = d.C;
-	ModelCheckTensors(model, 4, expected);
+	return model_check_tensors(model, 4, expected, err);
 }
 
 /* User mode: each query's history is a condition; the output is its score row. */
 static void
-CfganScoreUsers(const Model *model, const CfganDims *d, const CfganG *G,
+CfganScoreUsers(const CfganDims *d, const CfganG *G,
 				const ScoreQuery *queries, int nq, float *scores)
 {
-	int64	   *indptr = palloc_array(int64, nq + 1);
-	int64		nnz = 0;
-	int32	   *indices;
-	float	   *h = palloc_extended(sizeof(float) * (Size) nq * d->H, MCXT_ALLOC_HUGE);
+	int64_t	   *indptr = rg_alloc_array(int64_t, nq + 1);
+	int64_t		nnz = 0;
+	int32_t	   *indices;
+	float	   *h = rg_alloc(sizeof(float) * (size_t) nq * d->H);
 
 	for (int q = 0; q < nq; q++)
 		nnz += queries[q].n_items;
-	indices = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
+	indices = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
 	indptr[0] = 0;
 	for (int q = 0; q < nq; q++)
 	{
-		memcpy(indices + indptr[q], queries[q].items, sizeof(int32) * queries[q].n_items);
+		memcpy(indices + indptr[q], queries[q].items, sizeof(int32_t) * queries[q].n_items);
 		indptr[q + 1] = indptr[q] + queries[q].n_items;
 	}
 	cfgan_generator_hidden(h, indptr, indices, NULL, nq, G, d);
 	linear_forward(scores, h, G->W2, G->b2, nq, d->H, d->C);
-	pfree(h);
-	pfree(indices);
-	pfree(indptr);
+	rg_free(h);
+	rg_free(indices);
+	rg_free(indptr);
 }
 
 /* Serving state of an item-mode model, built once by CfganPrepare. */
@@ -332,10 +350,10 @@ CfganItemHidden(const Model *model, const CfganDims *d, const CfganG *G, float *
 {
 	Csr			xt;
 
-	CsrTranspose(&model->pos, &xt);
+	csr_transpose(&model->pos, &xt);
 	cfgan_generator_hidden(hidden, xt.indptr, xt.indices, NULL, model->n_items, G, d);
-	pfree(xt.indptr);
-	pfree(xt.indices);
+	rg_free(xt.indptr);
+	rg_free(xt.indices);
 }
 
 /* norms (I): the norm of each item's generator output, in blocks of OUTPUT_BLOCK items. */
@@ -343,18 +361,20 @@ static void
 CfganOutputNorms(const Model *model, const CfganDims *d, const CfganG *G,
 				 const float *hidden, float *norms)
 {
-	float	   *out = palloc_extended(sizeof(float) * OUTPUT_BLOCK * (Size) d->C, MCXT_ALLOC_HUGE);
+	float	   *out = rg_alloc(sizeof(float) * OUTPUT_BLOCK * (size_t) d->C);
+	RgError		cancel;
 
-	for (int32 i0 = 0; i0 < model->n_items; i0 += OUTPUT_BLOCK)
+	for (int32_t i0 = 0; i0 < model->n_items; i0 += OUTPUT_BLOCK)
 	{
-		int			n = Min(OUTPUT_BLOCK, model->n_items - i0);
+		int			n = RG_MIN(OUTPUT_BLOCK, model->n_items - i0);
 
-		CHECK_FOR_INTERRUPTS();
-		linear_forward(out, hidden + (Size) i0 * d->H, G->W2, G->b2, n, d->H, d->C);
+		/* scoring cannot fail: only a host whose check unwinds can stop it here */
+		(void) rg_check_interrupts(&cancel);
+		linear_forward(out, hidden + (size_t) i0 * d->H, G->W2, G->b2, n, d->H, d->C);
 		for (int r = 0; r < n; r++)
-			norms[i0 + r] = cblas_snrm2(d->C, out + (Size) r * d->C, 1);
+			norms[i0 + r] = cblas_snrm2(d->C, out + (size_t) r * d->C, 1);
 	}
-	pfree(out);
+	rg_free(out);
 }
 
 /*
@@ -368,28 +388,28 @@ CfganFoldInItems(const Model *model, const CfganDims *d, const CfganG *G,
 				 float *scores)
 {
 	int			n = q->n_items;
-	float	   *hs = palloc_array(float, (Size) Max(n, 1) * d->H);
-	float	   *gs = palloc_extended(sizeof(float) * Max(n, 1) * (Size) d->C, MCXT_ALLOC_HUGE);
-	float	   *s = palloc0_array(float, d->C);
-	float	   *v = palloc_array(float, d->H);
+	float	   *hs = rg_alloc_array(float, (size_t) RG_MAX(n, 1) * d->H);
+	float	   *gs = rg_alloc(sizeof(float) * RG_MAX(n, 1) * (size_t) d->C);
+	float	   *s = rg_alloc0_array(float, d->C);
+	float	   *v = rg_alloc_array(float, d->H);
 	float		c;
 
 	for (int h = 0; h < n; h++)
-		memcpy(hs + (Size) h * d->H, hidden + (Size) q->items[h] * d->H, sizeof(float) * d->H);
+		memcpy(hs + (size_t) h * d->H, hidden + (size_t) q->items[h] * d->H, sizeof(float) * d->H);
 	linear_forward(gs, hs, G->W2, G->b2, n, d->H, d->C);
 	for (int h = 0; h < n; h++)
 		if (norms[q->items[h]] > 0.0f)
-			cblas_saxpy(d->C, 1.0f / norms[q->items[h]], gs + (Size) h * d->C, 1, s, 1);
+			cblas_saxpy(d->C, 1.0f / norms[q->items[h]], gs + (size_t) h * d->C, 1, s, 1);
 	cblas_sgemv(CblasRowMajor, CblasTrans, d->C, d->H, 1.0f, G->W2, d->H, s, 1, 0.0f, v, 1);
 	c = cblas_sdot(d->C, G->b2, 1, s, 1);
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, model->n_items, d->H, 1.0f, hidden, d->H, v, 1,
 				0.0f, scores, 1);
-	for (int32 j = 0; j < model->n_items; j++)
+	for (int32_t j = 0; j < model->n_items; j++)
 		scores[j] = norms[j] > 0.0f ? (scores[j] + c) / norms[j] : 0.0f;
-	pfree(v);
-	pfree(s);
-	pfree(gs);
-	pfree(hs);
+	rg_free(v);
+	rg_free(s);
+	rg_free(gs);
+	rg_free(hs);
 }
 
 /*
@@ -402,47 +422,51 @@ static void
 CfganScoreItems(const Model *model, const CfganDims *d, const CfganG *G,
 				const ScoreQuery *queries, int nq, float *scores)
 {
-	int32		n_items = model->n_items;
+	int32_t		n_items = model->n_items;
 	const CfganServing *sv = model->serving;
 	const float *hidden = sv ? sv->hidden : NULL;
 	const float *norms = sv ? sv->norms : NULL;
-	float	   *wq = palloc0_array(float, (Size) nq * d->H);
+	float	   *wq = rg_alloc0_array(float, (size_t) nq * d->H);
+	float	   *own_hidden = NULL,
+			   *own_norms = NULL;	/* computed here, freed at the end */
 
 	if (hidden == NULL)
 	{
-		float	   *h = palloc_extended(sizeof(float) * (Size) n_items * d->H, MCXT_ALLOC_HUGE);
-
-		CfganItemHidden(model, d, G, h);
-		hidden = h;
+		own_hidden = rg_alloc(sizeof(float) * (size_t) n_items * d->H);
+		CfganItemHidden(model, d, G, own_hidden);
+		hidden = own_hidden;
 	}
 	for (int q = 0; q < nq; q++)
 		if (queries[q].user >= 0)
-			memcpy(wq + (Size) q * d->H, G->W2 + (Size) queries[q].user * d->H,
+			memcpy(wq + (size_t) q * d->H, G->W2 + (size_t) queries[q].user * d->H,
 				   sizeof(float) * d->H);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, n_items, d->H,
 				1.0f, wq, d->H, hidden, d->H, 0.0f, scores, n_items);
 	for (int q = 0; q < nq; q++)
 	{
-		float	   *row = scores + (Size) q * n_items;
+		float	   *row = scores + (size_t) q * n_items;
 
 		if (queries[q].user >= 0)
 		{
 			float		bias = G->b2[queries[q].user];
 
-			for (int32 i = 0; i < n_items; i++)
+			for (int32_t i = 0; i < n_items; i++)
 				row[i] += bias;
 			continue;
 		}
 		if (norms == NULL)
 		{
-			float	   *nm = palloc_array(float, n_items);
-
-			CfganOutputNorms(model, d, G, hidden, nm);
-			norms = nm;
+			own_norms = rg_alloc_array(float, n_items);
+			CfganOutputNorms(model, d, G, hidden, own_norms);
+			norms = own_norms;
 		}
 		CfganFoldInItems(model, d, G, hidden, norms, &queries[q], row);
 	}
-	pfree(wq);
+	if (own_norms != NULL)
+		rg_free(own_norms);
+	if (own_hidden != NULL)
+		rg_free(own_hidden);
+	rg_free(wq);
 }
 
 /* Scores of every item for a block of queries (see the file comment). */
@@ -453,7 +477,7 @@ CfganScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 	CfganG		G = CfganModelG(model);
 
 	if (model->hyper[OPT_MODE] == MODE_USER)
-		CfganScoreUsers(model, &d, &G, queries, nq, scores);
+		CfganScoreUsers(&d, &G, queries, nq, scores);
 	else
 		CfganScoreItems(model, &d, &G, queries, nq, scores);
 }
@@ -468,9 +492,9 @@ CfganPrepare(Model *model)
 
 	if (model->hyper[OPT_MODE] == MODE_USER)
 		return;
-	sv = palloc(sizeof(CfganServing));
-	sv->hidden = palloc_extended(sizeof(float) * (Size) model->n_items * d.H, MCXT_ALLOC_HUGE);
-	sv->norms = palloc_array(float, model->n_items);
+	sv = rg_alloc(sizeof(CfganServing));
+	sv->hidden = rg_alloc(sizeof(float) * (size_t) model->n_items * d.H);
+	sv->norms = rg_alloc_array(float, model->n_items);
 	CfganItemHidden(model, &d, &G, sv->hidden);
 	CfganOutputNorms(model, &d, &G, sv->hidden, sv->norms);
 	model->serving = sv;
@@ -482,7 +506,7 @@ CfganPrepare(Model *model)
  * cosine between generator outputs).
  */
 static void
-CfganSimilar(const Model *model, int32 item, float *scores)
+CfganSimilar(const Model *model, int32_t item, float *scores)
 {
 	ScoreQuery	q = {-1, &item, 1};
 
@@ -493,7 +517,7 @@ const ModelOps cfgan_ops = {
 	.name = "cfgan",
 	.algorithm = RECGAN_ALG_CFGAN,
 	.options = cfgan_options,
-	.n_options = lengthof(cfgan_options),
+	.n_options = RG_LENGTHOF(cfgan_options),
 	.train = CfganTrain,
 	.validate = CfganValidate,
 	.score = CfganScore,

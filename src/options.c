@@ -1,6 +1,6 @@
 /*
- * model.c
- *	  Algorithm registry and option parsing shared by every model.
+ * options.c
+ *	  Algorithms by name, and their options from jsonb, for the SQL functions.
  *
  * Options arrive as a jsonb object.  Each algorithm declares the keys it
  * accepts in an OptionSpec table; an unknown key, a value of the wrong type or
@@ -18,22 +18,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "model.h"
-
-static const ModelOps *const registry[] = {
-	&popularity_ops,
-	&itemknn_ops,
-	&ease_ops,
-	&cfgan_ops,
-	&bpr_ops,
-	&lightgcn_ops,
-	&ials_ops,
-	&gmf_ops,
-	&neumf_ops,
-	&cgan_ops,
-};
-
-#define N_REGISTRY ((int) lengthof(registry))
+#include "options.h"
 
 /* Comma-separated names of all algorithms, for hints. */
 static char *
@@ -42,8 +27,8 @@ AlgorithmNames(void)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	for (int i = 0; i < N_REGISTRY; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", registry[i]->name);
+	for (int i = 0; i < model_registry_size; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", model_registry[i]->name);
 	return buf.data;
 }
 
@@ -51,24 +36,15 @@ AlgorithmNames(void)
 const ModelOps *
 ModelOpsByName(const char *name)
 {
-	for (int i = 0; i < N_REGISTRY; i++)
-		if (strcmp(registry[i]->name, name) == 0)
-			return registry[i];
+	const ModelOps *ops = model_ops_by_name(name);
+
+	if (ops != NULL)
+		return ops;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown algorithm \"%s\"", name),
 			 errhint("Available algorithms: %s.", AlgorithmNames())));
 	return NULL;				/* keep compiler quiet */
-}
-
-/* Look up an algorithm by its stored id; NULL if unknown. */
-const ModelOps *
-ModelOpsById(int id)
-{
-	for (int i = 0; i < N_REGISTRY; i++)
-		if ((int) registry[i]->algorithm == id)
-			return registry[i];
-	return NULL;
 }
 
 /* Comma-separated option keys of an algorithm, for hints. */
@@ -247,34 +223,4 @@ ModelOptionsToJsonb(const ModelOps *ops, const double *values, uint64 seed)
 	}
 	appendStringInfo(&buf, "%s\"seed\": " UINT64_FORMAT "}", ops->n_options ? ", " : "", seed);
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
-}
-
-/* Count training positives per item into model->popularity. */
-void
-ModelComputePopularity(Model *model)
-{
-	int64		nnz = CsrNnz(&model->pos);
-
-	model->popularity = palloc0_array(float, model->n_items);
-	for (int64 p = 0; p < nnz; p++)
-		model->popularity[model->pos.indices[p]] += 1.0f;
-}
-
-/* Users per scoring block, bounded by maintenance_work_mem. */
-int
-ModelScoreBlockSize(const Model *model)
-{
-	Size		row_bytes = mul_size(sizeof(float), model->n_items);
-	Size		fit = (Size) maintenance_work_mem * 1024 / row_bytes;
-
-	return (int) Max(Min(fit, (Size) RECGAN_SCORE_BLOCK), 1);
-}
-
-/* Fill a query with a known user's training history. */
-void
-ModelUserQuery(const Model *model, int32 user, ScoreQuery *q)
-{
-	q->user = user;
-	q->items = CsrRow(&model->pos, user);
-	q->n_items = CsrRowLen(&model->pos, user);
 }

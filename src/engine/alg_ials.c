@@ -1,5 +1,5 @@
 /*
- * ials.c
+ * alg_ials.c
  *	  iALS: weighted alternating least squares for implicit feedback
  *	  (Hu, Koren and Volinsky, ICDM 2008), with the Gramian trick.
  *
@@ -36,17 +36,14 @@
  * Options: factors, alpha, lambda, init_std, solver, cg_steps, then the
  * training-loop options.
  */
-#include "postgres.h"
-
 #include <cblas.h>
 #include <math.h>
-
-#include "miscadmin.h"
+#include <string.h>
 
 #include "factor.h"
 #include "model.h"
+#include "trainloop.h"
 #include "nn.h"
-#include "recgan.h"
 #include "rng.h"
 
 /* LAPACK (Fortran ABI, with the hidden length of the character argument) */
@@ -101,11 +98,13 @@ typedef struct IalsState
 	float	   *cg;				/* (4 F + max n) conjugate-gradient vectors */
 } IalsState;
 
-/* G (F, F) = M^T M for a (n, F) matrix, both triangles filled. */
+/*
+ * G (F, F) = M^T M for a (n, F) matrix, both triangles filled.  Training
+ * callers check for interrupts before it.
+ */
 static void
-Gramian(float *gram, const float *m, int64 n, int f)
+Gramian(float *gram, const float *m, int64_t n, int f)
 {
-	CHECK_FOR_INTERRUPTS();
 	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, f, (int) n, 1.0f, m, f, 0.0f, gram, f);
 	for (int a = 0; a < f; a++)
 		for (int b = 0; b < a; b++)
@@ -119,15 +118,15 @@ Gramian(float *gram, const float *m, int64 n, int f)
  * (lambda > 0 bounds the condition number).  Scratch a, b, rows come from
  * the caller.
  */
-static void
-SolveRow(float *out, const float *gram, const float *other, const int32 *hist, int32 n,
-		 int f, double alpha, double lambda, float *a, float *b, float *rows)
+static RgStatus
+SolveRow(float *out, const float *gram, const float *other, const int32_t *hist, int32_t n,
+		 int f, double alpha, double lambda, float *a, float *b, float *rows, RgError *err)
 {
 	int			one = 1,
 				info = 0;
 
-	for (int32 h = 0; h < n; h++)
-		memcpy(rows + (Size) h * f, other + (Size) hist[h] * f, sizeof(float) * f);
+	for (int32_t h = 0; h < n; h++)
+		memcpy(rows + (size_t) h * f, other + (size_t) hist[h] * f, sizeof(float) * f);
 	memcpy(a, gram, sizeof(float) * f * f);
 	if (n > 0)
 		cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, f, n, (float) alpha, rows, f,
@@ -140,16 +139,18 @@ SolveRow(float *out, const float *gram, const float *other, const int32 *hist, i
 	}
 	sposv_("U", &f, &one, a, &f, b, &f, &info, 1);
 	if (info != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("iALS system is not positive definite (LAPACK info %d)", info),
-				 errhint("Increase the \"lambda\" option.")));
+	{
+		rg_fail(err, RG_DATA_EXCEPTION,
+				"iALS system is not positive definite (LAPACK info %d)", info);
+		return rg_hint(err, "Increase the \"lambda\" option.");
+	}
 	memcpy(out, b, sizeof(float) * f);
+	return RG_OK;
 }
 
 /* out (F) = (G + alpha Y_h^T Y_h + lambda Id) v, with Y_h the gathered (n, F) rows. */
 static void
-ApplySystem(float *out, const float *v, const float *gram, const float *rows, int32 n,
+ApplySystem(float *out, const float *v, const float *gram, const float *rows, int32_t n,
 			int f, float alpha, float lambda, float *t)
 {
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, f, f, 1.0f, gram, f, v, 1, 0.0f, out, 1);
@@ -168,7 +169,7 @@ ApplySystem(float *out, const float *v, const float *gram, const float *rows, in
  * RecSys 2011).  x holds the previous epoch's solution (warm start).
  */
 static void
-CgRow(float *x, const float *gram, const float *other, const int32 *hist, int32 n,
+CgRow(float *x, const float *gram, const float *other, const int32_t *hist, int32_t n,
 	  int f, double alpha, double lambda, int steps, float *rows, float *cg)
 {
 	float	   *r = cg,
@@ -177,8 +178,8 @@ CgRow(float *x, const float *gram, const float *other, const int32 *hist, int32 
 			   *t = cg + 3 * f;
 	double		rs = 0;
 
-	for (int32 h = 0; h < n; h++)
-		memcpy(rows + (Size) h * f, other + (Size) hist[h] * f, sizeof(float) * f);
+	for (int32_t h = 0; h < n; h++)
+		memcpy(rows + (size_t) h * f, other + (size_t) hist[h] * f, sizeof(float) * f);
 	/* r = b - A x, with b = (1 + alpha) sum of the rows */
 	ApplySystem(ap, x, gram, rows, n, f, (float) alpha, (float) lambda, t);
 	rows_sum(r, other, hist, n, f);
@@ -213,61 +214,68 @@ CgRow(float *x, const float *gram, const float *other, const int32 *hist, int32 
 }
 
 /* One half-sweep: solve every row of mine against the fixed factors other. */
-static void
-HalfSweep(IalsState *st, TrainLoop *loop, float *mine, const float *other, int64 n_other,
+static RgStatus
+HalfSweep(IalsState *st, TrainLoop *loop, float *mine, const float *other, int64_t n_other,
 		  const Csr *rows)
 {
+	RG_TRY(rg_check_interrupts(train_loop_error(loop)));
 	Gramian(st->gram, other, n_other, st->f);
-	for (int32 r = 0; r < rows->n_rows; r++)
+	for (int32_t r = 0; r < rows->n_rows; r++)
 	{
 		if (st->solver == SOLVER_CG)
-			CgRow(mine + (Size) r * st->f, st->gram, other, CsrRow(rows, r), CsrRowLen(rows, r),
+			CgRow(mine + (size_t) r * st->f, st->gram, other, CsrRow(rows, r), CsrRowLen(rows, r),
 				  st->f, st->alpha, st->lambda, st->cg_steps, st->rows, st->cg);
 		else
-			SolveRow(mine + (Size) r * st->f, st->gram, other, CsrRow(rows, r),
-					 CsrRowLen(rows, r), st->f, st->alpha, st->lambda, st->a, st->b, st->rows);
+			RG_TRY(SolveRow(mine + (size_t) r * st->f, st->gram, other, CsrRow(rows, r),
+							CsrRowLen(rows, r), st->f, st->alpha, st->lambda, st->a, st->b,
+							st->rows, train_loop_error(loop)));
 		if ((r & 255) == 255)
-			TrainLoopBatch(loop, 0.0);
+			RG_TRY(train_loop_batch(loop, 0.0));
 	}
+	return RG_OK;
 }
 
-/* L / N, computed through the Gramians (see the file comment). */
-static double
-IalsLoss(IalsState *st)
+/* *loss = L / N, computed through the Gramians (see the file comment). */
+static RgStatus
+IalsLoss(IalsState *st, RgError *err, double *loss)
 {
 	int			f = st->f;
 	const Csr  *fit = st->fit;
-	float	   *gx = palloc_array(float, (Size) f * f);
+	float	   *gx = rg_alloc_array(float, (size_t) f * f);
 	double		all = 0,
 				pos = 0,
 				reg = 0;
 
+	RG_TRY(rg_check_interrupts(err));
 	Gramian(gx, st->x, fit->n_rows, f);
+	RG_TRY(rg_check_interrupts(err));
 	Gramian(st->gram, st->y, fit->n_cols, f);
 	for (int a = 0; a < f * f; a++)
 		all += (double) gx[a] * st->gram[a];
 	for (int a = 0; a < f; a++)
 		reg += gx[a * f + a] + st->gram[a * f + a];
-	for (int32 u = 0; u < fit->n_rows; u++)
-		for (int64 p = fit->indptr[u]; p < fit->indptr[u + 1]; p++)
+	for (int32_t u = 0; u < fit->n_rows; u++)
+		for (int64_t p = fit->indptr[u]; p < fit->indptr[u + 1]; p++)
 		{
-			double		s = cblas_sdot(f, st->x + (Size) u * f, 1,
-									   st->y + (Size) fit->indices[p] * f, 1);
+			double		s = cblas_sdot(f, st->x + (size_t) u * f, 1,
+									   st->y + (size_t) fit->indices[p] * f, 1);
 
 			/* replace the c = 1, p = 0 term counted in all by the positive's */
 			pos += (1.0 + st->alpha) * (1.0 - s) * (1.0 - s) - s * s;
 		}
-	pfree(gx);
-	return (all + pos + st->lambda * reg) / Max(CsrNnz(fit), 1);
+	rg_free(gx);
+	*loss = (all + pos + st->lambda * reg) / RG_MAX(CsrNnz(fit), 1);
+	return RG_OK;
 }
 
 /* Allocate and initialise the factors; point the model's tensors at them. */
-static void *
-IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+static RgStatus
+IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
+		  void **state)
 {
-	IalsState  *st = palloc0(sizeof(IalsState));
+	IalsState  *st = rg_alloc0(sizeof(IalsState));
 	int			f = (int) opt[OPT_FACTORS];
-	int32		longest = 0;
+	int32_t		longest = 0;
 	Rng			rng;
 
 	st->model = model;
@@ -277,48 +285,48 @@ IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 	st->solver = (int) opt[OPT_SOLVER];
 	st->cg_steps = (int) opt[OPT_CG_STEPS];
 	st->fit = fit;
-	for (int32 u = 0; u < fit->n_rows; u++)
-		longest = Max(longest, CsrRowLen(fit, u));
-	CsrTranspose(fit, &st->fit_t);
-	for (int32 i = 0; i < st->fit_t.n_rows; i++)
-		longest = Max(longest, CsrRowLen(&st->fit_t, i));
+	for (int32_t u = 0; u < fit->n_rows; u++)
+		longest = RG_MAX(longest, CsrRowLen(fit, u));
+	csr_transpose(fit, &st->fit_t);
+	for (int32_t i = 0; i < st->fit_t.n_rows; i++)
+		longest = RG_MAX(longest, CsrRowLen(&st->fit_t, i));
 
-	TrainLoopCheckMemory(loop,
-						 (double) (model->n_users + model->n_items) * f * 4 +
-						 (double) CsrNnz(fit) * 4 + ((double) longest + 2 * f + 5) * f * 4 + longest * 4.0,
-						 (double) (model->n_users + model->n_items) * f);
-	st->x = palloc_extended((Size) model->n_users * f * sizeof(float), MCXT_ALLOC_HUGE);
-	st->y = palloc_extended((Size) model->n_items * f * sizeof(float), MCXT_ALLOC_HUGE);
-	st->gram = palloc_array(float, (Size) f * f);
-	st->a = palloc_array(float, (Size) f * f);
-	st->b = palloc_array(float, f);
-	st->rows = palloc_extended((Size) Max(longest, 1) * f * sizeof(float), MCXT_ALLOC_HUGE);
-	st->cg = palloc_array(float, (Size) 4 * f + Max(longest, 1));
+	RG_TRY(train_loop_check_memory(loop,
+								   (double) (model->n_users + model->n_items) * f * 4 +
+								   (double) CsrNnz(fit) * 4 + ((double) longest + 2 * f + 5) * f * 4 + longest * 4.0,
+								   (double) (model->n_users + model->n_items) * f));
+	st->x = rg_alloc_array(float, (size_t) model->n_users * f);
+	st->y = rg_alloc_array(float, (size_t) model->n_items * f);
+	st->gram = rg_alloc_array(float, (size_t) f * f);
+	st->a = rg_alloc_array(float, (size_t) f * f);
+	st->b = rg_alloc_array(float, f);
+	st->rows = rg_alloc_array(float, (size_t) RG_MAX(longest, 1) * f);
+	st->cg = rg_alloc_array(float, (size_t) 4 * f + RG_MAX(longest, 1));
 
 	rng_seed(&rng, seed);
 	init_normal(st->x, (float) opt[OPT_INIT_STD], (int64_t) model->n_users * f, &rng);
 	init_normal(st->y, (float) opt[OPT_INIT_STD], (int64_t) model->n_items * f, &rng);
 
 	model->n_tensors = 2;
-	model->tensors[0].len = (int64) model->n_users * f;
+	model->tensors[0].len = (int64_t) model->n_users * f;
 	model->tensors[0].data = st->x;
-	model->tensors[1].len = (int64) model->n_items * f;
+	model->tensors[1].len = (int64_t) model->n_items * f;
 	model->tensors[1].data = st->y;
-	RecganThreadsSetup();
-	return st;
+	*state = st;
+	return RG_OK;
 }
 
 /* One epoch: users against items, then items against users. */
-static void
+static RgStatus
 IalsEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
 	IalsState  *st = state;
 
-	HalfSweep(st, loop, st->x, st->y, st->model->n_items, st->fit);
-	HalfSweep(st, loop, st->y, st->x, st->model->n_users, &st->fit_t);
-	*loss = IalsLoss(st);
+	RG_TRY(HalfSweep(st, loop, st->x, st->y, st->model->n_items, st->fit));
+	RG_TRY(HalfSweep(st, loop, st->y, st->x, st->model->n_users, &st->fit_t));
+	RG_TRY(IalsLoss(st, train_loop_error(loop), loss));
 	*aux_loss = NAN;
-	TrainLoopBatch(loop, *loss);
+	return train_loop_batch(loop, *loss);
 }
 
 static const IterativeOps ials_iterative = {
@@ -328,20 +336,20 @@ static const IterativeOps ials_iterative = {
 };
 
 /* Train through the shared loop (validation, early stopping, refit). */
-static void
-IalsTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+static RgStatus
+IalsTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
-	TrainLoopRun(in, model, &ials_iterative, OPT_LOOP, report, arg);
+	return train_loop_run(in, model, &ials_iterative, OPT_LOOP, report, arg, err);
 }
 
 /* Two tensors, (U, F) and (I, F). */
-static void
-IalsValidate(const Model *model)
+static RgStatus
+IalsValidate(const Model *model, RgError *err)
 {
-	int64		f = (int64) model->hyper[OPT_FACTORS];
-	int64		expected[2] = {model->n_users * f, model->n_items * f};
+	int64_t		f = (int64_t) model->hyper[OPT_FACTORS];
+	int64_t		expected[2] = {model->n_users * f, model->n_items * f};
 
-	ModelCheckTensors(model, 2, expected);
+	return model_check_tensors(model, 2, expected, err);
 }
 
 /* Serving state: the item Gramian, for fold-in. */
@@ -349,10 +357,31 @@ static void
 IalsPrepare(Model *model)
 {
 	int			f = (int) model->hyper[OPT_FACTORS];
-	float	   *gram = palloc_array(float, (Size) f * f);
+	float	   *gram = rg_alloc_array(float, (size_t) f * f);
 
 	Gramian(gram, model->tensors[1].data, model->n_items, f);
 	model->serving = gram;
+}
+
+/*
+ * Fold-in: x (F) solved from the query's history against Y with the
+ * training equation.  If the system is not positive definite (in exact
+ * arithmetic only with lambda = 0) x is zero: score() cannot fail.
+ */
+static void
+IalsFoldIn(float *x, const Model *model, const float *gram, const ScoreQuery *q, int f)
+{
+	float	   *a = rg_alloc_array(float, (size_t) f * f);
+	float	   *b = rg_alloc_array(float, f);
+	float	   *rows = rg_alloc_array(float, (size_t) RG_MAX(q->n_items, 1) * f);
+	RgError		err;
+
+	if (SolveRow(x, gram, model->tensors[1].data, q->items, q->n_items, f,
+				 model->hyper[OPT_ALPHA], model->hyper[OPT_LAMBDA], a, b, rows, &err) != RG_OK)
+		memset(x, 0, sizeof(float) * f);
+	rg_free(rows);
+	rg_free(b);
+	rg_free(a);
 }
 
 /* scores (Q, I) = X_q Y^T; fold-in queries solve their x first. */
@@ -362,44 +391,43 @@ IalsScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 	int			f = (int) model->hyper[OPT_FACTORS];
 	const float *x = model->tensors[0].data;
 	const float *y = model->tensors[1].data;
-	float	   *xq = palloc_array(float, (Size) nq * f);	/* (Q, F) */
+	float	   *xq = rg_alloc_array(float, (size_t) nq * f);	/* (Q, F) */
 	float	   *gram = model->serving;
 
 	for (int q = 0; q < nq; q++)
 	{
 		if (queries[q].user >= 0)
 		{
-			memcpy(xq + (Size) q * f, x + (Size) queries[q].user * f, sizeof(float) * f);
+			memcpy(xq + (size_t) q * f, x + (size_t) queries[q].user * f, sizeof(float) * f);
 			continue;
 		}
 		if (gram == NULL)
 		{
-			gram = palloc_array(float, (Size) f * f);
+			gram = rg_alloc_array(float, (size_t) f * f);
 			Gramian(gram, y, model->n_items, f);
 		}
-		SolveRow(xq + (Size) q * f, gram, y, queries[q].items, queries[q].n_items, f,
-				 model->hyper[OPT_ALPHA], model->hyper[OPT_LAMBDA],
-				 palloc_array(float, (Size) f * f), palloc_array(float, f),
-				 palloc_array(float, (Size) Max(queries[q].n_items, 1) * f));
+		IalsFoldIn(xq + (size_t) q * f, model, gram, &queries[q], f);
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, model->n_items, f,
 				1.0f, xq, f, y, f, 0.0f, scores, model->n_items);
-	pfree(xq);
+	if (gram != model->serving)
+		rg_free(gram);
+	rg_free(xq);
 }
 
 /* Cosine of item factors. */
 static void
-IalsSimilar(const Model *model, int32 item, float *scores)
+IalsSimilar(const Model *model, int32_t item, float *scores)
 {
-	FactorCosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
-				 item, scores);
+	factor_cosine(model->tensors[1].data, model->n_items, (int) model->hyper[OPT_FACTORS],
+				  item, scores);
 }
 
 const ModelOps ials_ops = {
 	.name = "ials",
 	.algorithm = RECGAN_ALG_IALS,
 	.options = ials_options,
-	.n_options = lengthof(ials_options),
+	.n_options = RG_LENGTHOF(ials_options),
 	.train = IalsTrain,
 	.validate = IalsValidate,
 	.score = IalsScore,

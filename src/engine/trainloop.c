@@ -38,18 +38,16 @@
  * all training positives again: the stored CSR is what recommendations
  * must exclude and what such models condition on when serving.
  *
- * Each run's allocations live in a "recgan fit" context deleted at its
- * end; the final tensors are made in the caller's context.
+ * Each run's allocations live in an allocation scope (engine.h) freed at
+ * its end; the final tensors are allocated outside it.  Errors (a
+ * divergence, the memory limit, a cancel) are returned as an RgStatus with
+ * the loop's RgError filled.
  */
-#include "postgres.h"
-
 #include <math.h>
-
-#include "miscadmin.h"
-#include "utils/memutils.h"
+#include <string.h>
 
 #include "model.h"
-#include "recgan.h"
+#include "trainloop.h"
 #include "rng.h"
 #include "topk.h"
 
@@ -69,12 +67,13 @@ struct TrainLoop
 	int			k;
 	bool		refit;
 	bool		refitting;		/* in the refit run */
+	RgError    *err;			/* where a failure is described */
 
 	Csr			full;			/* (U x I) all training positives */
 	Csr			fit;			/* (U x I) full minus validation */
 	Csr			val;			/* (U x I) validation positives */
-	int32	   *val_users;		/* (V) users with a validation positive */
-	int32		n_val_users;
+	int32_t	   *val_users;		/* (V) users with a validation positive */
+	int32_t		n_val_users;
 
 	int			epoch;			/* the running epoch, from 1 */
 	int			run_epochs;		/* epochs of the running fit at most */
@@ -82,18 +81,17 @@ struct TrainLoop
 	int			best_epoch;
 	float	   *final;			/* the best epoch's tensors, back to back, then the
 								 * model's (in the caller's context) */
-	int64		tensor_floats;
+	int64_t		tensor_floats;
 	int			epochs_run;		/* over both runs */
 
 	int			block;			/* users per validation block */
 	ScoreQuery *queries;		/* (block) */
 	float	   *scores;			/* (block, I) */
-	int32	   *heap;			/* (k) */
-	int32	   *top;			/* (k) */
+	int32_t	   *heap;			/* (k) */
+	int32_t	   *top;			/* (k) */
 	bool	   *relevant;		/* (I) the scored user's validation items */
-	MemoryContext score_cxt;	/* what ops->score allocates, reset per block */
 
-	instr_time	start;
+	double		start;			/* rg_now() at the start */
 	double		last_notice;	/* seconds since start at the last NOTICE */
 	bool		noticed;
 };
@@ -103,30 +101,30 @@ static void
 SplitHoldout(TrainLoop *loop, Rng *rng)
 {
 	const Csr  *full = &loop->full;
-	int64		nnz = CsrNnz(full);
-	int32	   *picked = palloc_array(int32, Max(full->n_cols, 1));
-	int64		nf = 0,
+	int64_t		nnz = CsrNnz(full);
+	int32_t	   *picked = rg_alloc_array(int32_t, RG_MAX(full->n_cols, 1));
+	int64_t		nf = 0,
 				nv = 0;
 
 	loop->fit = loop->val = (Csr) {full->n_rows, full->n_cols, NULL, NULL};
-	loop->fit.indptr = palloc_array(int64, (Size) full->n_rows + 1);
-	loop->val.indptr = palloc_array(int64, (Size) full->n_rows + 1);
-	loop->fit.indices = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	loop->val.indices = palloc_extended(sizeof(int32) * Max(nnz, 1), MCXT_ALLOC_HUGE);
-	loop->val_users = palloc_array(int32, Max(full->n_rows, 1));
+	loop->fit.indptr = rg_alloc_array(int64_t, (size_t) full->n_rows + 1);
+	loop->val.indptr = rg_alloc_array(int64_t, (size_t) full->n_rows + 1);
+	loop->fit.indices = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
+	loop->val.indices = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
+	loop->val_users = rg_alloc_array(int32_t, RG_MAX(full->n_rows, 1));
 	loop->n_val_users = 0;
-	for (int32 u = 0; u < full->n_rows; u++)
+	for (int32_t u = 0; u < full->n_rows; u++)
 	{
-		const int32 *row = CsrRow(full, u);
-		int32		n = CsrRowLen(full, u);
-		int32		k = (int32) floor(loop->fraction * n + rng_uniform(rng));
-		int32		j = 0;
+		const int32_t *row = CsrRow(full, u);
+		int32_t		n = CsrRowLen(full, u);
+		int32_t		k = (int32_t) floor(loop->fraction * n + rng_uniform(rng));
+		int32_t		j = 0;
 
 		loop->fit.indptr[u] = nf;
 		loop->val.indptr[u] = nv;
-		k = Max(0, Min(k, n - 1));
+		k = RG_MAX(0, RG_MIN(k, n - 1));
 		rng_sample_sorted(rng, n, k, picked);
-		for (int32 p = 0; p < n; p++)
+		for (int32_t p = 0; p < n; p++)
 		{
 			if (j < k && picked[j] == p)
 			{
@@ -141,12 +139,12 @@ SplitHoldout(TrainLoop *loop, Rng *rng)
 	}
 	loop->fit.indptr[full->n_rows] = nf;
 	loop->val.indptr[full->n_rows] = nv;
-	pfree(picked);
+	rg_free(picked);
 }
 
-/* Estimate everything and refuse above recgan.max_train_memory. */
-void
-TrainLoopCheckMemory(TrainLoop *loop, double model_bytes, double tensor_floats)
+/* Estimate everything and refuse above the host's limit. */
+RgStatus
+train_loop_check_memory(TrainLoop *loop, double model_bytes, double tensor_floats)
 {
 	double		n_items = loop->model->n_items;
 	double		bytes = model_bytes;
@@ -159,71 +157,80 @@ TrainLoopCheckMemory(TrainLoop *loop, double model_bytes, double tensor_floats)
 	/* validation block, top-k buffers, relevance marks */
 	bytes += loop->block * (n_items * sizeof(float) + sizeof(ScoreQuery)) + 2.0 * loop->k * 4.0 +
 		n_items;
-	RecganCheckTrainMemory(bytes, loop->model->ops->name);
+	return rg_check_memory(loop->err, bytes, loop->model->ops->name);
 }
 
-/* Honour interrupts; stop with DATA_EXCEPTION on a non-finite loss. */
-void
-TrainLoopBatch(TrainLoop *loop, double loss)
+/* Honour interrupts; stop with RG_DATA_EXCEPTION on a non-finite loss. */
+RgStatus
+train_loop_batch(TrainLoop *loop, double loss)
 {
-	CHECK_FOR_INTERRUPTS();
+	RG_TRY(rg_check_interrupts(loop->err));
 	if (!isfinite(loss))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s training diverged at epoch %d%s", loop->model->ops->name, loop->epoch,
-						loop->refitting ? " of the refit on all positives" : ""),
-				 errdetail("A batch loss is %s.", isnan(loss) ? "NaN" : "infinite"),
-				 errhint("%s", loop->it->diverged_hint)));
+	{
+		rg_fail(loop->err, RG_DATA_EXCEPTION, "%s training diverged at epoch %d%s",
+				loop->model->ops->name, loop->epoch,
+				loop->refitting ? " of the refit on all positives" : "");
+		rg_detail(loop->err, "A batch loss is %s.", isnan(loss) ? "NaN" : "infinite");
+		return rg_hint(loop->err, "%s", loop->it->diverged_hint);
+	}
+	return RG_OK;
+}
+
+/* The loop's error, for a model's own failures. */
+RgError *
+train_loop_error(TrainLoop *loop)
+{
+	return loop->err;
 }
 
 /* NDCG@k of one scored user against its validation items; scores are consumed. */
 static double
 UserNdcg(TrainLoop *loop, float *scores, const ScoreQuery *q)
 {
-	const int32 *val = CsrRow(&loop->val, q->user);
-	int32		n_val = CsrRowLen(&loop->val, q->user);
-	int32		got;
+	const int32_t *val = CsrRow(&loop->val, q->user);
+	int32_t		n_val = CsrRowLen(&loop->val, q->user);
+	int32_t		got;
 	double		dcg = 0.0,
 				idcg = 0.0;
 
-	for (int32 h = 0; h < q->n_items; h++)
+	for (int32_t h = 0; h < q->n_items; h++)
 		scores[q->items[h]] = -INFINITY;
 	got = topk_select(scores, loop->model->n_items, loop->k, loop->heap, loop->top);
-	for (int32 v = 0; v < n_val; v++)
+	for (int32_t v = 0; v < n_val; v++)
 		loop->relevant[val[v]] = true;
-	for (int32 r = 0; r < got; r++)
+	for (int32_t r = 0; r < got; r++)
 		if (loop->relevant[loop->top[r]])
 			dcg += 1.0 / log2(r + 2.0);
-	for (int32 v = 0; v < n_val; v++)
+	for (int32_t v = 0; v < n_val; v++)
 		loop->relevant[val[v]] = false;
-	for (int32 r = 0; r < Min(loop->k, n_val); r++)
+	for (int32_t r = 0; r < RG_MIN(loop->k, n_val); r++)
 		idcg += 1.0 / log2(r + 2.0);
 	return dcg / idcg;
 }
 
-/* Mean validation NDCG@k of the current weights. */
-static double
-Validate(TrainLoop *loop)
+/* Mean validation NDCG@k of the current weights into *ndcg. */
+static RgStatus
+Validate(TrainLoop *loop, double *ndcg)
 {
 	Model	   *model = loop->model;
 	double		sum = 0.0;
 
-	for (int32 v0 = 0; v0 < loop->n_val_users; v0 += loop->block)
+	for (int32_t v0 = 0; v0 < loop->n_val_users; v0 += loop->block)
 	{
-		int			nq = Min(loop->block, loop->n_val_users - v0);
-		MemoryContext old;
+		int			nq = RG_MIN(loop->block, loop->n_val_users - v0);
+		void	   *scope;
 
-		CHECK_FOR_INTERRUPTS();
+		RG_TRY(rg_check_interrupts(loop->err));
 		for (int q = 0; q < nq; q++)
-			ModelUserQuery(model, loop->val_users[v0 + q], &loop->queries[q]);
-		old = MemoryContextSwitchTo(loop->score_cxt);
+			model_user_query(model, loop->val_users[v0 + q], &loop->queries[q]);
+		scope = rg_scope_push();	/* what ops->score allocates */
 		model->ops->score(model, loop->queries, nq, loop->scores);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(loop->score_cxt);
+		rg_scope_pop(scope);
 		for (int q = 0; q < nq; q++)
-			sum += UserNdcg(loop, loop->scores + (Size) q * model->n_items, &loop->queries[q]);
+			sum += UserNdcg(loop, loop->scores + (size_t) q * model->n_items, &loop->queries[q]);
 	}
-	return sum / loop->n_val_users;
+	*ndcg = sum / loop->n_val_users;
+	return RG_OK;
 }
 
 /* Copy the model's tensors to dst, back to back. */
@@ -248,13 +255,13 @@ PointTensorsAt(Model *model, float *src)
 	}
 }
 
-/* Report the epoch, keep the best weights, NOTICE now and then. */
+/* Report the epoch, keep the best weights, a progress notice now and then. */
 static void
 FinishEpoch(TrainLoop *loop, double loss, double aux, double validation,
 			double seconds, EpochCallback report, void *arg)
 {
 	EpochReport r = {loop->epoch, loss, aux, validation, seconds};
-	double		elapsed = RecganElapsed(loop->start);
+	double		elapsed = rg_now() - loop->start;
 
 	report(arg, &r);
 	if (!isnan(validation) && validation > loop->best)
@@ -266,14 +273,12 @@ FinishEpoch(TrainLoop *loop, double loss, double aux, double validation,
 	if (elapsed - loop->last_notice >= NOTICE_SECONDS)
 	{
 		if (isnan(validation))
-			ereport(NOTICE,
-					(errmsg("%s epoch %d of %d: loss %.4f (%.0f s)", loop->model->ops->name,
-							loop->epoch, loop->run_epochs, loss, elapsed)));
+			rg_notice("%s epoch %d of %d: loss %.4f (%.0f s)", loop->model->ops->name,
+					  loop->epoch, loop->run_epochs, loss, elapsed);
 		else
-			ereport(NOTICE,
-					(errmsg("%s epoch %d of %d: loss %.4f, validation ndcg@%d %.4f, best %.4f at epoch %d (%.0f s)",
-							loop->model->ops->name, loop->epoch, loop->run_epochs, loss,
-							loop->k, validation, loop->best, loop->best_epoch, elapsed)));
+			rg_notice("%s epoch %d of %d: loss %.4f, validation ndcg@%d %.4f, best %.4f at epoch %d (%.0f s)",
+					  loop->model->ops->name, loop->epoch, loop->run_epochs, loss,
+					  loop->k, validation, loop->best, loop->best_epoch, elapsed);
 		loop->last_notice = elapsed;
 		loop->noticed = true;
 	}
@@ -283,7 +288,7 @@ FinishEpoch(TrainLoop *loop, double loss, double aux, double validation,
 static void
 LoopSetup(TrainLoop *loop, const TrainInput *in, Model *model, int first)
 {
-	Size		row_bytes = sizeof(float) * (Size) Max(model->n_items, 1);
+	size_t		row_bytes = sizeof(float) * (size_t) RG_MAX(model->n_items, 1);
 
 	loop->model = model;
 	loop->max_epochs = (int) in->opt[first];
@@ -291,9 +296,44 @@ LoopSetup(TrainLoop *loop, const TrainInput *in, Model *model, int first)
 	loop->fraction = in->opt[first + 2];
 	loop->k = (int) in->opt[first + 3];
 	loop->refit = in->opt[first + 4] != 0;
-	loop->full = in->data->pos;
+	loop->full = *in->pos;
 	loop->best = -1.0;
-	loop->block = (int) Max(1, Min((Size) model->n_users, VALIDATION_BLOCK_BYTES / row_bytes));
+	loop->block = (int) RG_MAX(1, RG_MIN((size_t) model->n_users, VALIDATION_BLOCK_BYTES / row_bytes));
+}
+
+/* Allocate the validation buffers (in the run's scope). */
+static void
+ValidationBuffers(TrainLoop *loop)
+{
+	loop->queries = rg_alloc_array(ScoreQuery, loop->block);
+	loop->scores = rg_alloc_array(float, (size_t) loop->block * loop->model->n_items);
+	loop->heap = rg_alloc_array(int32_t, loop->k);
+	loop->top = rg_alloc_array(int32_t, loop->k);
+	loop->relevant = rg_alloc0_array(bool, loop->model->n_items);
+}
+
+/* The epochs of one run, after begin. */
+static RgStatus
+RunEpochs(TrainLoop *loop, void *state, int epochs, bool validating,
+		  EpochCallback report, void *report_arg)
+{
+	for (loop->epoch = 1; loop->epoch <= epochs; loop->epoch++)
+	{
+		double		t0 = rg_now();
+		double		loss = NAN,
+					aux = NAN,
+					validation = NAN;
+
+		RG_TRY(loop->it->epoch(state, loop, &loss, &aux));
+		if (validating)
+			RG_TRY(Validate(loop, &validation));
+		FinishEpoch(loop, loss, aux, validation, rg_now() - t0, report, report_arg);
+		if (loop->patience > 0 && loop->best_epoch > 0 &&
+			loop->epoch - loop->best_epoch >= loop->patience)
+			break;
+	}
+	loop->epochs_run += RG_MIN(loop->epoch, epochs);
+	return RG_OK;
 }
 
 /*
@@ -301,101 +341,74 @@ LoopSetup(TrainLoop *loop, const TrainInput *in, Model *model, int first)
  * holdout has users and this is not the refit.  The weights end up in
  * loop->final: the best epoch's, or the last epoch's without validation.
  */
-static void
-RunFit(TrainLoop *loop, const TrainInput *in, const Csr *data, uint64 seed, int epochs,
+static RgStatus
+RunFit(TrainLoop *loop, const TrainInput *in, const Csr *data, uint64_t seed, int epochs,
 	   EpochCallback report, void *report_arg)
 {
 	Model	   *model = loop->model;
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext fit_cxt = AllocSetContextCreate(caller, "recgan fit", ALLOCSET_DEFAULT_SIZES);
+	void	   *scope = rg_scope_push();
 	bool		validating = loop->n_val_users > 0 && !loop->refitting;
-	void	   *state;
+	void	   *state = NULL;
+	RgStatus	status;
 
-	MemoryContextSwitchTo(fit_cxt);
 	loop->run_epochs = epochs;
 	model->pos = *data;
-	state = loop->it->begin(loop, model, in->opt, data, seed);
-	if (loop->final == NULL)
+	status = loop->it->begin(loop, model, in->opt, data, seed, &state);
+	if (status == RG_OK && loop->final == NULL)
 	{
 		for (int t = 0; t < model->n_tensors; t++)
 			loop->tensor_floats += model->tensors[t].len;
-		loop->final = MemoryContextAllocExtended(caller, sizeof(float) * Max(loop->tensor_floats, 1),
-												 MCXT_ALLOC_HUGE);
+		loop->final = rg_alloc_outer(sizeof(float) * RG_MAX(loop->tensor_floats, 1));
 	}
-	if (validating)
-	{
-		loop->queries = palloc_array(ScoreQuery, loop->block);
-		loop->scores = palloc_extended(sizeof(float) * loop->block * (Size) model->n_items,
-									   MCXT_ALLOC_HUGE);
-		loop->heap = palloc_array(int32, loop->k);
-		loop->top = palloc_array(int32, loop->k);
-		loop->relevant = palloc0_array(bool, model->n_items);
-		loop->score_cxt = AllocSetContextCreate(fit_cxt, "recgan validation",
-												ALLOCSET_DEFAULT_SIZES);
-	}
-
-	for (loop->epoch = 1; loop->epoch <= epochs; loop->epoch++)
-	{
-		instr_time	t0;
-		double		loss = NAN,
-					aux = NAN,
-					validation = NAN;
-
-		INSTR_TIME_SET_CURRENT(t0);
-		loop->it->epoch(state, loop, &loss, &aux);
-		if (validating)
-			validation = Validate(loop);
-		FinishEpoch(loop, loss, aux, validation, RecganElapsed(t0), report, report_arg);
-		if (loop->patience > 0 && loop->best_epoch > 0 &&
-			loop->epoch - loop->best_epoch >= loop->patience)
-			break;
-	}
-	loop->epochs_run += Min(loop->epoch, epochs);
-	if (!validating)
+	if (status == RG_OK && validating)
+		ValidationBuffers(loop);
+	if (status == RG_OK)
+		status = RunEpochs(loop, state, epochs, validating, report, report_arg);
+	if (status == RG_OK && !validating)
 		CopyTensorsOut(model, loop->final);
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(fit_cxt);
+	rg_scope_pop(scope);
+	return status;
 }
 
 /* Run the epochs of an iterative model (see model.h and the file comment). */
-void
-TrainLoopRun(const TrainInput *in, Model *model, const IterativeOps *it,
-			 int first_loop_option, EpochCallback report, void *report_arg)
+RgStatus
+train_loop_run(const TrainInput *in, Model *model, const IterativeOps *it,
+			   int first_loop_option, EpochCallback report, void *report_arg, RgError *err)
 {
-	TrainLoop  *loop = palloc0(sizeof(TrainLoop));
+	TrainLoop  *loop = rg_alloc0(sizeof(TrainLoop));
 	Rng			rng;
-	uint64		seed;
+	uint64_t	seed;
 
 	loop->it = it;
+	loop->err = err;
 	LoopSetup(loop, in, model, first_loop_option);
 	rng_seed(&rng, in->seed);
 	if (loop->fraction > 0)
 		SplitHoldout(loop, &rng);
 	else
 		loop->fit = loop->full;
-	loop->block = Min(loop->block, Max(loop->n_val_users, 1));
+	loop->block = RG_MIN(loop->block, RG_MAX(loop->n_val_users, 1));
 	seed = rng_next(&rng);
-	INSTR_TIME_SET_CURRENT(loop->start);
+	loop->start = rg_now();
 
-	RunFit(loop, in, &loop->fit, seed, loop->max_epochs, report, report_arg);
+	RG_TRY(RunFit(loop, in, &loop->fit, seed, loop->max_epochs, report, report_arg));
 	if (loop->refit && loop->best_epoch > 0)
 	{
 		loop->refitting = true;
 		if (loop->noticed)
-			ereport(NOTICE,
-					(errmsg("%s: best validation ndcg@%d %.4f at epoch %d; refitting on all positives for %d epochs",
-							model->ops->name, loop->k, loop->best, loop->best_epoch,
-							loop->best_epoch)));
-		RunFit(loop, in, &loop->full, seed, loop->best_epoch, report, report_arg);
+			rg_notice("%s: best validation ndcg@%d %.4f at epoch %d; refitting on all positives for %d epochs",
+					  model->ops->name, loop->k, loop->best, loop->best_epoch, loop->best_epoch);
+		RG_TRY(RunFit(loop, in, &loop->full, seed, loop->best_epoch, report, report_arg));
 	}
-	if (loop->noticed)
-		ereport(NOTICE,
-				(errmsg("%s trained %d epochs in %.0f s%s", model->ops->name, loop->epochs_run,
-						RecganElapsed(loop->start),
-						loop->best_epoch > 0 && !loop->refitting ?
-						psprintf(", best validation ndcg@%d %.4f at epoch %d",
-								 loop->k, loop->best, loop->best_epoch) : "")));
+	if (loop->noticed && loop->best_epoch > 0 && !loop->refitting)
+		rg_notice("%s trained %d epochs in %.0f s, best validation ndcg@%d %.4f at epoch %d",
+				  model->ops->name, loop->epochs_run, rg_now() - loop->start,
+				  loop->k, loop->best, loop->best_epoch);
+	else if (loop->noticed)
+		rg_notice("%s trained %d epochs in %.0f s", model->ops->name, loop->epochs_run,
+				  rg_now() - loop->start);
 	PointTensorsAt(model, loop->final);
 	model->pos = loop->full;
-	pfree(loop);
+	rg_free(loop);
+	return RG_OK;
 }

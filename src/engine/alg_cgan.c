@@ -1,5 +1,5 @@
 /*
- * cgan.c
+ * alg_cgan.c
  *	  The embedding-based conditional GAN recommender of the seed project,
  *	  with a generator that learns.
  *
@@ -61,17 +61,16 @@
  * Tensors (the generator only): 0 = Eg (U, E), 1 = W1 (H, E + Z), 2 = b1
  * (H), 3 = W2 (I, H), 4 = b2 (I).
  */
-#include "postgres.h"
-
 #include <cblas.h>
 #include <math.h>
-
-#include "miscadmin.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "model.h"
+#include "trainloop.h"
 #include "ncfnet.h"
 #include "optim.h"
-#include "recgan.h"
 
 enum
 {
@@ -186,7 +185,7 @@ typedef struct CganState
 	int			B;
 	int			S;
 	/* generator batch buffers */
-	int32	   *users;			/* (U) a permutation */
+	int32_t	   *users;			/* (U) a permutation */
 	float	   *gx;				/* (Bu, E + Z) */
 	float	   *gh;				/* (Bu, H) */
 	float	   *logits;			/* (Bu, I) */
@@ -195,13 +194,13 @@ typedef struct CganState
 	float	   *dgh;			/* (Bu, H) */
 	float	   *dgx;			/* (Bu, E + Z) */
 	/* discriminator batch buffers */
-	int32	   *pu;				/* (P) pairs of a user batch */
-	int32	   *pi;				/* (P) */
+	int32_t	   *pu;				/* (P) pairs of a user batch */
+	int32_t	   *pi;				/* (P) */
 	float	   *pt;				/* (P) */
-	int32	   *order;			/* (P) */
-	int64		max_pairs;		/* P */
-	int32	   *bu;				/* (max(B, Bu S)) */
-	int32	   *bi;
+	int32_t	   *order;			/* (P) */
+	int64_t		max_pairs;		/* P */
+	int32_t	   *bu;				/* (max(B, Bu S)) */
+	int32_t	   *bi;
 	float	   *bt;
 	float	   *dx;				/* (max(B, Bu S), 2F) */
 	float	   *da1;			/* (max(B, Bu S), K) */
@@ -210,7 +209,7 @@ typedef struct CganState
 	float	   *ddx;			/* (max(B, Bu S), 2F) */
 	float	   *soft;			/* (Bu, F) */
 	float	   *adv;			/* (Bu, S) */
-	int32	   *samples;		/* (Bu, S) */
+	int32_t	   *samples;		/* (Bu, S) */
 	Rng			rng;
 } CganState;
 
@@ -245,16 +244,16 @@ CganGSpecs(ParamSpec *s, const CganDims *d)
 
 /* logits (Bu, I) of the users, with fresh noise drawn into gx. */
 static void
-GForward(CganState *st, const CganG *g, const int32 *users, int Bu)
+GForward(CganState *st, const CganG *g, const int32_t *users, int Bu)
 {
 	const CganDims *d = &st->d;
 	int			in = d->E + d->Z;
 
 	for (int r = 0; r < Bu; r++)
 	{
-		float	   *x = st->gx + (Size) r * in;
+		float	   *x = st->gx + (size_t) r * in;
 
-		memcpy(x, g->E + (Size) users[r] * d->E, sizeof(float) * d->E);
+		memcpy(x, g->E + (size_t) users[r] * d->E, sizeof(float) * d->E);
 		for (int k = 0; k < d->Z; k++)
 			x[d->E + k] = (float) (st->opt[OPT_NOISE_STD] * rng_normal(&st->rng));
 	}
@@ -265,7 +264,7 @@ GForward(CganState *st, const CganG *g, const int32 *users, int Bu)
 
 /* From st->dlogits: accumulate the generator's gradients, then take an Adam step. */
 static void
-GBackwardStep(CganState *st, const int32 *users, int Bu, const AdamConfig *cfg)
+GBackwardStep(CganState *st, const int32_t *users, int Bu, const AdamConfig *cfg)
 {
 	const CganDims *d = &st->d;
 	int			in = d->E + d->Z;
@@ -276,7 +275,7 @@ GBackwardStep(CganState *st, const int32 *users, int Bu, const AdamConfig *cfg)
 	linear_backward(st->dgx, st->gg.W1, st->gg.b1, st->dgh, st->gx, st->g.W1, Bu, in, d->H);
 	for (int r = 0; r < Bu; r++)
 		for (int k = 0; k < d->E; k++)
-			st->gg.E[(Size) users[r] * d->E + k] += st->dgx[(Size) r * in + k];
+			st->gg.E[(size_t) users[r] * d->E + k] += st->dgx[(size_t) r * in + k];
 	adam_update(st->ga.params, &st->adam_g, st->ga.grads, cfg);
 	param_arena_zero_grad(&st->ga);
 }
@@ -296,14 +295,14 @@ DForwardX(CganState *st, int n)
 
 /* Fill st->dx with [d_u, f_i] for pairs (users, items). */
 static void
-DGather(CganState *st, const int32 *users, const int32 *items, int n)
+DGather(CganState *st, const int32_t *users, const int32_t *items, int n)
 {
 	int			F = st->d.F;
 
 	for (int r = 0; r < n; r++)
 	{
-		memcpy(st->dx + (Size) r * 2 * F, st->dd.E + (Size) users[r] * F, sizeof(float) * F);
-		memcpy(st->dx + (Size) r * 2 * F + F, st->dd.F + (Size) items[r] * F, sizeof(float) * F);
+		memcpy(st->dx + (size_t) r * 2 * F, st->dd.E + (size_t) users[r] * F, sizeof(float) * F);
+		memcpy(st->dx + (size_t) r * 2 * F + F, st->dd.F + (size_t) items[r] * F, sizeof(float) * F);
 	}
 }
 
@@ -338,8 +337,8 @@ DStep(CganState *st, int n)
 	for (int r = 0; r < n; r++)
 		for (int k = 0; k < F; k++)
 		{
-			st->dg.E[(Size) st->bu[r] * F + k] += st->ddx[(Size) r * 2 * F + k];
-			st->dg.F[(Size) st->bi[r] * F + k] += st->ddx[(Size) r * 2 * F + F + k];
+			st->dg.E[(size_t) st->bu[r] * F + k] += st->ddx[(size_t) r * 2 * F + k];
+			st->dg.F[(size_t) st->bi[r] * F + k] += st->ddx[(size_t) r * 2 * F + F + k];
 		}
 	adam_update(st->da.params, &st->adam_d, st->da.grads, &st->cfg_d);
 	param_arena_zero_grad(&st->da);
@@ -347,21 +346,21 @@ DStep(CganState *st, int n)
 }
 
 /* An item from probability row p (I) restricted to non-positives: inverse CDF. */
-static int32
-SampleFrom(Rng *rng, const float *p, int n_items, const int32 *pos, int32 n_pos)
+static int32_t
+SampleFrom(Rng *rng, const float *p, int n_items, const int32_t *pos, int32_t n_pos)
 {
 	double		total = 0.0,
 				target,
 				acc = 0.0;
-	int32		h = 0,
+	int32_t		h = 0,
 				last = -1;
 
-	for (int32 j = 0; j < n_items; j++)
+	for (int32_t j = 0; j < n_items; j++)
 		total += p[j];
-	for (int32 k = 0; k < n_pos; k++)
+	for (int32_t k = 0; k < n_pos; k++)
 		total -= p[pos[k]];
 	target = rng_uniform(rng) * total;
-	for (int32 j = 0; j < n_items; j++)
+	for (int32_t j = 0; j < n_items; j++)
 	{
 		if (h < n_pos && pos[h] == j)
 		{
@@ -376,45 +375,57 @@ SampleFrom(Rng *rng, const float *p, int n_items, const int32 *pos, int32 n_pos)
 	return last;
 }
 
-/* The discriminator's pass (see the file comment); returns its mean BCE. */
-static double
-DPass(CganState *st, TrainLoop *loop)
+/*
+ * The discriminator's pairs of users st->users[u0..u0+Bu) into pu, pi, pt:
+ * each positive, then one negative (see the file comment); returns their count.
+ */
+static int64_t
+DUserPairs(CganState *st, int u0, int Bu)
 {
 	const Csr  *fit = st->fit;
-	double		total = 0.0;
-	int64		count = 0;
+	int64_t		np = 0;
 	double		gen = st->opt[OPT_GENERATED];
+
+	GForward(st, &st->g, st->users + u0, Bu);
+	softmax_rows(st->probs, st->logits, Bu, st->d.n_items);
+	for (int r = 0; r < Bu; r++)
+	{
+		int32_t		u = st->users[u0 + r];
+		const int32_t *row = CsrRow(fit, u);
+		int32_t		n = CsrRowLen(fit, u);
+
+		for (int32_t p = 0; p < n && n < st->d.n_items; p++)
+		{
+			st->pu[np] = u;
+			st->pi[np] = row[p];
+			st->pt[np++] = 1.0f;
+			st->pu[np] = u;
+			st->pi[np] = rng_uniform(&st->rng) < gen ?
+				SampleFrom(&st->rng, st->probs + (size_t) r * st->d.n_items, st->d.n_items, row, n) :
+				sample_negative(&st->rng, st->d.n_items, row, n);
+			st->pt[np++] = 0.0f;
+		}
+	}
+	return np;
+}
+
+/* The discriminator's pass (see the file comment); *mean gets its mean BCE. */
+static RgStatus
+DPass(CganState *st, TrainLoop *loop, double *mean)
+{
+	double		total = 0.0;
+	int64_t		count = 0;
 
 	sample_permutation(st->users, st->d.n_users, &st->rng);
 	for (int u0 = 0; u0 < st->d.n_users; u0 += st->Bu)
 	{
-		int			Bu = Min(st->Bu, st->d.n_users - u0);
-		int64		np = 0;
+		int			Bu = RG_MIN(st->Bu, st->d.n_users - u0);
+		int64_t		np = DUserPairs(st, u0, Bu);
 
-		GForward(st, &st->g, st->users + u0, Bu);
-		softmax_rows(st->probs, st->logits, Bu, st->d.n_items);
-		for (int r = 0; r < Bu; r++)
-		{
-			int32		u = st->users[u0 + r];
-			const int32 *row = CsrRow(fit, u);
-			int32		n = CsrRowLen(fit, u);
-
-			for (int32 p = 0; p < n && n < st->d.n_items; p++)
-			{
-				st->pu[np] = u;
-				st->pi[np] = row[p];
-				st->pt[np++] = 1.0f;
-				st->pu[np] = u;
-				st->pi[np] = rng_uniform(&st->rng) < gen ?
-					SampleFrom(&st->rng, st->probs + (Size) r * st->d.n_items, st->d.n_items, row, n) :
-					sample_negative(&st->rng, st->d.n_items, row, n);
-				st->pt[np++] = 0.0f;
-			}
-		}
 		sample_permutation(st->order, np, &st->rng);
-		for (int64 s0 = 0; s0 < np; s0 += st->B)
+		for (int64_t s0 = 0; s0 < np; s0 += st->B)
 		{
-			int			n = (int) Min((int64) st->B, np - s0);
+			int			n = (int) RG_MIN((int64_t) st->B, np - s0);
 			double		loss;
 
 			for (int b = 0; b < n; b++)
@@ -426,15 +437,16 @@ DPass(CganState *st, TrainLoop *loop)
 			loss = DStep(st, n);
 			total += loss * n;
 			count += n;
-			TrainLoopBatch(loop, loss);
+			RG_TRY(train_loop_batch(loop, loss));
 		}
 	}
-	return total / Max(count, 1);
+	*mean = total / RG_MAX(count, 1);
+	return RG_OK;
 }
 
 /* REINFORCE generator step for Bu users (logits computed); returns the mean reward. */
 static double
-GReinforce(CganState *st, const int32 *users, int Bu)
+GReinforce(CganState *st, const int32_t *users, int Bu)
 {
 	int			S = st->S,
 				n_items = st->d.n_items;
@@ -445,7 +457,7 @@ GReinforce(CganState *st, const int32 *users, int Bu)
 		for (int k = 0; k < S; k++)
 		{
 			st->bu[r * S + k] = users[r];
-			st->samples[r * S + k] = SampleFrom(&st->rng, st->probs + (Size) r * n_items,
+			st->samples[r * S + k] = SampleFrom(&st->rng, st->probs + (size_t) r * n_items,
 												n_items, NULL, 0);
 		}
 	DGather(st, st->bu, st->samples, Bu * S);
@@ -471,7 +483,7 @@ GReinforce(CganState *st, const int32 *users, int Bu)
 
 /* Gumbel-softmax generator step for Bu users (logits computed); returns the G loss. */
 static double
-GGumbel(CganState *st, const int32 *users, int Bu)
+GGumbel(CganState *st, const int32_t *users, int Bu)
 {
 	const CganDims *d = &st->d;
 	int			F = d->F,
@@ -480,15 +492,15 @@ GGumbel(CganState *st, const int32 *users, int Bu)
 	double		loss = 0.0;
 
 	/* Gumbel noise into dlogits, then y into probs */
-	for (Size s = 0; s < (Size) Bu * n_items; s++)
-		st->dlogits[s] = (float) -log(-log(Max(rng_uniform(&st->rng), 1e-300)));
+	for (size_t s = 0; s < (size_t) Bu * n_items; s++)
+		st->dlogits[s] = (float) -log(-log(RG_MAX(rng_uniform(&st->rng), 1e-300)));
 	gumbel_softmax_forward(st->probs, st->logits, st->dlogits, tau, Bu, n_items);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Bu, F, n_items, 1.0f, st->probs,
 				n_items, st->dd.F, F, 0.0f, st->soft, F);
 	for (int r = 0; r < Bu; r++)
 	{
-		memcpy(st->dx + (Size) r * 2 * F, st->dd.E + (Size) users[r] * F, sizeof(float) * F);
-		memcpy(st->dx + (Size) r * 2 * F + F, st->soft + (Size) r * F, sizeof(float) * F);
+		memcpy(st->dx + (size_t) r * 2 * F, st->dd.E + (size_t) users[r] * F, sizeof(float) * F);
+		memcpy(st->dx + (size_t) r * 2 * F + F, st->soft + (size_t) r * F, sizeof(float) * F);
 	}
 	DForwardX(st, Bu);
 	/* non-saturating loss softplus(-s): the BCE of s against 1 */
@@ -497,7 +509,7 @@ GGumbel(CganState *st, const int32 *users, int Bu)
 	loss = bce_logits_loss(st->ds, st->ds, st->bt, NULL, Bu);
 	DBackward(st, st->ds, Bu, true);
 	for (int r = 0; r < Bu; r++)
-		memcpy(st->soft + (Size) r * F, st->ddx + (Size) r * 2 * F + F, sizeof(float) * F);
+		memcpy(st->soft + (size_t) r * F, st->ddx + (size_t) r * 2 * F + F, sizeof(float) * F);
 	/* dy (Bu, I) = dsoft F^T, into dgh's place would be too small: use dlogits as dy */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Bu, n_items, F, 1.0f, st->soft, F,
 				st->dd.F, F, 0.0f, st->dlogits, n_items);
@@ -505,9 +517,9 @@ GGumbel(CganState *st, const int32 *users, int Bu)
 	return loss;
 }
 
-/* One adversarial generator pass over all users; returns the mean G objective. */
-static double
-GPass(CganState *st, TrainLoop *loop)
+/* One adversarial generator pass over all users; *mean gets the mean G objective. */
+static RgStatus
+GPass(CganState *st, TrainLoop *loop, double *mean)
 {
 	double		total = 0.0;
 	bool		gumbel = st->opt[OPT_GRADIENT] == GRADIENT_GUMBEL;
@@ -515,22 +527,23 @@ GPass(CganState *st, TrainLoop *loop)
 	sample_permutation(st->users, st->d.n_users, &st->rng);
 	for (int u0 = 0; u0 < st->d.n_users; u0 += st->Bu)
 	{
-		int			Bu = Min(st->Bu, st->d.n_users - u0);
-		const int32 *users = st->users + u0;
+		int			Bu = RG_MIN(st->Bu, st->d.n_users - u0);
+		const int32_t *users = st->users + u0;
 		double		v;
 
 		GForward(st, &st->g, users, Bu);
 		v = gumbel ? GGumbel(st, users, Bu) : GReinforce(st, users, Bu);
 		GBackwardStep(st, users, Bu, &st->cfg_g);
 		total += v * Bu;
-		TrainLoopBatch(loop, v);
+		RG_TRY(train_loop_batch(loop, v));
 	}
-	return total / Max(st->d.n_users, 1);
+	*mean = total / RG_MAX(st->d.n_users, 1);
+	return RG_OK;
 }
 
-/* One maximum-likelihood pass of the generator; returns the mean NLL per positive. */
-static double
-MlePass(CganState *st, TrainLoop *loop, const AdamConfig *cfg)
+/* One maximum-likelihood pass of the generator; *mean gets the mean NLL per positive. */
+static RgStatus
+MlePass(CganState *st, TrainLoop *loop, const AdamConfig *cfg, double *mean)
 {
 	int			n_items = st->d.n_items;
 	double		total = 0.0;
@@ -538,8 +551,8 @@ MlePass(CganState *st, TrainLoop *loop, const AdamConfig *cfg)
 	sample_permutation(st->users, st->d.n_users, &st->rng);
 	for (int u0 = 0; u0 < st->d.n_users; u0 += st->Bu)
 	{
-		int			Bu = Min(st->Bu, st->d.n_users - u0);
-		const int32 *users = st->users + u0;
+		int			Bu = RG_MIN(st->Bu, st->d.n_users - u0);
+		const int32_t *users = st->users + u0;
 		double		loss = 0.0;
 		int			counted = 0;
 
@@ -547,52 +560,62 @@ MlePass(CganState *st, TrainLoop *loop, const AdamConfig *cfg)
 		softmax_rows(st->probs, st->logits, Bu, n_items);
 		for (int r = 0; r < Bu; r++)
 		{
-			const int32 *row = CsrRow(st->fit, users[r]);
-			int32		n = CsrRowLen(st->fit, users[r]);
-			float	   *dl = st->dlogits + (Size) r * n_items;
-			const float *p = st->probs + (Size) r * n_items;
+			const int32_t *row = CsrRow(st->fit, users[r]);
+			int32_t		n = CsrRowLen(st->fit, users[r]);
+			float	   *dl = st->dlogits + (size_t) r * n_items;
+			const float *p = st->probs + (size_t) r * n_items;
 
 			for (int j = 0; j < n_items; j++)
 				dl[j] = n > 0 ? p[j] / Bu : 0.0f;
-			for (int32 k = 0; k < n; k++)
+			for (int32_t k = 0; k < n; k++)
 			{
 				dl[row[k]] -= 1.0f / ((float) n * Bu);
-				loss -= log(Max(p[row[k]], 1e-30)) / n;
+				loss -= log(RG_MAX(p[row[k]], 1e-30)) / n;
 			}
 			counted += n > 0;
 		}
 		GBackwardStep(st, users, Bu, cfg);
-		loss /= Max(counted, 1);
+		loss /= RG_MAX(counted, 1);
 		total += loss * Bu;
-		TrainLoopBatch(loop, loss);
+		RG_TRY(train_loop_batch(loop, loss));
 	}
-	return total / Max(st->d.n_users, 1);
+	*mean = total / RG_MAX(st->d.n_users, 1);
+	return RG_OK;
 }
 
-/* Estimate, allocate and initialise both networks; run the warm start. */
-static void *
-CganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64 seed)
+/* Dimensions, batch sizes and the most pairs a user batch can give. */
+static void
+CganShape(CganState *st, Model *model, const double *opt, const Csr *fit)
 {
-	CganState  *st = palloc0(sizeof(CganState));
 	CganDims   *d = &st->d;
-	size_t		gbytes,
-				dbytes;
-	int64		max_n = 0;
-	int			rows;
-	AdamConfig	cfg_mle;
-	double		buf;
+	int64_t		max_n = 0;
 
 	st->model = model;
 	st->fit = fit;
 	st->opt = opt;
 	*d = CganModelDims(model, opt);
-	st->Bu = Min((int) opt[OPT_BATCH_USERS], Max(d->n_users, 1));
+	st->Bu = RG_MIN((int) opt[OPT_BATCH_USERS], RG_MAX(d->n_users, 1));
 	st->B = (int) opt[OPT_BATCH_D];
 	st->S = (int) opt[OPT_SAMPLES];
-	for (int32 u = 0; u < fit->n_rows; u++)
-		max_n = Max(max_n, CsrRowLen(fit, u));
-	st->max_pairs = 2 * (int64) st->Bu * max_n;
-	rows = Max(st->B, st->Bu * st->S);
+	for (int32_t u = 0; u < fit->n_rows; u++)
+		max_n = RG_MAX(max_n, CsrRowLen(fit, u));
+	st->max_pairs = 2 * (int64_t) st->Bu * max_n;
+}
+
+/* Rows of the discriminator's batch buffers: max(B, Bu S). */
+static int
+CganRows(const CganState *st)
+{
+	return RG_MAX(st->B, st->Bu * st->S);
+}
+
+/* Size tables of both networks; refuse what cannot be allocated or exceeds the limit. */
+static RgStatus
+CganCheckSize(CganState *st, TrainLoop *loop, size_t *gbytes, size_t *dbytes)
+{
+	const CganDims *d = &st->d;
+	int			rows = CganRows(st);
+	double		buf;
 
 	CganGSpecs(st->gspec, d);
 	st->dspec[0] = (ParamSpec) {"Ed", d->n_users, d->F};
@@ -601,64 +624,78 @@ CganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 	st->dspec[3] = (ParamSpec) {"c1", d->K, 1};
 	st->dspec[4] = (ParamSpec) {"v2", 1, d->K};
 	st->dspec[5] = (ParamSpec) {"c2", 1, 1};
-	gbytes = param_arena_bytes(st->gspec, 5, PARAM_ARENA_ADAM);
-	dbytes = param_arena_bytes(st->dspec, 6, PARAM_ARENA_ADAM);
-	if (gbytes == 0 || dbytes == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("cgan networks are too large")));
+	*gbytes = param_arena_bytes(st->gspec, 5, PARAM_ARENA_ADAM);
+	*dbytes = param_arena_bytes(st->dspec, 6, PARAM_ARENA_ADAM);
+	if (*gbytes == 0 || *dbytes == 0)
+		return rg_fail(train_loop_error(loop), RG_PROGRAM_LIMIT, "cgan networks are too large");
 	buf = 4.0 * ((double) st->Bu * (2.0 * (d->E + d->Z) + 2.0 * d->H + 3.0 * d->n_items + d->F + 2.0 * st->S) +
 				 (double) st->max_pairs * 4 + (double) rows * (3 + 4.0 * d->F + 2.0 * d->K + 1) +
 				 d->n_users);
-	TrainLoopCheckMemory(loop, (double) gbytes + dbytes + buf, (double) gbytes / 16);
+	return train_loop_check_memory(loop, (double) *gbytes + *dbytes + buf, (double) *gbytes / 16);
+}
+
+/* Both networks' arenas, named pointers into them, Adam states and configurations. */
+static void
+CganAllocNetworks(CganState *st, size_t gbytes, size_t dbytes, const double *opt)
+{
+	float	  **gp[] = {&st->g.E, &st->g.W1, &st->g.b1, &st->g.W2, &st->g.b2};
+	float	  **gg[] = {&st->gg.E, &st->gg.W1, &st->gg.b1, &st->gg.W2, &st->gg.b2};
+	float	  **dp[] = {&st->dd.E, &st->dd.F, &st->dd.V1, &st->dd.c1, &st->dd.v2, &st->dd.c2};
+	float	  **dg[] = {&st->dg.E, &st->dg.F, &st->dg.V1, &st->dg.c1, &st->dg.v2, &st->dg.c2};
 
 	param_arena_init(&st->ga, st->gspec, 5, PARAM_ARENA_ADAM,
-					 palloc_extended(gbytes, MCXT_ALLOC_HUGE), gbytes);
+					 rg_alloc(gbytes), gbytes);
 	param_arena_init(&st->da, st->dspec, 6, PARAM_ARENA_ADAM,
-					 palloc_extended(dbytes, MCXT_ALLOC_HUGE), dbytes);
-	{
-		float	  **gp[] = {&st->g.E, &st->g.W1, &st->g.b1, &st->g.W2, &st->g.b2};
-		float	  **gg[] = {&st->gg.E, &st->gg.W1, &st->gg.b1, &st->gg.W2, &st->gg.b2};
-		float	  **dp[] = {&st->dd.E, &st->dd.F, &st->dd.V1, &st->dd.c1, &st->dd.v2, &st->dd.c2};
-		float	  **dg[] = {&st->dg.E, &st->dg.F, &st->dg.V1, &st->dg.c1, &st->dg.v2, &st->dg.c2};
-
-		param_arena_point(&st->ga, st->ga.params, gp);
-		param_arena_point(&st->ga, st->ga.grads, gg);
-		param_arena_point(&st->da, st->da.params, dp);
-		param_arena_point(&st->da, st->da.grads, dg);
-	}
+					 rg_alloc(dbytes), dbytes);
+	param_arena_point(&st->ga, st->ga.params, gp);
+	param_arena_point(&st->ga, st->ga.grads, gg);
+	param_arena_point(&st->da, st->da.params, dp);
+	param_arena_point(&st->da, st->da.grads, dg);
 	adam_init(&st->adam_g, st->ga.m, st->ga.v, st->ga.n);
 	adam_init(&st->adam_d, st->da.m, st->da.v, st->da.n);
 	st->cfg_g = (AdamConfig) {opt[OPT_LR_G], 0.9, 0.999, 1e-8, opt[OPT_REG], 0.0};
 	st->cfg_d = (AdamConfig) {opt[OPT_LR_D], 0.9, 0.999, 1e-8, opt[OPT_REG], 0.0};
-	cfg_mle = st->cfg_g;
-	cfg_mle.lr = opt[OPT_LR_MLE];
+}
 
-	st->users = palloc_array(int32, Max(d->n_users, 1));
-	for (int32 u = 0; u < d->n_users; u++)
+/* The generator's and the discriminator's batch buffers (sizes in CganState). */
+static void
+CganAllocBuffers(CganState *st)
+{
+	const CganDims *d = &st->d;
+	int			rows = CganRows(st);
+
+	st->users = rg_alloc_array(int32_t, RG_MAX(d->n_users, 1));
+	for (int32_t u = 0; u < d->n_users; u++)
 		st->users[u] = u;
-	st->gx = palloc_array(float, (Size) st->Bu * (d->E + d->Z));
-	st->dgx = palloc_array(float, (Size) st->Bu * (d->E + d->Z));
-	st->gh = palloc_array(float, (Size) st->Bu * d->H);
-	st->dgh = palloc_array(float, (Size) st->Bu * d->H);
-	st->logits = palloc_extended(sizeof(float) * st->Bu * d->n_items, MCXT_ALLOC_HUGE);
-	st->probs = palloc_extended(sizeof(float) * st->Bu * d->n_items, MCXT_ALLOC_HUGE);
-	st->dlogits = palloc_extended(sizeof(float) * st->Bu * d->n_items, MCXT_ALLOC_HUGE);
-	st->soft = palloc_array(float, (Size) st->Bu * d->F);
-	st->adv = palloc_array(float, (Size) st->Bu * st->S);
-	st->samples = palloc_array(int32, (Size) st->Bu * st->S);
-	st->pu = palloc_extended(sizeof(int32) * Max(st->max_pairs, 1), MCXT_ALLOC_HUGE);
-	st->pi = palloc_extended(sizeof(int32) * Max(st->max_pairs, 1), MCXT_ALLOC_HUGE);
-	st->pt = palloc_extended(sizeof(float) * Max(st->max_pairs, 1), MCXT_ALLOC_HUGE);
-	st->order = palloc_extended(sizeof(int32) * Max(st->max_pairs, 1), MCXT_ALLOC_HUGE);
-	st->bu = palloc_array(int32, rows);
-	st->bi = palloc_array(int32, rows);
-	st->bt = palloc_array(float, rows);
-	st->ds = palloc_array(float, rows);
-	st->dx = palloc_extended(sizeof(float) * rows * 2 * d->F, MCXT_ALLOC_HUGE);
-	st->ddx = palloc_extended(sizeof(float) * rows * 2 * d->F, MCXT_ALLOC_HUGE);
-	st->da1 = palloc_extended(sizeof(float) * rows * d->K, MCXT_ALLOC_HUGE);
-	st->dda = palloc_extended(sizeof(float) * rows * d->K, MCXT_ALLOC_HUGE);
+	st->gx = rg_alloc_array(float, (size_t) st->Bu * (d->E + d->Z));
+	st->dgx = rg_alloc_array(float, (size_t) st->Bu * (d->E + d->Z));
+	st->gh = rg_alloc_array(float, (size_t) st->Bu * d->H);
+	st->dgh = rg_alloc_array(float, (size_t) st->Bu * d->H);
+	st->logits = rg_alloc(sizeof(float) * st->Bu * d->n_items);
+	st->probs = rg_alloc(sizeof(float) * st->Bu * d->n_items);
+	st->dlogits = rg_alloc(sizeof(float) * st->Bu * d->n_items);
+	st->soft = rg_alloc_array(float, (size_t) st->Bu * d->F);
+	st->adv = rg_alloc_array(float, (size_t) st->Bu * st->S);
+	st->samples = rg_alloc_array(int32_t, (size_t) st->Bu * st->S);
+	st->pu = rg_alloc(sizeof(int32_t) * RG_MAX(st->max_pairs, 1));
+	st->pi = rg_alloc(sizeof(int32_t) * RG_MAX(st->max_pairs, 1));
+	st->pt = rg_alloc(sizeof(float) * RG_MAX(st->max_pairs, 1));
+	st->order = rg_alloc(sizeof(int32_t) * RG_MAX(st->max_pairs, 1));
+	st->bu = rg_alloc_array(int32_t, rows);
+	st->bi = rg_alloc_array(int32_t, rows);
+	st->bt = rg_alloc_array(float, rows);
+	st->ds = rg_alloc_array(float, rows);
+	st->dx = rg_alloc(sizeof(float) * rows * 2 * d->F);
+	st->ddx = rg_alloc(sizeof(float) * rows * 2 * d->F);
+	st->da1 = rg_alloc(sizeof(float) * rows * d->K);
+	st->dda = rg_alloc(sizeof(float) * rows * d->K);
+}
+
+/* Random initial weights of both networks from seed. */
+static void
+CganInit(CganState *st, uint64_t seed)
+{
+	const CganDims *d = &st->d;
 
 	rng_seed(&st->rng, seed);
 	init_normal(st->g.E, 0.1f, (int64_t) d->n_users * d->E, &st->rng);
@@ -668,6 +705,39 @@ CganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 	init_normal(st->dd.F, 0.1f, (int64_t) d->n_items * d->F, &st->rng);
 	init_xavier_uniform(st->dd.V1, 2 * d->F, d->K, &st->rng);
 	init_xavier_uniform(st->dd.v2, d->K, 1, &st->rng);
+}
+
+/* The maximum-likelihood warm start (see the file comment), then fresh generator moments. */
+static RgStatus
+CganWarmStart(CganState *st, TrainLoop *loop, const double *opt)
+{
+	AdamConfig	cfg_mle = st->cfg_g;
+	double		mean;
+
+	cfg_mle.lr = opt[OPT_LR_MLE];
+	for (int e = 0; e < (int) opt[OPT_MLE_EPOCHS]; e++)
+		RG_TRY(MlePass(st, loop, &cfg_mle, &mean));
+	/* fresh moments for the adversarial phase */
+	memset(st->ga.m, 0, sizeof(float) * st->ga.n);
+	memset(st->ga.v, 0, sizeof(float) * st->ga.n);
+	adam_init(&st->adam_g, st->ga.m, st->ga.v, st->ga.n);
+	return RG_OK;
+}
+
+/* Estimate, allocate and initialise both networks; run the warm start. */
+static RgStatus
+CganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
+		  void **state)
+{
+	CganState  *st = rg_alloc0(sizeof(CganState));
+	size_t		gbytes,
+				dbytes;
+
+	CganShape(st, model, opt, fit);
+	RG_TRY(CganCheckSize(st, loop, &gbytes, &dbytes));
+	CganAllocNetworks(st, gbytes, dbytes, opt);
+	CganAllocBuffers(st);
+	CganInit(st, seed);
 
 	model->n_tensors = 5;
 	for (int t = 0; t < 5; t++)
@@ -675,30 +745,24 @@ CganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 		model->tensors[t].len = st->gspec[t].rows * st->gspec[t].cols;
 		model->tensors[t].data = st->ga.params + param_arena_offset(&st->ga, t);
 	}
-	RecganThreadsSetup();
 	if (opt[OPT_MLE_EPOCHS] > 0)
-	{
-		for (int e = 0; e < (int) opt[OPT_MLE_EPOCHS]; e++)
-			MlePass(st, loop, &cfg_mle);
-		/* fresh moments for the adversarial phase */
-		memset(st->ga.m, 0, sizeof(float) * st->ga.n);
-		memset(st->ga.v, 0, sizeof(float) * st->ga.n);
-		adam_init(&st->adam_g, st->ga.m, st->ga.v, st->ga.n);
-	}
-	return st;
+		RG_TRY(CganWarmStart(st, loop, opt));
+	*state = st;
+	return RG_OK;
 }
 
 /* One adversarial epoch: a discriminator pass, then g_steps generator passes. */
-static void
+static RgStatus
 CganEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
 	CganState  *st = state;
 	int			steps = (int) st->opt[OPT_G_STEPS];
 
-	*loss = DPass(st, loop);
+	RG_TRY(DPass(st, loop, loss));
 	*aux_loss = NAN;
 	for (int s = 0; s < steps; s++)
-		*aux_loss = GPass(st, loop);
+		RG_TRY(GPass(st, loop, aux_loss));
+	return RG_OK;
 }
 
 static const IterativeOps cgan_iterative = {
@@ -708,27 +772,34 @@ static const IterativeOps cgan_iterative = {
 };
 
 /* Train through the shared loop. */
-static void
-CganTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg)
+static RgStatus
+CganTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
-	TrainLoopRun(in, model, &cgan_iterative, OPT_LOOP, report, arg);
+	return train_loop_run(in, model, &cgan_iterative, OPT_LOOP, report, arg, err);
 }
 
 /* Five generator tensors. */
-static void
-CganValidate(const Model *model)
+static RgStatus
+CganValidate(const Model *model, RgError *err)
 {
 	CganDims	d = CganModelDims(model, model->hyper);
 	ParamSpec	s[5];
-	int64		expected[5];
+	int64_t		expected[5];
 
 	CganGSpecs(s, &d);
 	for (int t = 0; t < 5; t++)
 		expected[t] = s[t].rows * s[t].cols;
-	ModelCheckTensors(model, 5, expected);
+	return model_check_tensors(model, 5, expected, err);
 }
 
-/* scores (Q, I) = W2 mean_s(hidden(u, z_s)) + b2, z_s from the model's seed. */
+/*
+ * scores (Q, I) = W2 mean_s(hidden(u, z_s)) + b2, z_s from the model's seed.
+ * A fold-in query (user < 0) has no user embedding: the host must refuse it
+ * before scoring (FEATURE_NOT_SUPPORTED, "cgan models cannot recommend for a
+ * list of items", detail "The generator is conditioned on the embedding of a
+ * user it was trained on.", hint "Use recgan_recommend for a known user, or
+ * an algorithm with fold-in such as ials or ease."); its row here is all zeros.
+ */
 static void
 CganScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 {
@@ -740,29 +811,26 @@ CganScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 			   *b1 = model->tensors[2].data,
 			   *W2 = model->tensors[3].data,
 			   *b2 = model->tensors[4].data;
-	float	   *x = palloc_array(float, (Size) nq * S * in);	/* (Q S, E + Z) */
-	float	   *h = palloc_array(float, (Size) nq * S * d.H);	/* (Q S, H) */
-	float	   *hm = palloc0_array(float, (Size) nq * d.H); /* (Q, H) */
-	float	   *z = palloc_array(float, (Size) S * Max(d.Z, 1));
+	float	   *x = rg_alloc_array(float, (size_t) nq * S * in);	/* (Q S, E + Z) */
+	float	   *h = rg_alloc_array(float, (size_t) nq * S * d.H);	/* (Q S, H) */
+	float	   *hm = rg_alloc0_array(float, (size_t) nq * d.H); /* (Q, H) */
+	float	   *z = rg_alloc_array(float, (size_t) S * RG_MAX(d.Z, 1));
 	Rng			rng;
 
-	rng_seed(&rng, model->seed ^ UINT64CONST(0x63676e73636f7265));
+	rng_seed(&rng, model->seed ^ UINT64_C(0x63676e73636f7265));
 	for (int s = 0; s < S * d.Z; s++)
 		z[s] = (float) (model->hyper[OPT_NOISE_STD] * rng_normal(&rng));
 	for (int q = 0; q < nq; q++)
 	{
-		if (queries[q].user < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cgan models cannot recommend for a list of items"),
-					 errdetail("The generator is conditioned on the embedding of a user it was trained on."),
-					 errhint("Use recgan_recommend for a known user, or an algorithm with fold-in such as ials or ease.")));
 		for (int s = 0; s < S; s++)
 		{
-			float	   *xr = x + ((Size) q * S + s) * in;
+			float	   *xr = x + ((size_t) q * S + s) * in;
 
-			memcpy(xr, E + (Size) queries[q].user * d.E, sizeof(float) * d.E);
-			memcpy(xr + d.E, z + (Size) s * d.Z, sizeof(float) * d.Z);
+			if (queries[q].user < 0)
+				memset(xr, 0, sizeof(float) * d.E);
+			else
+				memcpy(xr, E + (size_t) queries[q].user * d.E, sizeof(float) * d.E);
+			memcpy(xr + d.E, z + (size_t) s * d.Z, sizeof(float) * d.Z);
 		}
 	}
 	linear_forward(h, x, W1, b1, nq * S, in, d.H);
@@ -770,28 +838,31 @@ CganScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 	for (int q = 0; q < nq; q++)
 		for (int s = 0; s < S; s++)
 			for (int k = 0; k < d.H; k++)
-				hm[(Size) q * d.H + k] += h[((Size) q * S + s) * d.H + k] / S;
+				hm[(size_t) q * d.H + k] += h[((size_t) q * S + s) * d.H + k] / S;
 	linear_forward(scores, hm, W2, b2, nq, d.H, d.n_items);
-	pfree(x);
-	pfree(h);
-	pfree(hm);
-	pfree(z);
+	for (int q = 0; q < nq; q++)
+		if (queries[q].user < 0)
+			memset(scores + (size_t) q * d.n_items, 0, sizeof(float) * d.n_items);
+	rg_free(x);
+	rg_free(h);
+	rg_free(hm);
+	rg_free(z);
 }
 
 /* Cosine of the generator's output rows (W2). */
 static void
-CganSimilar(const Model *model, int32 item, float *scores)
+CganSimilar(const Model *model, int32_t item, float *scores)
 {
 	int			H = (int) model->hyper[OPT_HIDDEN_G];
 	const float *W2 = model->tensors[3].data;
-	const float *wi = W2 + (Size) item * H;
+	const float *wi = W2 + (size_t) item * H;
 	double		ni = 0;
 
 	for (int k = 0; k < H; k++)
 		ni += (double) wi[k] * wi[k];
-	for (int32 j = 0; j < model->n_items; j++)
+	for (int32_t j = 0; j < model->n_items; j++)
 	{
-		const float *wj = W2 + (Size) j * H;
+		const float *wj = W2 + (size_t) j * H;
 		double		dot = 0,
 					nj = 0;
 
@@ -808,7 +879,8 @@ const ModelOps cgan_ops = {
 	.name = "cgan",
 	.algorithm = RECGAN_ALG_CGAN,
 	.options = cgan_options,
-	.n_options = lengthof(cgan_options),
+	.n_options = RG_LENGTHOF(cgan_options),
+	.no_fold_in = "The generator is conditioned on the embedding of a user it was trained on.",
 	.train = CganTrain,
 	.validate = CganValidate,
 	.score = CganScore,

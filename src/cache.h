@@ -1,0 +1,31 @@
+/*
+ * cache.h
+ *	  Decoded models kept per backend, keyed by row version, and the
+ *	  per-user memo of recommendations (cache.c).
+ */
+#ifndef RECGAN_CACHE_H
+#define RECGAN_CACHE_H
+
+#include "model.h"
+
+/*
+ * The decoded model of this name, through the per-backend cache (cache.c);
+ * UNDEFINED_OBJECT if there is none.  Owned by the cache: read only.
+ */
+extern Model *ModelLoad(const char *name);
+
+/* A known user's memoized recommendation: best first (cache.c). */
+typedef struct UserTop
+{
+	int32		n;
+	int32	   *items;			/* (n) item indexes */
+	float	   *scores;			/* (n) */
+} UserTop;
+
+#define RECGAN_MEMO_K 100
+
+extern const UserTop *ModelMemoGet(const Model *model, int32 u);
+extern void ModelMemoPut(const Model *model, int32 u, const int32 *items,
+						 const float *scores, int32 n);
+
+#endif							/* RECGAN_CACHE_H */

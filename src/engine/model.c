@@ -1,0 +1,48 @@
+/*
+ * model.c
+ *	  The helpers every algorithm shares.
+ */
+#include "model.h"
+
+/* Count training positives per item into model->popularity. */
+void
+model_compute_popularity(Model *model)
+{
+	int64_t		nnz = CsrNnz(&model->pos);
+
+	model->popularity = rg_alloc0_array(float, model->n_items);
+	for (int64_t p = 0; p < nnz; p++)
+		model->popularity[model->pos.indices[p]] += 1.0f;
+}
+
+/* Fill a query with a known user's training history. */
+void
+model_user_query(const Model *model, int32_t user, ScoreQuery *q)
+{
+	q->user = user;
+	q->items = CsrRow(&model->pos, user);
+	q->n_items = CsrRowLen(&model->pos, user);
+}
+
+/* RG_DATA_CORRUPTED unless a decoded model has the expected tensor lengths. */
+RgStatus
+model_check_tensors(const Model *model, int n, const int64_t *expected, RgError *err)
+{
+	if (model->n_tensors != n)
+	{
+		rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
+		rg_hint(err, "Retrain the model with recgan_train().");
+		return rg_detail(err, "Algorithm %s expects %d tensors, the model has %d.",
+						 model->ops->name, n, model->n_tensors);
+	}
+	for (int t = 0; t < n; t++)
+		if (model->tensors[t].len != expected[t])
+		{
+			rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
+			rg_hint(err, "Retrain the model with recgan_train().");
+			return rg_detail(err, "Tensor %d of a %s model has %lld words, expected %lld.",
+							 t, model->ops->name, (long long) model->tensors[t].len,
+							 (long long) expected[t]);
+		}
+	return RG_OK;
+}

@@ -1,0 +1,250 @@
+/*
+ * worker_job.c
+ *	  The dynamic background worker of one run: it claims the run, trains
+ *	  as the run's owner, publishes progress to its slot, and records how
+ *	  the run ended.
+ *
+ * Each worker connects as the run's owner role
+ * (BackgroundWorkerInitializeConnectionByOid) and trains by calling
+ * recgan_train through SPI, so it reads exactly what the owner may read and
+ * the model row is written in one transaction with the run's end.  Only the
+ * bookkeeping statements on recgan_schedules and recgan_run_history run as
+ * the bootstrap superuser, with a pinned search_path (CatalogBegin).  A job
+ * owned by a superuser is refused unless recgan.allow_superuser_jobs.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/elog.h"
+#include "utils/memutils.h"
+
+#include "util.h"
+#include "train.h"
+#include "worker_int.h"
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/* Publish a finished epoch (RecganTrainProgressHook). */
+static void
+WorkerProgress(const struct EpochReport *report)
+{
+	SlotSetProgress(report->epoch, report->loss);
+}
+
+/* Keep the worker's last error in its slot, for the launcher. */
+static void
+WorkerLogHook(ErrorData *edata)
+{
+	if (edata->elevel >= ERROR && edata->message != NULL)
+		SlotKeepMessage(edata->message);
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/* Mark the slot exited, whatever the reason; the launcher takes it from there. */
+static void
+WorkerOnExit(int code, Datum arg)
+{
+	SlotMarkExited();
+}
+
+/* Read the job columns of the claimed run (row 0, columns 1..11) into cxt. */
+static void
+WorkerReadJob(MemoryContext cxt, JobSpec *job)
+{
+	job->source = ResultText(0, 1, cxt);
+	job->model = ResultText(0, 2, cxt);
+	job->algorithm = ResultText(0, 3, cxt);
+	job->options = ResultText(0, 4, cxt);
+	job->user_col = ResultText(0, 5, cxt);
+	job->item_col = ResultText(0, 6, cxt);
+	job->rating_col = ResultText(0, 7, cxt);
+	job->threshold = ResultText(0, 8, cxt);
+	job->kind = ResultText(0, 9, cxt);
+	job->owner = ResultText(0, 10, cxt);
+	job->source_changes = ResultText(0, 11, cxt);
+}
+
+/* Claim the run (queued -> running) and read its job into cxt; false if it is gone. */
+static bool
+WorkerClaim(int64 run_id, MemoryContext cxt, JobSpec *job)
+{
+	Params		p = {0};
+	CatalogAccess ca;
+	bool		found;
+	int			epochs;
+
+	TxBegin();
+	CatalogBegin(&ca);
+	ParamInt8(&p, run_id);
+	ParamAdd(&p, INT4OID, Int32GetDatum(MyProcPid), false);
+	Exec(psprintf("UPDATE %s SET status = 'running', started_at = pg_catalog.now(), pid = $2 "
+				  "WHERE run_id = $1 AND status = 'queued' "
+				  "RETURNING " JOB_COLUMNS ", kind, owner, source_changes",
+				  RecganCatalogTable("recgan_run_history")),
+		 &p, SPI_OK_UPDATE_RETURNING);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		WorkerReadJob(cxt, job);
+		epochs = JobEpochs(job);
+		SlotSetEpochs(epochs);
+		p.n = 0;
+		ParamInt8(&p, run_id);
+		ParamAdd(&p, INT4OID, Int32GetDatum(epochs), false);
+		Exec(psprintf("UPDATE %s SET epochs = $2 WHERE run_id = $1",
+					  RecganCatalogTable("recgan_run_history")),
+			 &p, SPI_OK_UPDATE);
+	}
+	CatalogEnd(&ca);
+	TxCommit();
+	return found;
+}
+
+/* Record success; for a scheduled run, remember the source's change count. */
+static void
+WorkerRecordSuccess(int64 run_id, const JobSpec *job)
+{
+	Params		p = {0};
+	int32		epoch;
+	double		loss;
+
+	SlotGetProgress(&epoch, &loss);
+
+	ParamInt8(&p, run_id);
+	ParamAdd(&p, INT4OID, Int32GetDatum(epoch), epoch < 1);
+	ParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), isnan(loss));
+	Exec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
+				  "epoch = $2, loss = $3, message = NULL, "
+				  "metrics = (SELECT m.metrics FROM %s m WHERE m.name = r.model) "
+				  "WHERE r.run_id = $1",
+				  RecganCatalogTable("recgan_run_history"), RecganCatalogTable("recgan_models")),
+		 &p, SPI_OK_UPDATE);
+	if (strcmp(job->kind, "scheduled") != 0 || job->source_changes == NULL)
+		return;
+	p.n = 0;
+	ParamText(&p, job->model);
+	ParamText(&p, job->owner);
+	ParamText(&p, job->source_changes);
+	Exec(psprintf("UPDATE %s SET source_changes = $3::pg_catalog.int8 "
+				  "WHERE model = $1 AND owner = $2",
+				  RecganCatalogTable("recgan_schedules")),
+		 &p, SPI_OK_UPDATE);
+}
+
+/*
+ * Train as the owner and record success in one transaction, so that the
+ * model row and the run's end commit together.
+ */
+static void
+WorkerTrain(int64 run_id, const JobSpec *job)
+{
+	Params		p = {0};
+	CatalogAccess ca;
+
+	TxBegin();
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("recgan run " INT64_FORMAT ": training model %s", run_id, job->model));
+	ParamJob(&p, job);
+	RecganTrainProgressHook = WorkerProgress;
+	Exec(psprintf("SELECT pg_catalog.count(*) FROM %s(" JOB_VALUES ")",
+				  RecganCatalogTable("recgan_train")),
+		 &p, SPI_OK_SELECT);
+	RecganTrainProgressHook = NULL;
+
+	CatalogBegin(&ca);
+	WorkerRecordSuccess(run_id, job);
+	CatalogEnd(&ca);
+
+	if (SlotFinishUnlessCancelled())
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling run " INT64_FORMAT " by recgan_cancel", run_id)));
+	TxCommit();
+}
+
+/*
+ * After an error: log it, roll back (the previous model stays), and record
+ * the run as cancelled (recgan_cancel, or a query cancel) or failed.
+ */
+static void
+WorkerRecordError(int64 run_id, MemoryContext cxt)
+{
+	ErrorData  *edata;
+	bool		requested;
+	const char *status;
+	const char *message;
+	int32		epoch;
+	double		loss;
+	CatalogAccess ca;
+
+	MemoryContextSwitchTo(cxt);
+	RecganTrainProgressHook = NULL;
+	HOLD_INTERRUPTS();
+	EmitErrorReport();
+	edata = CopyErrorData();
+	AbortOutOfAnyTransaction();
+	FlushErrorState();
+	RESUME_INTERRUPTS();
+
+	SlotFinishAfterError(&requested, &epoch, &loss);
+	QueryCancelPending = false;
+	status = (requested || edata->sqlerrcode == ERRCODE_QUERY_CANCELED) ? "cancelled" : "failed";
+	message = requested ? "cancelled by recgan_cancel" : edata->message;
+
+	TxBegin();
+	CatalogBegin(&ca);
+	RunEnd(run_id, status, message, epoch, loss);
+	CatalogEnd(&ca);
+	TxCommit();
+}
+
+/* Main of a per-run worker: main_arg is its slot. */
+void
+recgan_worker_main(Datum main_arg)
+{
+	int			i = DatumGetInt32(main_arg);
+	MemoryContext cxt;
+	JobSpec		job;
+	int64		run_id;
+	Oid			database,
+				owner;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	if (!WorkerShmemAttached() || i < 0 || i >= SlotCount())
+		elog(FATAL, "recgan worker started without a slot. Please report a bug.");
+	if (!SlotAttach(i, &run_id, &database, &owner))
+		elog(FATAL, "recgan worker slot %d is not starting. Please report a bug.", i);
+	before_shmem_exit(WorkerOnExit, (Datum) 0);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = WorkerLogHook;
+
+	BackgroundWorkerInitializeConnectionByOid(database, owner, 0);
+	pgstat_report_appname(psprintf("recgan run " INT64_FORMAT, run_id));
+	cxt = AllocSetContextCreate(TopMemoryContext, "recgan worker", ALLOCSET_DEFAULT_SIZES);
+
+	PG_TRY();
+	{
+		memset(&job, 0, sizeof(job));
+		if (WorkerClaim(run_id, cxt, &job))
+			WorkerTrain(run_id, &job);
+	}
+	PG_CATCH();
+	{
+		WorkerRecordError(run_id, cxt);
+	}
+	PG_END_TRY();
+
+	SlotMarkFinished();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
