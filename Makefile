@@ -67,8 +67,16 @@ test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard 
 test/bench/lightgcn_select: test/bench/lightgcn_select.c $(ENGINE_SRCS) $(wildcard src/engine/*.h)
 	$(CC) $(UNIT_CFLAGS) -O3 -fno-math-errno -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
 
+# The engine must not see the server: no PostgreSQL header, no palloc or
+# ereport (src/README.md).
+.PHONY: layoutcheck
+layoutcheck:
+	@if grep -lE 'postgres\.h|#include *["<](utils|executor|access|catalog|storage|nodes)/|\b(palloc|pfree|ereport|elog)\(' src/engine/*; then \
+		echo "layoutcheck: the files above use the server"; exit 1; fi
+	@echo "layoutcheck: src/engine/ uses no server header or API"
+
 .PHONY: unitcheck
-unitcheck: $(UNIT_TESTS)
+unitcheck: layoutcheck $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do \
 		echo "== $$t"; OPENBLAS_NUM_THREADS=1 ./$$t || status=1; \
 	done; exit $$status

@@ -1,6 +1,6 @@
 /*
  * recommend.c
- *	  Loading models by name and the top-K set-returning functions.
+ *	  The top-K set-returning functions and model information.
  *
  * Legend: I items, Q users in a scoring block.
  *

@@ -126,51 +126,51 @@ PGDLLEXPORT void recgan_worker_main(Datum main_arg);
 /* worker_shmem.c: the shared state */
 extern void WorkerShmemInit(void);
 extern bool WorkerShmemAttached(void);
-extern int	SlotCount(void);
+extern int	WorkerSlotCount(void);
 
 /* worker_shmem.c: the slot table, for the launcher and the SQL API */
-extern void SlotSetLauncherLatch(Latch *latch);
-extern void SlotWakeLauncher(void);
-extern int	SlotClaim(int64 run_id, Oid owner);
-extern int	SlotOfRun(int64 run_id);
-extern SlotState SlotStateOf(int i);
-extern void SlotTake(int i, WorkerSlot *copy);
-extern void SlotRelease(int i);
-extern int	SlotActiveRunIds(Datum *ids);
-extern bool SlotSignalCancel(int64 run_id);
-extern int	SlotCopyRunning(bool all, Oid owner, WorkerSlot **copy);
+extern void WorkerSlotSetLauncherLatch(Latch *latch);
+extern void WorkerSlotWakeLauncher(void);
+extern int	WorkerSlotClaim(int64 run_id, Oid owner);
+extern int	WorkerSlotOfRun(int64 run_id);
+extern SlotState WorkerSlotStateOf(int i);
+extern void WorkerSlotTake(int i, WorkerSlot *copy);
+extern void WorkerSlotRelease(int i);
+extern int	WorkerSlotActiveRunIds(Datum *ids);
+extern bool WorkerSlotSignalCancel(int64 run_id);
+extern int	WorkerSlotCopyRunning(bool all, Oid owner, WorkerSlot **copy);
 
 /* worker_shmem.c: the calling worker's own slot */
-extern bool SlotAttach(int i, int64 *run_id, Oid *database, Oid *owner);
-extern void SlotMarkExited(void);
-extern void SlotMarkFinished(void);
-extern void SlotKeepMessage(const char *message);
-extern void SlotSetEpochs(int32 epochs);
-extern void SlotSetProgress(int32 epoch, double loss);
-extern void SlotGetProgress(int32 *epoch, double *loss);
-extern bool SlotFinishUnlessCancelled(void);
-extern void SlotFinishAfterError(bool *cancel_requested, int32 *epoch, double *loss);
+extern bool WorkerSlotAttach(int i, int64 *run_id, Oid *database, Oid *owner);
+extern void WorkerSlotMarkExited(void);
+extern void WorkerSlotMarkFinished(void);
+extern void WorkerSlotKeepMessage(const char *message);
+extern void WorkerSlotSetEpochs(int32 epochs);
+extern void WorkerSlotSetProgress(int32 epoch, double loss);
+extern void WorkerSlotGetProgress(int32 *epoch, double *loss);
+extern bool WorkerSlotFinishUnlessCancelled(void);
+extern void WorkerSlotFinishAfterError(bool *cancel_requested, int32 *epoch, double *loss);
 
 /* worker_tables.c: SPI statements */
-extern void ParamAdd(Params *p, Oid type, Datum value, bool isnull);
-extern void ParamText(Params *p, const char *s);
-extern void ParamInt8(Params *p, int64 v);
-extern void ParamJob(Params *p, const JobSpec *job);
-extern void Exec(const char *sql, Params *p, int expected);
-extern char *ResultText(int row, int col, MemoryContext cxt);
-extern int64 ResultInt8(int row, int col, bool *isnull);
+extern void WorkerParamAdd(Params *p, Oid type, Datum value, bool isnull);
+extern void WorkerParamText(Params *p, const char *s);
+extern void WorkerParamInt8(Params *p, int64 v);
+extern void WorkerParamJob(Params *p, const JobSpec *job);
+extern void WorkerExec(const char *sql, Params *p, int expected);
+extern char *WorkerResultText(int row, int col, MemoryContext cxt);
+extern int64 WorkerResultInt8(int row, int col, bool *isnull);
 
 /* worker_tables.c: transactions and identity */
-extern void TxBegin(void);
-extern void TxCommit(void);
-extern void CatalogBegin(CatalogAccess *a);
-extern void CatalogEnd(CatalogAccess *a);
+extern void WorkerTxBegin(void);
+extern void WorkerTxCommit(void);
+extern void WorkerCatalogBegin(CatalogAccess *a);
+extern void WorkerCatalogEnd(CatalogAccess *a);
 
 /* worker_tables.c: jobs and runs */
-extern int	JobEpochs(const JobSpec *job);
-extern OwnerProblem OwnerCheck(Oid owner);
-extern char *OwnerProblemText(OwnerProblem problem, const char *name);
-extern void RunEnd(int64 run_id, const char *status, const char *message,
+extern int	WorkerJobEpochs(const JobSpec *job);
+extern OwnerProblem WorkerOwnerCheck(Oid owner);
+extern char *WorkerOwnerProblemText(OwnerProblem problem, const char *name);
+extern void WorkerRunEnd(int64 run_id, const char *status, const char *message,
 				   int32 epoch, double loss);
 
 #endif							/* RECGAN_WORKER_INT_H */

@@ -37,7 +37,7 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static void
 WorkerProgress(const struct EpochReport *report)
 {
-	SlotSetProgress(report->epoch, report->loss);
+	WorkerSlotSetProgress(report->epoch, report->loss);
 }
 
 /* Keep the worker's last error in its slot, for the launcher. */
@@ -45,7 +45,7 @@ static void
 WorkerLogHook(ErrorData *edata)
 {
 	if (edata->elevel >= ERROR && edata->message != NULL)
-		SlotKeepMessage(edata->message);
+		WorkerSlotKeepMessage(edata->message);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }
@@ -54,24 +54,24 @@ WorkerLogHook(ErrorData *edata)
 static void
 WorkerOnExit(int code, Datum arg)
 {
-	SlotMarkExited();
+	WorkerSlotMarkExited();
 }
 
 /* Read the job columns of the claimed run (row 0, columns 1..11) into cxt. */
 static void
 WorkerReadJob(MemoryContext cxt, JobSpec *job)
 {
-	job->source = ResultText(0, 1, cxt);
-	job->model = ResultText(0, 2, cxt);
-	job->algorithm = ResultText(0, 3, cxt);
-	job->options = ResultText(0, 4, cxt);
-	job->user_col = ResultText(0, 5, cxt);
-	job->item_col = ResultText(0, 6, cxt);
-	job->rating_col = ResultText(0, 7, cxt);
-	job->threshold = ResultText(0, 8, cxt);
-	job->kind = ResultText(0, 9, cxt);
-	job->owner = ResultText(0, 10, cxt);
-	job->source_changes = ResultText(0, 11, cxt);
+	job->source = WorkerResultText(0, 1, cxt);
+	job->model = WorkerResultText(0, 2, cxt);
+	job->algorithm = WorkerResultText(0, 3, cxt);
+	job->options = WorkerResultText(0, 4, cxt);
+	job->user_col = WorkerResultText(0, 5, cxt);
+	job->item_col = WorkerResultText(0, 6, cxt);
+	job->rating_col = WorkerResultText(0, 7, cxt);
+	job->threshold = WorkerResultText(0, 8, cxt);
+	job->kind = WorkerResultText(0, 9, cxt);
+	job->owner = WorkerResultText(0, 10, cxt);
+	job->source_changes = WorkerResultText(0, 11, cxt);
 }
 
 /* Claim the run (queued -> running) and read its job into cxt; false if it is gone. */
@@ -83,11 +83,11 @@ WorkerClaim(int64 run_id, MemoryContext cxt, JobSpec *job)
 	bool		found;
 	int			epochs;
 
-	TxBegin();
-	CatalogBegin(&ca);
-	ParamInt8(&p, run_id);
-	ParamAdd(&p, INT4OID, Int32GetDatum(MyProcPid), false);
-	Exec(psprintf("UPDATE %s SET status = 'running', started_at = pg_catalog.now(), pid = $2 "
+	WorkerTxBegin();
+	WorkerCatalogBegin(&ca);
+	WorkerParamInt8(&p, run_id);
+	WorkerParamAdd(&p, INT4OID, Int32GetDatum(MyProcPid), false);
+	WorkerExec(psprintf("UPDATE %s SET status = 'running', started_at = pg_catalog.now(), pid = $2 "
 				  "WHERE run_id = $1 AND status = 'queued' "
 				  "RETURNING " JOB_COLUMNS ", kind, owner, source_changes",
 				  RecganCatalogTable("recgan_run_history")),
@@ -96,17 +96,17 @@ WorkerClaim(int64 run_id, MemoryContext cxt, JobSpec *job)
 	if (found)
 	{
 		WorkerReadJob(cxt, job);
-		epochs = JobEpochs(job);
-		SlotSetEpochs(epochs);
+		epochs = WorkerJobEpochs(job);
+		WorkerSlotSetEpochs(epochs);
 		p.n = 0;
-		ParamInt8(&p, run_id);
-		ParamAdd(&p, INT4OID, Int32GetDatum(epochs), false);
-		Exec(psprintf("UPDATE %s SET epochs = $2 WHERE run_id = $1",
+		WorkerParamInt8(&p, run_id);
+		WorkerParamAdd(&p, INT4OID, Int32GetDatum(epochs), false);
+		WorkerExec(psprintf("UPDATE %s SET epochs = $2 WHERE run_id = $1",
 					  RecganCatalogTable("recgan_run_history")),
 			 &p, SPI_OK_UPDATE);
 	}
-	CatalogEnd(&ca);
-	TxCommit();
+	WorkerCatalogEnd(&ca);
+	WorkerTxCommit();
 	return found;
 }
 
@@ -118,12 +118,12 @@ WorkerRecordSuccess(int64 run_id, const JobSpec *job)
 	int32		epoch;
 	double		loss;
 
-	SlotGetProgress(&epoch, &loss);
+	WorkerSlotGetProgress(&epoch, &loss);
 
-	ParamInt8(&p, run_id);
-	ParamAdd(&p, INT4OID, Int32GetDatum(epoch), epoch < 1);
-	ParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), isnan(loss));
-	Exec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
+	WorkerParamInt8(&p, run_id);
+	WorkerParamAdd(&p, INT4OID, Int32GetDatum(epoch), epoch < 1);
+	WorkerParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), isnan(loss));
+	WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
 				  "epoch = $2, loss = $3, message = NULL, "
 				  "metrics = (SELECT m.metrics FROM %s m WHERE m.name = r.model) "
 				  "WHERE r.run_id = $1",
@@ -132,10 +132,10 @@ WorkerRecordSuccess(int64 run_id, const JobSpec *job)
 	if (strcmp(job->kind, "scheduled") != 0 || job->source_changes == NULL)
 		return;
 	p.n = 0;
-	ParamText(&p, job->model);
-	ParamText(&p, job->owner);
-	ParamText(&p, job->source_changes);
-	Exec(psprintf("UPDATE %s SET source_changes = $3::pg_catalog.int8 "
+	WorkerParamText(&p, job->model);
+	WorkerParamText(&p, job->owner);
+	WorkerParamText(&p, job->source_changes);
+	WorkerExec(psprintf("UPDATE %s SET source_changes = $3::pg_catalog.int8 "
 				  "WHERE model = $1 AND owner = $2",
 				  RecganCatalogTable("recgan_schedules")),
 		 &p, SPI_OK_UPDATE);
@@ -151,25 +151,25 @@ WorkerTrain(int64 run_id, const JobSpec *job)
 	Params		p = {0};
 	CatalogAccess ca;
 
-	TxBegin();
+	WorkerTxBegin();
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("recgan run " INT64_FORMAT ": training model %s", run_id, job->model));
-	ParamJob(&p, job);
+	WorkerParamJob(&p, job);
 	RecganTrainProgressHook = WorkerProgress;
-	Exec(psprintf("SELECT pg_catalog.count(*) FROM %s(" JOB_VALUES ")",
+	WorkerExec(psprintf("SELECT pg_catalog.count(*) FROM %s(" JOB_VALUES ")",
 				  RecganCatalogTable("recgan_train")),
 		 &p, SPI_OK_SELECT);
 	RecganTrainProgressHook = NULL;
 
-	CatalogBegin(&ca);
+	WorkerCatalogBegin(&ca);
 	WorkerRecordSuccess(run_id, job);
-	CatalogEnd(&ca);
+	WorkerCatalogEnd(&ca);
 
-	if (SlotFinishUnlessCancelled())
+	if (WorkerSlotFinishUnlessCancelled())
 		ereport(ERROR,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("canceling run " INT64_FORMAT " by recgan_cancel", run_id)));
-	TxCommit();
+	WorkerTxCommit();
 }
 
 /*
@@ -196,16 +196,16 @@ WorkerRecordError(int64 run_id, MemoryContext cxt)
 	FlushErrorState();
 	RESUME_INTERRUPTS();
 
-	SlotFinishAfterError(&requested, &epoch, &loss);
+	WorkerSlotFinishAfterError(&requested, &epoch, &loss);
 	QueryCancelPending = false;
 	status = (requested || edata->sqlerrcode == ERRCODE_QUERY_CANCELED) ? "cancelled" : "failed";
 	message = requested ? "cancelled by recgan_cancel" : edata->message;
 
-	TxBegin();
-	CatalogBegin(&ca);
-	RunEnd(run_id, status, message, epoch, loss);
-	CatalogEnd(&ca);
-	TxCommit();
+	WorkerTxBegin();
+	WorkerCatalogBegin(&ca);
+	WorkerRunEnd(run_id, status, message, epoch, loss);
+	WorkerCatalogEnd(&ca);
+	WorkerTxCommit();
 }
 
 /* Main of a per-run worker: main_arg is its slot. */
@@ -221,9 +221,9 @@ recgan_worker_main(Datum main_arg)
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	if (!WorkerShmemAttached() || i < 0 || i >= SlotCount())
+	if (!WorkerShmemAttached() || i < 0 || i >= WorkerSlotCount())
 		elog(FATAL, "recgan worker started without a slot. Please report a bug.");
-	if (!SlotAttach(i, &run_id, &database, &owner))
+	if (!WorkerSlotAttach(i, &run_id, &database, &owner))
 		elog(FATAL, "recgan worker slot %d is not starting. Please report a bug.", i);
 	before_shmem_exit(WorkerOnExit, (Datum) 0);
 	prev_emit_log_hook = emit_log_hook;
@@ -245,6 +245,6 @@ recgan_worker_main(Datum main_arg)
 	}
 	PG_END_TRY();
 
-	SlotMarkFinished();
+	WorkerSlotMarkFinished();
 	pgstat_report_activity(STATE_IDLE, NULL);
 }

@@ -80,15 +80,15 @@ static bool warned_no_bgworker = false;
 static void
 LauncherOnExit(int code, Datum arg)
 {
-	SlotSetLauncherLatch(NULL);
+	WorkerSlotSetLauncherLatch(NULL);
 }
 
 /* Runs of the slots in use, as an int8[] datum. */
 static Datum
 LauncherActiveRuns(void)
 {
-	Datum	   *ids = palloc(sizeof(Datum) * (SlotCount() + 1));
-	int			n = SlotActiveRunIds(ids);
+	Datum	   *ids = palloc(sizeof(Datum) * (WorkerSlotCount() + 1));
+	int			n = WorkerSlotActiveRunIds(ids);
 
 	return PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
@@ -99,8 +99,8 @@ LauncherFailInterrupted(void)
 {
 	Params		p = {0};
 
-	ParamAdd(&p, INT8ARRAYOID, LauncherActiveRuns(), false);
-	Exec(psprintf("UPDATE %s SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), "
+	WorkerParamAdd(&p, INT8ARRAYOID, LauncherActiveRuns(), false);
+	WorkerExec(psprintf("UPDATE %s SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), "
 				  "message = 'server restarted' "
 				  "WHERE status = 'running' AND run_id <> ALL ($1)",
 				  RecganCatalogTable("recgan_run_history")),
@@ -115,7 +115,7 @@ LauncherFailInterrupted(void)
 static bool
 LauncherSlotEnded(int i)
 {
-	SlotState	state = SlotStateOf(i);
+	SlotState	state = WorkerSlotStateOf(i);
 	pid_t		pid;
 
 	if (state == SLOT_FREE)
@@ -130,21 +130,21 @@ LauncherSlotEnded(int i)
 static void
 LauncherReap(void)
 {
-	for (int i = 0; i < SlotCount(); i++)
+	for (int i = 0; i < WorkerSlotCount(); i++)
 	{
 		WorkerSlot	s;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!LauncherSlotEnded(i))
 			continue;
-		SlotTake(i, &s);
+		WorkerSlotTake(i, &s);
 		if (launcher_handles[i] != NULL)
 			pfree(launcher_handles[i]);
 		launcher_handles[i] = NULL;
 		if (s.finished)
 			continue;
 		s.message[WORKER_MESSAGE_LEN - 1] = '\0';
-		RunEnd(s.run_id, s.cancel_requested ? "cancelled" : "failed",
+		WorkerRunEnd(s.run_id, s.cancel_requested ? "cancelled" : "failed",
 			   s.cancel_requested ? "cancelled by recgan_cancel" :
 			   s.message[0] ? s.message :
 			   "the training worker exited before recording an end; see the server log",
@@ -163,12 +163,12 @@ LauncherDecide(int row, DueSchedule *d)
 	bool		busy_null,
 				min_null,
 				base_null;
-	int64		busy = ResultInt8(row, 2, &busy_null);
-	int64		min_new_rows = ResultInt8(row, 3, &min_null);
-	int64		base = ResultInt8(row, 4, &base_null);
+	int64		busy = WorkerResultInt8(row, 2, &busy_null);
+	int64		min_new_rows = WorkerResultInt8(row, 3, &min_null);
+	int64		base = WorkerResultInt8(row, 4, &base_null);
 
-	d->model = ResultText(row, 1, CurrentMemoryContext);
-	d->changes = ResultInt8(row, 5, &d->changes_null);
+	d->model = WorkerResultText(row, 1, CurrentMemoryContext);
+	d->changes = WorkerResultInt8(row, 5, &d->changes_null);
 	d->status = "queued";
 	d->message = NULL;
 	if (!busy_null)
@@ -181,7 +181,7 @@ LauncherDecide(int row, DueSchedule *d)
 	{
 		d->status = "skipped";
 		d->message = psprintf(INT64_FORMAT " rows of %s changed since the last training, fewer than min_new_rows (" INT64_FORMAT ")",
-							  d->changes - base, ResultText(row, 6, CurrentMemoryContext),
+							  d->changes - base, WorkerResultText(row, 6, CurrentMemoryContext),
 							  min_new_rows);
 	}
 }
@@ -195,7 +195,7 @@ LauncherQueueDue(void)
 	DueSchedule *due;
 	int			n;
 
-	Exec(psprintf("SELECT s.model, "
+	WorkerExec(psprintf("SELECT s.model, "
 				  "(SELECT pg_catalog.max(r.run_id) FROM %s r WHERE r.model = s.model "
 				  "AND r.kind = 'scheduled' AND r.status IN ('queued', 'running')), "
 				  "s.min_new_rows, s.source_changes, "
@@ -218,11 +218,11 @@ LauncherQueueDue(void)
 	{
 		Params		p = {0};
 
-		ParamText(&p, due[i].model);
-		ParamText(&p, due[i].status);
-		ParamText(&p, due[i].message);
-		ParamAdd(&p, INT8OID, Int64GetDatum(due[i].changes), due[i].changes_null);
-		Exec(psprintf("WITH run AS (INSERT INTO %s (model, owner, kind, status, ended_at, message, "
+		WorkerParamText(&p, due[i].model);
+		WorkerParamText(&p, due[i].status);
+		WorkerParamText(&p, due[i].message);
+		WorkerParamAdd(&p, INT8OID, Int64GetDatum(due[i].changes), due[i].changes_null);
+		WorkerExec(psprintf("WITH run AS (INSERT INTO %s (model, owner, kind, status, ended_at, message, "
 					  "source, algorithm, options, user_col, item_col, rating_col, threshold, source_changes) "
 					  "SELECT s.model, s.owner, 'scheduled', $2, "
 					  "CASE WHEN $2 = 'skipped' THEN pg_catalog.now() END, $3, s.source, s.algorithm, "
@@ -244,7 +244,7 @@ LauncherNextDueMs(long max_ms)
 	bool		isnull;
 	double		seconds;
 
-	Exec(psprintf("SELECT pg_catalog.date_part('epoch', pg_catalog.min(next_run_at) "
+	WorkerExec(psprintf("SELECT pg_catalog.date_part('epoch', pg_catalog.min(next_run_at) "
 				  "- pg_catalog.clock_timestamp()) FROM %s",
 				  RecganCatalogTable("recgan_schedules")),
 		 NULL, SPI_OK_SELECT);
@@ -286,7 +286,7 @@ LauncherStartWorker(int i, int64 run_id)
 		warned_no_bgworker = false;
 		return true;
 	}
-	SlotRelease(i);
+	WorkerSlotRelease(i);
 	launcher_handles[i] = NULL;
 	if (!warned_no_bgworker)
 		ereport(WARNING,
@@ -307,7 +307,7 @@ LauncherStartQueued(void)
 	int64	   *ids;
 	char	  **owners;
 
-	Exec(psprintf("SELECT run_id, owner FROM %s WHERE status = 'queued' ORDER BY run_id LIMIT %d",
+	WorkerExec(psprintf("SELECT run_id, owner FROM %s WHERE status = 'queued' ORDER BY run_id LIMIT %d",
 				  RecganCatalogTable("recgan_run_history"), MAX_QUEUED_PER_PASS),
 		 NULL, SPI_OK_SELECT);
 	n = (int) SPI_processed;
@@ -317,8 +317,8 @@ LauncherStartQueued(void)
 	{
 		bool		isnull;
 
-		ids[r] = ResultInt8(r, 1, &isnull);
-		owners[r] = ResultText(r, 2, CurrentMemoryContext);
+		ids[r] = WorkerResultInt8(r, 1, &isnull);
+		owners[r] = WorkerResultText(r, 2, CurrentMemoryContext);
 	}
 
 	for (int r = 0; r < n; r++)
@@ -328,21 +328,21 @@ LauncherStartQueued(void)
 		int			slot;
 
 		CHECK_FOR_INTERRUPTS();
-		if (SlotOfRun(ids[r]) >= 0)
+		if (WorkerSlotOfRun(ids[r]) >= 0)
 			continue;
 		owner = get_role_oid(owners[r], true);
 		if (!OidIsValid(owner))
 		{
-			RunEnd(ids[r], "failed", psprintf("role \"%s\" does not exist", owners[r]), 0, NAN);
+			WorkerRunEnd(ids[r], "failed", psprintf("role \"%s\" does not exist", owners[r]), 0, NAN);
 			continue;
 		}
-		problem = OwnerCheck(owner);
+		problem = WorkerOwnerCheck(owner);
 		if (problem != OWNER_OK)
 		{
-			RunEnd(ids[r], "failed", OwnerProblemText(problem, owners[r]), 0, NAN);
+			WorkerRunEnd(ids[r], "failed", WorkerOwnerProblemText(problem, owners[r]), 0, NAN);
 			continue;
 		}
-		slot = SlotClaim(ids[r], owner);
+		slot = WorkerSlotClaim(ids[r], owner);
 		if (slot < 0 || !LauncherStartWorker(slot, ids[r]))
 			break;
 	}
@@ -362,7 +362,7 @@ LauncherIteration(bool *first)
 	if (RecoveryInProgress())
 		return sleep_ms;		/* never train on a standby */
 
-	TxBegin();
+	WorkerTxBegin();
 	pgstat_report_activity(STATE_RUNNING, "recgan launcher: checking runs and schedules");
 	installed = OidIsValid(get_extension_oid("recgan", true));
 	if (installed)
@@ -374,12 +374,12 @@ LauncherIteration(bool *first)
 		LauncherQueueDue();
 		sleep_ms = LauncherNextDueMs(sleep_ms);
 	}
-	TxCommit();
+	WorkerTxCommit();
 	if (installed)
 	{
-		TxBegin();
+		WorkerTxBegin();
 		LauncherStartQueued();
-		TxCommit();
+		WorkerTxCommit();
 	}
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -403,8 +403,8 @@ recgan_launcher_main(Datum main_arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	launcher_handles = MemoryContextAllocZero(TopMemoryContext,
-											  sizeof(BackgroundWorkerHandle *) * SlotCount());
-	SlotSetLauncherLatch(MyLatch);
+											  sizeof(BackgroundWorkerHandle *) * WorkerSlotCount());
+	WorkerSlotSetLauncherLatch(MyLatch);
 	before_shmem_exit(LauncherOnExit, (Datum) 0);
 	ereport(LOG,
 			(errmsg("recgan launcher started in database \"%s\"", recgan_database)));

@@ -99,7 +99,7 @@ WorkerShmemAttached(void)
 
 /* Number of slots (recgan.max_workers at startup). */
 int
-SlotCount(void)
+WorkerSlotCount(void)
 {
 	return WorkerState->n_slots;
 }
@@ -110,7 +110,7 @@ SlotCount(void)
 
 /* Publish the launcher's latch, or NULL when it exits. */
 void
-SlotSetLauncherLatch(Latch *latch)
+WorkerSlotSetLauncherLatch(Latch *latch)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	WorkerState->launcher_latch = latch;
@@ -119,7 +119,7 @@ SlotSetLauncherLatch(Latch *latch)
 
 /* Set the launcher's latch, if shared memory exists and a launcher runs. */
 void
-SlotWakeLauncher(void)
+WorkerSlotWakeLauncher(void)
 {
 	Latch	   *latch;
 
@@ -132,7 +132,7 @@ SlotWakeLauncher(void)
 
 /* Claim a free slot for run_id, or return -1. */
 int
-SlotClaim(int64 run_id, Oid owner)
+WorkerSlotClaim(int64 run_id, Oid owner)
 {
 	int			found = -1;
 
@@ -156,7 +156,7 @@ SlotClaim(int64 run_id, Oid owner)
 
 /* Slot index running run_id, or -1. */
 int
-SlotOfRun(int64 run_id)
+WorkerSlotOfRun(int64 run_id)
 {
 	int			found = -1;
 
@@ -170,7 +170,7 @@ SlotOfRun(int64 run_id)
 
 /* State of slot i. */
 SlotState
-SlotStateOf(int i)
+WorkerSlotStateOf(int i)
 {
 	SlotState	state;
 
@@ -182,7 +182,7 @@ SlotStateOf(int i)
 
 /* Copy slot i into *copy and free it, in one step. */
 void
-SlotTake(int i, WorkerSlot *copy)
+WorkerSlotTake(int i, WorkerSlot *copy)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	*copy = WorkerState->slots[i];
@@ -192,16 +192,16 @@ SlotTake(int i, WorkerSlot *copy)
 
 /* Free slot i. */
 void
-SlotRelease(int i)
+WorkerSlotRelease(int i)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	memset(&WorkerState->slots[i], 0, sizeof(WorkerSlot));
 	LWLockRelease(WorkerState->lock);
 }
 
-/* Runs of the slots in use, as int8 datums into ids (SlotCount() long); return how many. */
+/* Runs of the slots in use, as int8 datums into ids (WorkerSlotCount() long); return how many. */
 int
-SlotActiveRunIds(Datum *ids)
+WorkerSlotActiveRunIds(Datum *ids)
 {
 	int			n = 0;
 
@@ -215,7 +215,7 @@ SlotActiveRunIds(Datum *ids)
 
 /* SIGINT the worker of a running run; false if none is running it. */
 bool
-SlotSignalCancel(int64 run_id)
+WorkerSlotSignalCancel(int64 run_id)
 {
 	bool		sent = false;
 
@@ -243,7 +243,7 @@ SlotSignalCancel(int64 run_id)
  * *copy; return how many.
  */
 int
-SlotCopyRunning(bool all, Oid owner, WorkerSlot **copy)
+WorkerSlotCopyRunning(bool all, Oid owner, WorkerSlot **copy)
 {
 	int			n = 0;
 
@@ -266,7 +266,7 @@ SlotCopyRunning(bool all, Oid owner, WorkerSlot **copy)
  * run; false, with nothing changed, unless the slot is starting.
  */
 bool
-SlotAttach(int i, int64 *run_id, Oid *database, Oid *owner)
+WorkerSlotAttach(int i, int64 *run_id, Oid *database, Oid *owner)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	if (WorkerState->slots[i].state != SLOT_STARTING)
@@ -286,7 +286,7 @@ SlotAttach(int i, int64 *run_id, Oid *database, Oid *owner)
 
 /* Mark the worker's slot exited. */
 void
-SlotMarkExited(void)
+WorkerSlotMarkExited(void)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	MySlot->state = SLOT_EXITED;
@@ -296,7 +296,7 @@ SlotMarkExited(void)
 
 /* Mark the worker's run as ended and committed. */
 void
-SlotMarkFinished(void)
+WorkerSlotMarkFinished(void)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	MySlot->finished = true;
@@ -308,7 +308,7 @@ SlotMarkFinished(void)
  * emit_log_hook: takes no lock, and does nothing before the slot is taken.
  */
 void
-SlotKeepMessage(const char *message)
+WorkerSlotKeepMessage(const char *message)
 {
 	if (MySlot != NULL)
 		strlcpy(MySlot->message, message, WORKER_MESSAGE_LEN);
@@ -316,7 +316,7 @@ SlotKeepMessage(const char *message)
 
 /* Publish how many epochs the worker's run reports. */
 void
-SlotSetEpochs(int32 epochs)
+WorkerSlotSetEpochs(int32 epochs)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	MySlot->epochs = epochs;
@@ -325,7 +325,7 @@ SlotSetEpochs(int32 epochs)
 
 /* Publish the worker's last finished epoch and its loss. */
 void
-SlotSetProgress(int32 epoch, double loss)
+WorkerSlotSetProgress(int32 epoch, double loss)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	MySlot->epoch = epoch;
@@ -335,7 +335,7 @@ SlotSetProgress(int32 epoch, double loss)
 
 /* Read back the worker's last published epoch and loss. */
 void
-SlotGetProgress(int32 *epoch, double *loss)
+WorkerSlotGetProgress(int32 *epoch, double *loss)
 {
 	LWLockAcquire(WorkerState->lock, LW_SHARED);
 	*epoch = MySlot->epoch;
@@ -349,7 +349,7 @@ SlotGetProgress(int32 *epoch, double *loss)
  * cancel was requested.
  */
 bool
-SlotFinishUnlessCancelled(void)
+WorkerSlotFinishUnlessCancelled(void)
 {
 	bool		cancel;
 
@@ -365,7 +365,7 @@ SlotFinishUnlessCancelled(void)
  * requested and the last epoch and loss.
  */
 void
-SlotFinishAfterError(bool *cancel_requested, int32 *epoch, double *loss)
+WorkerSlotFinishAfterError(bool *cancel_requested, int32 *epoch, double *loss)
 {
 	LWLockAcquire(WorkerState->lock, LW_EXCLUSIVE);
 	*cancel_requested = MySlot->cancel_requested;

@@ -87,7 +87,7 @@ JobFromArgs(FunctionCallInfo fcinfo, int model_arg, int source_arg, int rest,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model name must not be empty")));
-	(void) JobEpochs(job);
+	(void) WorkerJobEpochs(job);
 	job->user_col = ArgRequired(fcinfo, rest + 2, "user_col");
 	job->item_col = ArgRequired(fcinfo, rest + 3, "item_col");
 	job->rating_col = ArgText(fcinfo, rest + 4);
@@ -118,16 +118,16 @@ JobOwner(const char *name)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to run jobs as role \"%s\"", name),
 				 errdetail("Only members of role \"%s\" may schedule jobs for it.", name)));
-	problem = OwnerCheck(owner);
+	problem = WorkerOwnerCheck(owner);
 	if (problem == OWNER_SUPERUSER)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%s", OwnerProblemText(problem, name)),
+				 errmsg("%s", WorkerOwnerProblemText(problem, name)),
 				 errhint("Run jobs as a role with only the privileges training needs, or set recgan.allow_superuser_jobs.")));
 	if (problem == OWNER_NOLOGIN)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s", OwnerProblemText(problem, name)),
+				 errmsg("%s", WorkerOwnerProblemText(problem, name)),
 				 errhint("Give the role LOGIN, or run the job as a member of it that can log in.")));
 	return owner;
 }
@@ -158,7 +158,7 @@ static void
 WorkerXactCallback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && wake_launcher_at_commit)
-		SlotWakeLauncher();
+		WorkerSlotWakeLauncher();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 		wake_launcher_at_commit = false;
@@ -237,14 +237,14 @@ recgan_schedule(PG_FUNCTION_ARGS)
 	(void) JobOwner(owner_name);
 	WorkerCheckAvailable();
 
-	ParamJob(&p, &job);
-	ParamText(&p, owner_name);
-	ParamAdd(&p, INTERVALOID, PG_GETARG_DATUM(1), false);
-	ParamInt8(&p, min_new_rows);
+	WorkerParamJob(&p, &job);
+	WorkerParamText(&p, owner_name);
+	WorkerParamAdd(&p, INTERVALOID, PG_GETARG_DATUM(1), false);
+	WorkerParamInt8(&p, min_new_rows);
 
 	SPI_connect();
-	CatalogBegin(&ca);
-	Exec(psprintf("INSERT INTO %s AS s (" JOB_COLUMNS ", owner, every, min_new_rows, next_run_at) "
+	WorkerCatalogBegin(&ca);
+	WorkerExec(psprintf("INSERT INTO %s AS s (" JOB_COLUMNS ", owner, every, min_new_rows, next_run_at) "
 				  "VALUES (" JOB_VALUES ", $9, $10, $11, pg_catalog.now()) "
 				  "ON CONFLICT (model) DO UPDATE SET every = EXCLUDED.every, source = EXCLUDED.source, "
 				  "algorithm = EXCLUDED.algorithm, options = EXCLUDED.options, "
@@ -257,7 +257,7 @@ recgan_schedule(PG_FUNCTION_ARGS)
 		 &p, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 1)
 		due = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	CatalogEnd(&ca);
+	WorkerCatalogEnd(&ca);
 	SPI_finish();
 	if (isnull)
 		ereport(ERROR,
@@ -279,10 +279,10 @@ recgan_unschedule(PG_FUNCTION_ARGS)
 	Params		p = {0};
 	uint64		deleted;
 
-	ParamText(&p, model);
+	WorkerParamText(&p, model);
 	SPI_connect();
 	/* As the caller: row-level security decides which schedules it may see. */
-	Exec(psprintf("DELETE FROM %s WHERE model OPERATOR(pg_catalog.=) $1",
+	WorkerExec(psprintf("DELETE FROM %s WHERE model OPERATOR(pg_catalog.=) $1",
 				  RecganCatalogTable("recgan_schedules")),
 		 &p, SPI_OK_DELETE);
 	deleted = SPI_processed;
@@ -316,17 +316,17 @@ recgan_train_async(PG_FUNCTION_ARGS)
 	(void) JobOwner(job.owner);
 	WorkerCheckAvailable();
 
-	ParamJob(&p, &job);
-	ParamText(&p, job.owner);
+	WorkerParamJob(&p, &job);
+	WorkerParamText(&p, job.owner);
 
 	SPI_connect();
-	CatalogBegin(&ca);
-	Exec(psprintf("INSERT INTO %s (" JOB_COLUMNS ", owner, kind) "
+	WorkerCatalogBegin(&ca);
+	WorkerExec(psprintf("INSERT INTO %s (" JOB_COLUMNS ", owner, kind) "
 				  "VALUES (" JOB_VALUES ", $9, 'async') RETURNING run_id",
 				  RecganCatalogTable("recgan_run_history")),
 		 &p, SPI_OK_INSERT_RETURNING);
-	run_id = ResultInt8(0, 1, &isnull);
-	CatalogEnd(&ca);
+	run_id = WorkerResultInt8(0, 1, &isnull);
+	WorkerCatalogEnd(&ca);
 	SPI_finish();
 	WakeLauncherAtCommit();
 	PG_RETURN_INT64(run_id);
@@ -343,24 +343,24 @@ recgan_cancel(PG_FUNCTION_ARGS)
 	CatalogAccess ca;
 	bool		done;
 
-	ParamInt8(&p, run_id);
+	WorkerParamInt8(&p, run_id);
 	SPI_connect();
 	/* As the caller: row-level security hides other owners' runs. */
-	Exec(psprintf("SELECT 1 FROM %s WHERE run_id OPERATOR(pg_catalog.=) $1",
+	WorkerExec(psprintf("SELECT 1 FROM %s WHERE run_id OPERATOR(pg_catalog.=) $1",
 				  RecganCatalogTable("recgan_run_history")),
 		 &p, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("run " INT64_FORMAT " does not exist", run_id)));
-	CatalogBegin(&ca);
-	Exec(psprintf("UPDATE %s SET status = 'cancelled', ended_at = pg_catalog.clock_timestamp(), "
+	WorkerCatalogBegin(&ca);
+	WorkerExec(psprintf("UPDATE %s SET status = 'cancelled', ended_at = pg_catalog.clock_timestamp(), "
 				  "message = 'cancelled by recgan_cancel before it started' "
 				  "WHERE run_id = $1 AND status = 'queued'",
 				  RecganCatalogTable("recgan_run_history")),
 		 &p, SPI_OK_UPDATE);
-	CatalogEnd(&ca);
-	done = SPI_processed == 1 || SlotSignalCancel(run_id);
+	WorkerCatalogEnd(&ca);
+	done = SPI_processed == 1 || WorkerSlotSignalCancel(run_id);
 	SPI_finish();
 	if (!done)
 		ereport(NOTICE,
@@ -383,7 +383,7 @@ recgan_run_progress(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (!WorkerShmemAttached())
 		return (Datum) 0;
-	n = SlotCopyRunning(all, me, &copy);
+	n = WorkerSlotCopyRunning(all, me, &copy);
 
 	for (int i = 0; i < n; i++)
 	{

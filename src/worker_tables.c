@@ -33,7 +33,7 @@
 
 /* Append a parameter; isnull makes it SQL NULL. */
 void
-ParamAdd(Params *p, Oid type, Datum value, bool isnull)
+WorkerParamAdd(Params *p, Oid type, Datum value, bool isnull)
 {
 	if (p->n >= MAX_PARAMS)
 		elog(ERROR, "too many SPI parameters. Please report a bug.");
@@ -45,35 +45,35 @@ ParamAdd(Params *p, Oid type, Datum value, bool isnull)
 
 /* Append a text parameter; NULL pointer is SQL NULL. */
 void
-ParamText(Params *p, const char *s)
+WorkerParamText(Params *p, const char *s)
 {
-	ParamAdd(p, TEXTOID, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
+	WorkerParamAdd(p, TEXTOID, s ? CStringGetTextDatum(s) : (Datum) 0, s == NULL);
 }
 
 /* Append an int8 parameter. */
 void
-ParamInt8(Params *p, int64 v)
+WorkerParamInt8(Params *p, int64 v)
 {
-	ParamAdd(p, INT8OID, Int64GetDatum(v), false);
+	WorkerParamAdd(p, INT8OID, Int64GetDatum(v), false);
 }
 
 /* Append the eight JOB_VALUES parameters of a job. */
 void
-ParamJob(Params *p, const JobSpec *job)
+WorkerParamJob(Params *p, const JobSpec *job)
 {
-	ParamText(p, job->source);
-	ParamText(p, job->model);
-	ParamText(p, job->algorithm);
-	ParamText(p, job->options);
-	ParamText(p, job->user_col);
-	ParamText(p, job->item_col);
-	ParamText(p, job->rating_col);
-	ParamText(p, job->threshold);
+	WorkerParamText(p, job->source);
+	WorkerParamText(p, job->model);
+	WorkerParamText(p, job->algorithm);
+	WorkerParamText(p, job->options);
+	WorkerParamText(p, job->user_col);
+	WorkerParamText(p, job->item_col);
+	WorkerParamText(p, job->rating_col);
+	WorkerParamText(p, job->threshold);
 }
 
 /* Run one statement; elog unless SPI returns expected. */
 void
-Exec(const char *sql, Params *p, int expected)
+WorkerExec(const char *sql, Params *p, int expected)
 {
 	int			rc = SPI_execute_with_args(sql, p ? p->n : 0, p ? p->types : NULL,
 										   p ? p->values : NULL, p ? p->nulls : NULL,
@@ -86,7 +86,7 @@ Exec(const char *sql, Params *p, int expected)
 
 /* Column col (1-based) of result row as a string in cxt, or NULL. */
 char *
-ResultText(int row, int col, MemoryContext cxt)
+WorkerResultText(int row, int col, MemoryContext cxt)
 {
 	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 
@@ -95,7 +95,7 @@ ResultText(int row, int col, MemoryContext cxt)
 
 /* Column col (1-based) of result row as int8; *isnull tells SQL NULL. */
 int64
-ResultInt8(int row, int col, bool *isnull)
+WorkerResultInt8(int row, int col, bool *isnull)
 {
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 
@@ -108,7 +108,7 @@ ResultInt8(int row, int col, bool *isnull)
 
 /* Start a transaction with SPI and a snapshot. */
 void
-TxBegin(void)
+WorkerTxBegin(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -118,7 +118,7 @@ TxBegin(void)
 
 /* Commit what TxBegin started. */
 void
-TxCommit(void)
+WorkerTxCommit(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -133,7 +133,7 @@ TxCommit(void)
  * undone by the transaction abort.
  */
 void
-CatalogBegin(CatalogAccess *a)
+WorkerCatalogBegin(CatalogAccess *a)
 {
 	GetUserIdAndSecContext(&a->user, &a->sec_context);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
@@ -146,7 +146,7 @@ CatalogBegin(CatalogAccess *a)
 
 /* Return to the identity CatalogBegin saved. */
 void
-CatalogEnd(CatalogAccess *a)
+WorkerCatalogEnd(CatalogAccess *a)
 {
 	AtEOXact_GUC(false, a->guc_level);
 	SetUserIdAndSecContext(a->user, a->sec_context);
@@ -158,7 +158,7 @@ CatalogEnd(CatalogAccess *a)
 
 /* Check algorithm and options; return how many epochs a run reports. */
 int
-JobEpochs(const JobSpec *job)
+WorkerJobEpochs(const JobSpec *job)
 {
 	const ModelOps *ops = ModelOpsByName(job->algorithm);
 	Jsonb	   *options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
@@ -175,7 +175,7 @@ JobEpochs(const JobSpec *job)
 
 /* Whether a role may own jobs now. */
 OwnerProblem
-OwnerCheck(Oid owner)
+WorkerOwnerCheck(Oid owner)
 {
 	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(owner));
 	bool		super,
@@ -195,7 +195,7 @@ OwnerCheck(Oid owner)
 
 /* The message of an owner problem, as a run records it. */
 char *
-OwnerProblemText(OwnerProblem problem, const char *name)
+WorkerOwnerProblemText(OwnerProblem problem, const char *name)
 {
 	if (problem == OWNER_SUPERUSER)
 		return psprintf("jobs owned by superuser \"%s\" are refused while recgan.allow_superuser_jobs is off",
@@ -208,16 +208,16 @@ OwnerProblemText(OwnerProblem problem, const char *name)
  * when known (epoch < 1: keep the row's).
  */
 void
-RunEnd(int64 run_id, const char *status, const char *message, int32 epoch, double loss)
+WorkerRunEnd(int64 run_id, const char *status, const char *message, int32 epoch, double loss)
 {
 	Params		p = {0};
 
-	ParamInt8(&p, run_id);
-	ParamText(&p, status);
-	ParamText(&p, message);
-	ParamAdd(&p, INT4OID, Int32GetDatum(epoch), epoch < 1);
-	ParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), epoch < 1 || isnan(loss));
-	Exec(psprintf("UPDATE %s SET status = $2, message = $3, ended_at = pg_catalog.clock_timestamp(), "
+	WorkerParamInt8(&p, run_id);
+	WorkerParamText(&p, status);
+	WorkerParamText(&p, message);
+	WorkerParamAdd(&p, INT4OID, Int32GetDatum(epoch), epoch < 1);
+	WorkerParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), epoch < 1 || isnan(loss));
+	WorkerExec(psprintf("UPDATE %s SET status = $2, message = $3, ended_at = pg_catalog.clock_timestamp(), "
 				  "epoch = COALESCE($4, epoch), loss = CASE WHEN $4 IS NULL THEN loss ELSE $5 END "
 				  "WHERE run_id = $1 AND status IN ('queued', 'running')",
 				  RecganCatalogTable("recgan_run_history")),

@@ -1,7 +1,7 @@
 /*
  * crc32c.h
  *	  CRC-32C (Castagnoli), bit-identical to PostgreSQL's pg_crc32c.
- *	  Engine: no postgres.h.
+ *	  Engine: no server headers.
  *
  * The polynomial is 0x1EDC6F41, processed reflected (0x82F63B78); the
  * register starts at 0xFFFFFFFF and the result is xored with 0xFFFFFFFF,

@@ -1,7 +1,7 @@
 /*
  * csr.h
  *	  Compressed sparse rows of a binary user x item matrix, and sorted id
- *	  maps.  Engine: no postgres.h.
+ *	  maps.  Engine: no server headers.
  *
  * Legend: U users (rows), I items (columns), N non-zeros.
  * Raw ids are arbitrary int64 values; they map to dense indexes by their

@@ -3,7 +3,7 @@
  *	  What the engine needs from its host, and how it reports errors.
  *
  * The engine (everything under src/engine/) is pure C11 + BLAS/LAPACK +
- * POSIX threads: it never includes postgres.h, never calls palloc or
+ * POSIX threads: it never includes a server header, never calls palloc or
  * ereport.  Its only contact with the program that runs it is the host
  * table below, set once before the first engine call:
  *

@@ -1,7 +1,7 @@
 /*
  * format.h
  *	  The model byte format: encode a Model into bytes and decode it back,
- *	  validating every byte.  Engine: no postgres.h.  The layout is
+ *	  validating every byte.  Engine: no server headers.  The layout is
  *	  specified in format.c's file comment.
  *
  * Encoding is two calls, so that the host can put the bytes where it

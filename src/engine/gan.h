@@ -4,7 +4,7 @@
  *	  Collaborative Filtering Framework based on Generative Adversarial
  *	  Networks", CIKM 2018) as engine functions: the forward pass, losses and
  *	  backward pass of one batch of the discriminator's step and of the
- *	  generator's step.  Pure C11 + cblas, no postgres.h, no allocation; the
+ *	  generator's step.  Pure C11 + cblas, no server headers, no allocation; the
  *	  conventions of nn.h hold (parameter gradients accumulate).
  *
  * Legend: B batch rows (entities: users in user-based mode, items in

@@ -3,7 +3,7 @@
  *	  LightGCN's graph kernels: the symmetric-normalised adjacency of the
  *	  bipartite user-item graph, sparse-dense products over it, and the
  *	  propagation (mean of layers 0..K) with its backward pass.  Pure C11: no
- *	  postgres.h, no allocation; every buffer is owned by the caller.
+ *	  server headers, no allocation; every buffer is owned by the caller.
  *
  * Legend: U users, I items, N = U + I graph nodes (users first, then items,
  * item i is node U + i), P positives (user-item edges), F embedding width,

@@ -1,7 +1,7 @@
 /*
  * model.h
  *	  A trained model in memory, the small ops table every algorithm
- *	  implements, and the algorithm registry.  Engine: no postgres.h.
+ *	  implements.  Engine: no server headers.
  *
  * Legend: U users, I items, N training positives, Q queries in a block.
  *

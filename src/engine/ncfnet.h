@@ -6,7 +6,7 @@
  *	  GMF, the MLP tower, or both fused (NeuMF); and the two generator
  *	  gradients of the embedding-based conditional GAN (cgan.c): the
  *	  Gumbel-softmax relaxation and the REINFORCE estimator.  Pure C11 +
- *	  cblas, no postgres.h, no allocation; the conventions of nn.h hold
+ *	  cblas, no server headers, no allocation; the conventions of nn.h hold
  *	  (parameter gradients accumulate).
  *
  * Legend: B batch pairs, U users, I items, G GMF factors, M MLP embedding

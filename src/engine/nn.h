@@ -1,7 +1,7 @@
 /*
  * nn.h
  *	  Layers, losses, initialisers, the parameter arena and the sampling
- *	  helpers of the training engine.  Pure C11 + cblas: no postgres.h, no
+ *	  helpers of the training engine.  Pure C11 + cblas: no server headers, no
  *	  allocation; every buffer is owned by the caller.
  *
  * Legend: B batch rows, IN / OUT layer widths, N rows of an embedding

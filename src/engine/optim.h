@@ -2,7 +2,7 @@
  * optim.h
  *	  Optimisers of the training engine: Adam (with torch's coupled L2 weight
  *	  decay and AdamW's decoupled one) and plain SGD.  Pure C11: no
- *	  postgres.h, no allocation; the moment buffers belong to the caller
+ *	  server headers, no allocation; the moment buffers belong to the caller
  *	  (normally the m and v blocks of a ParamArena, see nn.h).
  *
  * Legend: n parameters updated by one call.

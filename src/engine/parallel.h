@@ -2,7 +2,7 @@
  * parallel.h
  *	  Fork-join over a few threads for the engine's memory-bound loops (the
  *	  graph products, Adam over a whole table).  Pure C11 + POSIX threads: no
- *	  postgres.h, no allocation.
+ *	  server headers, no allocation.
  *
  * The threads only compute: they never call PostgreSQL, allocate, or take
  * signals (every signal is blocked in them, so cancellation and

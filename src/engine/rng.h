@@ -5,7 +5,7 @@
  * xoshiro256** (Blackman and Vigna, 2018) seeded through splitmix64.  All
  * state lives in an Rng value owned by the caller, so a model's training is
  * reproducible from the seed stored with the model, and two trainings in one
- * backend never share a stream.  Pure C: no postgres.h.
+ * backend never share a stream.  Pure C: no server headers.
  */
 #ifndef RECGAN_RNG_H
 #define RECGAN_RNG_H

@@ -5,7 +5,7 @@
  * Order: higher score first; equal scores by ascending index (so by
  * ascending raw id, since index order is id order).  Scores that are
  * -INFINITY or NaN are skipped: callers exclude an item by setting its score
- * to -INFINITY.  Pure C: no postgres.h.
+ * to -INFINITY.  Pure C: no server headers.
  */
 #ifndef RECGAN_TOPK_H
 #define RECGAN_TOPK_H
