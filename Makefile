@@ -4,6 +4,7 @@
 #   make installcheck             pg_regress against a running server (PGHOST/PGPORT)
 #   make tapcheck                 TAP tests in test/t (each starts its own clusters)
 #   make unitcheck                engine unit tests in test/unit, no server needed
+#   make webcheck                 the demo page (test/web) driven in headless Chromium
 #   bash test/run.sh              everything above in a throwaway cluster (what CI runs)
 
 EXTENSION = recgan
@@ -29,8 +30,13 @@ OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend serving evaluate split worker cfgan bpr_lightgcn ials ncf_cgan
+REGRESS = basic train recommend serving evaluate split worker cfgan sgan bpr_lightgcn ials ncf_cgan bad_input
 REGRESS_OPTS = --inputdir=$(srcdir)
+
+# Isolation tests (pg_isolation_regress; run by installcheck after REGRESS):
+# specs in test/isolation/specs, expected output in test/isolation/expected.
+ISOLATION = retrain_recommend train_train drop_recommend schedule_cancel
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso --load-extension=recgan
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).
 PROVE_TESTS = test/t/*.pl
@@ -45,7 +51,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/engine $(BLAS_CFLAGS)
 PG_CFLAGS = -Wextra -Wno-unused-parameter
 SHLIB_LINK = $(BLAS_LIBS) -lm -pthread
 
-EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check test/bench/lightgcn_select
+EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check test/bench/lightgcn_select test/fuzz/fuzz_model test/fuzz/make_corpus test/fuzz/corpus test/fuzz/artifacts test/unit/san output_iso
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -85,6 +91,15 @@ unitcheck: layoutcheck $(UNIT_TESTS)
 tapcheck:
 	$(prove_installcheck)
 
+# The demo page (test/web) in headless Chromium: a throwaway cluster, or with
+# RECGAN_BENCH_SERVER=1 the server of PGHOST/PGPORT (test/run.sh); the
+# screenshot goes to test/web/out/.
+.PHONY: webcheck
+webcheck:
+	bash test/web/check.sh
+
+EXTRA_CLEAN += test/web/out
+
 # Benchmarks (need the public datasets; see test/bench/*.sh headers).
 .PHONY: bench bench-speed
 bench: bench-speed
@@ -98,3 +113,71 @@ bench: bench-speed
 bench-speed:
 	FIXED_EPOCHS="gmf=25 bpr=400 lightgcn=375 ials=15" ALGORITHMS="ials bpr lightgcn gmf" \
 		SEEDS=1 bash test/bench/models.sh
+
+# ---- Reliability (issue 14; README "How recgan is tested") -----------------
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer on the model decoder and serving
+#   make sanitizecheck            engine unit tests under ASan + UBSan
+#   make valgrindcheck            regression suite with the server under valgrind
+#   make isolationcheck           pg_isolation_regress (PGXS ISOLATION), PGHOST/PGPORT
+
+# Fuzzer (test/fuzz/fuzz_model.c): clang's libFuzzer with ASan + UBSan, the
+# engine alone.  The seed corpus is regenerated on every run by make_corpus
+# (a small model of every algorithm, synthetic data) into test/fuzz/corpus/,
+# where libFuzzer also keeps what it finds (not committed); inputs that
+# crashed are written to test/fuzz/artifacts/ (copy each, once fixed, to
+# test/fuzz/cases/, which test_fuzz_cases replays in unitcheck).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined,float-cast-overflow \
+	-fno-sanitize-recover=all -I$(srcdir)/src/engine $(BLAS_CFLAGS)
+SANITIZE_FLAGS = -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+test/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(ENGINE_SRCS) $(wildcard src/engine/*.h)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
+
+test/fuzz/make_corpus: test/fuzz/make_corpus.c $(ENGINE_SRCS) $(wildcard src/engine/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
+
+test/unit/test_fuzz_cases: test/fuzz/fuzz_model.c
+
+.PHONY: fuzz
+fuzz: test/fuzz/fuzz_model test/fuzz/make_corpus
+	@mkdir -p test/fuzz/corpus test/fuzz/artifacts
+	OPENBLAS_NUM_THREADS=1 ./test/fuzz/make_corpus test/fuzz/corpus
+	@echo "fuzz: $(FUZZ_SECONDS) s, log in test/fuzz/artifacts/fuzz.log"; \
+	OPENBLAS_NUM_THREADS=1 ./test/fuzz/fuzz_model -max_total_time=$(FUZZ_SECONDS) \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=test/fuzz/artifacts/ test/fuzz/corpus test/fuzz/cases \
+		>test/fuzz/artifacts/fuzz.log 2>&1; \
+	status=$$?; \
+	grep -E '^(INFO: seed corpus|#[0-9]+ +(INITED|DONE)|Done [0-9]+ runs|stat::|==[0-9]+==|SUMMARY|.*runtime error|.*Test unit written)' \
+		test/fuzz/artifacts/fuzz.log; \
+	echo "fuzz: corpus $$(ls test/fuzz/corpus | wc -l) files, $$(du -sk test/fuzz/corpus | cut -f1) KB; crashes $$(ls test/fuzz/artifacts | grep -c '^crash-'), timeouts $$(ls test/fuzz/artifacts | grep -c '^timeout-'); exit status $$status"; \
+	exit $$status
+
+# Engine unit tests built and run under ASan + UBSan (any report aborts);
+# the engine is compiled once for all of them.
+SAN_TESTS = $(patsubst test/unit/%,test/unit/san/%,$(UNIT_TESTS))
+SAN_ENGINE_OBJS = $(patsubst src/engine/%.c,test/unit/san/engine/%.o,$(ENGINE_SRCS))
+
+test/unit/san/engine/%.o: src/engine/%.c $(wildcard src/engine/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -c -o $@ $<
+
+test/unit/san/test_%: test/unit/test_%.c test/unit/unit.h test/fuzz/fuzz_model.c $(SAN_ENGINE_OBJS)
+	$(CC) $(UNIT_CFLAGS) $(SANITIZE_FLAGS) -o $@ $< $(SAN_ENGINE_OBJS) $(BLAS_LIBS) -lm -pthread
+
+.PHONY: sanitizecheck
+sanitizecheck: $(SAN_TESTS)
+	@status=0; for t in $(SAN_TESTS); do \
+		echo "== $$t (ASan + UBSan)"; \
+		OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1 ./$$t || status=1; \
+	done; exit $$status
+
+# The regression suite with the server under valgrind, in a throwaway
+# cluster (not in CI: about an hour; VALGRIND_REGRESS="basic train" for a subset).
+.PHONY: valgrindcheck
+valgrindcheck:
+	bash test/valgrind/valgrindcheck.sh

@@ -12,6 +12,7 @@ const ModelOps *const model_registry[] = {
 	&itemknn_ops,
 	&ease_ops,
 	&cfgan_ops,
+	&sgan_ops,
 	&bpr_ops,
 	&lightgcn_ops,
 	&ials_ops,

@@ -20,6 +20,7 @@ extern const ModelOps gmf_ops;
 extern const ModelOps neumf_ops;
 extern const ModelOps cgan_ops;
 extern const ModelOps cfgan_ops;
+extern const ModelOps sgan_ops;
 
 
 /* Every algorithm, in the order they are listed. */

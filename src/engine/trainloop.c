@@ -142,6 +142,24 @@ SplitHoldout(TrainLoop *loop, Rng *rng)
 	rg_free(picked);
 }
 
+/* Keep a uniform sample of at most cap validation users (cap 0: all). */
+static void
+SampleValidationUsers(TrainLoop *loop, int cap, uint64_t seed)
+{
+	Rng			rng;
+	int32_t    *picked;
+
+	if (cap <= 0 || loop->n_val_users <= cap)
+		return;
+	rng_seed(&rng, seed ^ 0x76616c6964617465ULL);	/* "validate": its own stream */
+	picked = rg_alloc_array(int32_t, cap);
+	rng_sample_sorted(&rng, loop->n_val_users, cap, picked);
+	for (int32_t v = 0; v < cap; v++)
+		loop->val_users[v] = loop->val_users[picked[v]];
+	loop->n_val_users = cap;
+	rg_free(picked);
+}
+
 /* Estimate everything and refuse above the host's limit. */
 RgStatus
 train_loop_check_memory(TrainLoop *loop, double model_bytes, double tensor_floats)
@@ -387,8 +405,10 @@ train_loop_run(const TrainInput *in, Model *model, const IterativeOps *it,
 		SplitHoldout(loop, &rng);
 	else
 		loop->fit = loop->full;
-	loop->block = RG_MIN(loop->block, RG_MAX(loop->n_val_users, 1));
 	seed = rng_next(&rng);
+	if (it->validation_users != NULL)
+		SampleValidationUsers(loop, it->validation_users(in->opt), seed);
+	loop->block = RG_MIN(loop->block, RG_MAX(loop->n_val_users, 1));
 	loop->start = rg_now();
 
 	RG_TRY(RunFit(loop, in, &loop->fit, seed, loop->max_epochs, report, report_arg));

@@ -48,6 +48,14 @@ typedef struct IterativeOps
 	RgStatus	(*epoch) (void *state, TrainLoop *loop, double *loss, double *aux_loss);
 
 	const char *diverged_hint;	/* the hint when a loss is not finite */
+
+	/*
+	 * Optional: at most this many validation users (0: all), from the
+	 * resolved options; the loop then validates on a uniform sample of
+	 * them, the same every epoch, drawn from its own stream of the seed.
+	 * NULL: every user with a validation positive.
+	 */
+	int			(*validation_users) (const double *opt);
 } IterativeOps;
 
 /*
