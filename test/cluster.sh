@@ -13,6 +13,12 @@ RECGAN_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 RECGAN_TEST_USER=${RECGAN_TEST_USER:-recgan_test}
 RECGAN_PACKAGES="postgresql-15 postgresql-server-dev-15 libopenblas-dev libipc-run-perl build-essential pkg-config"
+# The demo page (test/web) and its browser test; callers that need them put
+# them in RECGAN_EXTRA_PACKAGES (test/run.sh, make webcheck, demo.sh --web).
+RECGAN_WEB_PACKAGES="python3-psycopg2 chromium chromium-driver python3-selenium"
+RECGAN_EXTRA_PACKAGES=${RECGAN_EXTRA_PACKAGES:-}
+# The fuzzer's compiler and libFuzzer (make fuzz; test/run.sh adds them).
+RECGAN_FUZZ_PACKAGES="clang libclang-rt-14-dev"
 
 TMP_ROOT=""
 PGBIN=""
@@ -45,12 +51,12 @@ as_pg() {
 # (in CI always: apt-get is idempotent, and a green run must not depend on
 # what an earlier session left installed).
 recgan_ensure_packages() {
-	local missing=""
-	for p in $RECGAN_PACKAGES; do
+	local missing="" p
+	for p in $RECGAN_PACKAGES $RECGAN_EXTRA_PACKAGES; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 			missing="$missing $p"
 	done
-	[ "${CI:-}" = true ] && missing=" $RECGAN_PACKAGES"
+	[ "${CI:-}" = true ] && missing=" $RECGAN_PACKAGES $RECGAN_EXTRA_PACKAGES"
 	if [ -n "$missing" ]; then
 		say "installing Debian packages:$missing"
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -80,7 +86,9 @@ recgan_build_install() {
 	say "building recgan"
 	mkdir -p "$TMP_ROOT/src"
 	(cd "$RECGAN_SRC" && tar --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
-		--exclude=./results --exclude=./tmp_check --exclude=./test/bench/out \
+		--exclude=./results --exclude=./tmp_check --exclude=./test/bench/out --exclude=./test/web/out \
+		--exclude=./test/fuzz/corpus --exclude=./test/fuzz/artifacts --exclude=./test/fuzz/fuzz_model \
+		--exclude=./test/fuzz/make_corpus --exclude=./test/unit/san --exclude=./output_iso \
 		--exclude='./test/unit/test_*[!.][!c]' -cf - .) |
 		(cd "$TMP_ROOT/src" && tar -xf -)
 	[ "$(id -u)" -eq 0 ] && chown -R "$RECGAN_TEST_USER" "$TMP_ROOT/src"

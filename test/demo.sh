@@ -4,6 +4,8 @@
 #   bash test/demo.sh                             synthetic data (data/synthetic.sql)
 #   ML100K=/path/to/ml-100k bash test/demo.sh     MovieLens 100K (data/load_ml100k.sql)
 #   KEEP=1 bash test/demo.sh                      leave the cluster running afterwards
+#   bash test/demo.sh --web                       the new-user web page on 127.0.0.1:8765
+#                                                 (WEB_PORT=...), until Ctrl-C (test/web/)
 #
 # Installs missing Debian packages, builds and installs recgan, starts a
 # throwaway cluster (private unix socket; as root, the server runs as the
@@ -11,7 +13,10 @@
 # extension, loads the data into ratings / items, prints what was loaded,
 # splits it, trains popularity, EASE and CFGAN (with its progress),
 # recommends with titles (also for a new user given liked items) and prints
-# the models' metrics side by side.
+# the models' metrics side by side.  With --web it trains what the page
+# serves instead (the default algorithm as 'default', 'ease', 'ials'), sets up
+# the page's read-only role (test/web/setup.sql) and serves the page
+# (test/web/server.py) until Ctrl-C.
 # Each step is a demo_* function, run in order at the bottom.
 # Without KEEP=1 the cluster is stopped and its directory removed on exit.
 
@@ -21,6 +26,18 @@ set -u
 
 DEMO_DB=recgan_demo
 DATASET=""
+WEB=0
+WEB_PORT=${WEB_PORT:-8765}
+for arg in "$@"; do
+	case $arg in
+	--web) WEB=1 RECGAN_EXTRA_PACKAGES="python3-psycopg2" ;;
+	*) die "unknown argument $arg (bash test/demo.sh [--web])" ;;
+	esac
+done
+# Say now, not after training, that the page's port is taken.
+if [ "$WEB" = 1 ] && (exec 3<>"/dev/tcp/127.0.0.1/$WEB_PORT") 2>/dev/null; then
+	die "127.0.0.1:$WEB_PORT is in use (WEB_PORT=... picks another port)"
+fi
 
 trap 'exit 130' INT TERM
 
@@ -157,6 +174,41 @@ demo_evaluate() {
 	SQL
 }
 
+# ---- web: the models the page serves, on the same 80/20 split.
+demo_web_train() {
+	say "splitting ratings 80/20 per user, training the page's models: EASE, iALS and the default algorithm"
+	demo_psql -q <<-'SQL' || die "training failed"
+		\pset footer off
+		SELECT * FROM recgan_split('ratings', 'ratings_train', 'ratings_test', 'random', 0.2, 42);
+		SELECT 'ease' AS model, round(seconds::numeric, 2) AS seconds
+		FROM recgan_train('ratings_train', 'ease', 'ease', '{"lambda": 200}');
+		SELECT 'ials' AS model, count(*) AS epochs, round(sum(seconds)::numeric, 1) AS seconds
+		FROM recgan_train('ratings_train', 'ials', 'ials');
+		\echo 'the default algorithm, as recgan_train(source) trains it (model ''default''); progress below'
+		SET client_min_messages = notice;
+		SELECT count(*) AS epochs, round(sum(seconds)::numeric, 1) AS seconds,
+			round(max(validation)::numeric, 4) AS "best validation ndcg@20"
+		FROM recgan_train('ratings_train');
+		SELECT i.name, i.algorithm, i.n_users, i.n_items, i.n_interactions AS positives,
+			pg_size_pretty(i.size_bytes) AS size, round(i.train_seconds::numeric, 3) AS train_s
+		FROM recgan_models m, LATERAL recgan_model_info(m.name) i
+		ORDER BY i.name;
+	SQL
+}
+
+# ---- web: the page's role, then the page itself until Ctrl-C.
+demo_web() {
+	local web="$TMP_ROOT/src/test/web"
+	say "the page's read-only role recgan_web (test/web/setup.sql)"
+	demo_psql -v models=default,ease,ials -v test_source=ratings_test -f "$web/setup.sql" ||
+		die "test/web/setup.sql failed"
+	say "serving the page on http://127.0.0.1:$WEB_PORT/ as recgan_web (Ctrl-C stops it)"
+	# Ctrl-C stops the page, then the demo finishes as usual (KEEP=1 holds).
+	trap ':' INT
+	as_pg /usr/bin/python3 "$web/server.py" --db "$DEMO_DB" --port "$WEB_PORT"
+	trap 'exit 130' INT TERM
+}
+
 # Stop and clean up, or with KEEP=1 leave the cluster running and say how to
 # reach and stop it.
 demo_finish() {
@@ -176,7 +228,12 @@ demo_finish() {
 demo_setup
 demo_load
 demo_summary
-demo_train
-demo_recommend
-demo_evaluate
+if [ "$WEB" = 1 ]; then
+	demo_web_train
+	demo_web
+else
+	demo_train
+	demo_recommend
+	demo_evaluate
+fi
 demo_finish
