@@ -152,15 +152,15 @@ sgan_default_options(SganOptions *o)
 {
 	o->hidden = 600;
 	o->dropout = 0.5;
-	o->target_dropped = 1;
+	o->target_dropped = 0;
 	o->negatives = 1000000;
-	o->batch = 128;
-	o->lr = 1e-3;
+	o->batch = 32;
+	o->lr = 3e-3;
 	o->weight_decay = 0.0;
 	o->prior = SGAN_PRIOR_EASE;
 	o->prior_lambda = 200.0;
 	o->prior_topk = 200;
-	o->prior_scale = 10.0;
+	o->prior_scale = 20.0;
 	o->prior_folds = 0;
 	o->joint = 0;
 	o->adv_weight = 0.1;

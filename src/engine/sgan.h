@@ -6,7 +6,7 @@
  *	  regularised by a conditional discriminator that is trained alternately
  *	  to tell a user's real purchase values from the generated ones on the
  *	  coordinates a step samples (CFGAN's partial masking).  Pure C11 +
- *	  cblas + LAPACK (dpotrf_/dpotri_ for the EASE prior); no postgres.h;
+ *	  cblas + LAPACK (dpotrf_/dpotri_ for the EASE prior); no server headers;
  *	  every buffer comes from the caller's allocator.
  *
  * Legend: U users, I items, P training positives, H generator hidden
@@ -20,17 +20,24 @@
  *
  *	 prior		p = x Bp								(I)  Bp: EASE (I, I) or sparse top-T GF-CF
  *	 hidden		h = tanh(xd / ((1 - dropout) sqrt n) W1 + b1)	(H)
- *	 logits		z = a p + h W2^T + b2					(I)  evaluated on x's items + S samples only
- *	 likelihood	L = -sum_{i in x} log softmax(z)_i		sampled softmax (log-Q weights) unless S >= I
+ *	 residual	r = h W2^T + b2							(I)  evaluated on x's items + S samples only
+ *	 logits		z = r (joint = 0, the default) or a p(xd / (1 - dropout)) + r (joint = 1)
+ *	 likelihood	L = -sum_{t} log softmax(z)_t			sampled softmax (log-Q weights) unless S >= I;
+ *				targets t: every positive, or the dropped ones (target_dropped)
  *	 values		v = n softmax(z) on the coordinates (or sigmoid(z), options)
  *	 discrim.	D(xd, v) = v2 . lrelu(c1 + sum_{i in xd} V1c[i] + sum_c v_c V1v[c]) + c2
- *				coordinates c: x's items and the first Sd samples; real v = x there
- *	 D loss		softplus(-D(xd, x)) + softplus(D(xd, v))
+ *				coordinates c: the targets and the first Sd samples; real v = 1 on targets, 0 else
+ *	 D loss		softplus(-D(xd, real)) + softplus(D(xd, v))
  *	 G loss		L + adv_weight softplus(-D(xd, v))		(means over the batch's users)
+ *	 score		a p(x) + r(x) over the whole catalogue, no dropout (a = prior_scale
+ *				when joint = 0: a product of experts of the prior and the network)
  *
  * adv_weight = 0 gives the discriminator-free twin (the discriminator is
- * then neither trained nor evaluated).  Scoring ranks z over the whole
- * catalogue without dropout (blocked GEMM).
+ * then neither trained nor evaluated).  Scoring is a blocked GEMM.
+ *
+ * Findings behind the defaults (SGAN_NOTES.md): training the residual
+ * through the prior (joint = 1) overfits the training users and falls
+ * below the prior alone; the adversarial term is, so far, neutral.
  */
 #ifndef RECGAN_SGAN_H
 #define RECGAN_SGAN_H
@@ -75,7 +82,7 @@ typedef struct SganOptions
 	int			prior;			/* SganPrior */
 	double		prior_lambda;	/* EASE L2 */
 	int			prior_topk;		/* T, GF-CF neighbours kept per item */
-	double		prior_scale;	/* initial a */
+	double		prior_scale;	/* a: fixed (joint = 0) or its initial value (joint = 1) */
 	int			joint;			/* 1: the prior is inside the trained logits; 0: added at scoring */
 	int			prior_folds;	/* > 1: train against cross-fitted priors (2..8) */
 	double		adv_weight;		/* 0: discriminator-free twin */
