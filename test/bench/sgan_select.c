@@ -4,8 +4,7 @@
  *	  a training file, with EASE and popularity on the same holdout; run a
  *	  test file only when asked (mode "test").
  *
- *	  gcc -std=c11 -O3 -fno-math-errno -Isrc test/bench/sgan_select.c src/sgan.c src/nn.c \
- *		  src/optim.c src/rng.c src/topk.c src/parallel.c src/graph.c -lopenblas -lm -pthread
+ *	  make test/bench/sgan_select      (against src/engine/ alone)
  *	  sgan_select FORMAT TRAIN TEST MODE METHOD [key=value ...]
  *
  * FORMAT: ml (tab "user item rating ts", positive when rating >= 4), cfgan
