@@ -51,7 +51,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/engine $(BLAS_CFLAGS)
 PG_CFLAGS = -Wextra -Wno-unused-parameter
 SHLIB_LINK = $(BLAS_LIBS) -lm -pthread
 
-EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check test/bench/lightgcn_select test/fuzz/fuzz_model test/fuzz/make_corpus test/fuzz/corpus test/fuzz/artifacts test/unit/san output_iso
+EXTRA_CLEAN = $(patsubst %.c,%,$(wildcard test/unit/test_*.c)) results regression.diffs regression.out tmp_check test/bench/lightgcn_select test/bench/sgan_select test/fuzz/fuzz_model test/fuzz/make_corpus test/fuzz/corpus test/fuzz/artifacts test/unit/san output_iso
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -68,6 +68,10 @@ UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
 test/unit/test_%: test/unit/test_%.c test/unit/unit.h $(ENGINE_SRCS) $(wildcard src/engine/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
+
+# SGAN design and schedule selection on validation holdouts (test/bench/sgan_select.c).
+test/bench/sgan_select: test/bench/sgan_select.c $(ENGINE_SRCS) $(wildcard src/engine/*.h)
+	$(CC) $(UNIT_CFLAGS) -O3 -fno-math-errno -o $@ $< $(ENGINE_SRCS) $(BLAS_LIBS) -lm -pthread
 
 # LightGCN schedule selection on a validation holdout (test/bench/lightgcn_select.c).
 test/bench/lightgcn_select: test/bench/lightgcn_select.c $(ENGINE_SRCS) $(wildcard src/engine/*.h)
@@ -118,7 +122,7 @@ bench-speed:
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer on the model decoder and serving
 #   make sanitizecheck            engine unit tests under ASan + UBSan
 #   make valgrindcheck            regression suite with the server under valgrind
-#   make isolationcheck           pg_isolation_regress (PGXS ISOLATION), PGHOST/PGPORT
+#   (isolation tests: ISOLATION above, run by make installcheck after REGRESS)
 
 # Fuzzer (test/fuzz/fuzz_model.c): clang's libFuzzer with ASan + UBSan, the
 # engine alone.  The seed corpus is regenerated on every run by make_corpus

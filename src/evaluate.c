@@ -363,6 +363,11 @@ EvalStateInit(EvalState *st, const Model *model, int32 *k, int nk,
 	int32		n_items = model->n_items;
 	int32		n_ideal;
 
+	/*
+	 * No pair has more than I candidates, so drawing up to I is drawing S:
+	 * clamping keeps sampled + 1 and the (S) arrays in range for any S.
+	 */
+	sampled = Min(sampled, n_items);
 	st->model = model;
 	st->k = k;
 	st->nk = nk;
@@ -490,6 +495,10 @@ EvalParseK(ArrayType *arr, int *nk)
 				m = 0;
 	int32	   *k;
 
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				errmsg("k must be a one-dimensional array"));
 	deconstruct_array(arr, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, &n);
 	if (n == 0)
 		ereport(ERROR,

@@ -19,9 +19,12 @@
  *       32     8  N: number of training positives
  *       40     8  training seed
  *       48     8  rating threshold (float64; NaN = every row was a positive)
- *       56     4  number of hyperparameters H (<= 14)
+ *       56     4  number of hyperparameters H: the algorithm's option
+ *                 count, at most 14
  *       60     4  number of weight tensors T (<= 16)
- *       64   112  hyperparameters: 14 float64, the first H used, rest 0
+ *       64   112  hyperparameters: 14 float64, the first H used (the
+ *                 first H options, in the algorithm's order, each within
+ *                 its option's bounds), rest 0
  *      176     8  payload size in bytes
  *      184     4  CRC-32C of header bytes 0..183, then of the payload
  *      188     4  reserved, 0
@@ -39,9 +42,13 @@
  *
  * The decoder checks the magic, version, byte order, sizes (with overflow
  * checks) against the bytea length, the checksum (which covers the header
- * too, so a flipped seed or hyperparameter is caught), the id order and every CSR
- * index before any use; then the algorithm's validate() checks its tensor
- * shapes.  Any mismatch is a DATA_CORRUPTED error, never a crash.
+ * too, so a flipped seed or hyperparameter is caught), the id order, every
+ * CSR index and every hyperparameter before any use; then the algorithm's
+ * validate() checks its tensor shapes.  Any mismatch is a DATA_CORRUPTED
+ * error, never a crash (fuzzed: test/fuzz/).  Because stored
+ * hyperparameters are checked against the option table, changing an
+ * algorithm's first 14 options (their order, count or bounds) changes the
+ * format of its models.
  */
 #include <string.h>
 
@@ -380,10 +387,56 @@ CheckCsr(const Csr *csr, RgError *err)
 	return RG_OK;
 }
 
-/* Check a new model's ids, positives and tensors. */
+/* Number of '|'-separated choices of an OPT_ENUM option. */
+static int
+EnumChoices(const OptionSpec *spec)
+{
+	int			n = 1;
+
+	for (const char *c = spec->choices; c != NULL && *c != '\0'; c++)
+		n += (*c == '|');
+	return n;
+}
+
+/*
+ * Check the stored hyperparameters against the algorithm's option table:
+ * as many as the algorithm stores, each a value its option accepts (an
+ * integer for INT, BOOL and ENUM options, within the bounds), the unused
+ * slots 0.  validate, prepare and score size their loops with them.
+ */
+static RgStatus
+CheckHyper(const Model *model, RgError *err)
+{
+	const ModelOps *ops = model->ops;
+	int			stored = RG_MIN(ops->n_options, RECGAN_MAX_HYPER);
+
+	if (model->n_hyper != stored)
+		return CORRUPTED(err, "The header has %d hyperparameters, algorithm %s stores %d.",
+						 model->n_hyper, ops->name, stored);
+	for (int h = 0; h < RECGAN_MAX_HYPER; h++)
+	{
+		const OptionSpec *spec = h < stored ? &ops->options[h] : NULL;
+		double		v = model->hyper[h];
+		double		lo = spec ? spec->min : 0,
+					hi = spec ? spec->max : 0;
+
+		if (spec && spec->type == OPT_BOOL)
+			hi = 1;
+		else if (spec && spec->type == OPT_ENUM)
+			lo = 0, hi = EnumChoices(spec) - 1;
+		if (!(v >= lo && v <= hi) ||
+			((spec == NULL || spec->type != OPT_REAL) && v != (double) (int64_t) v))
+			return CORRUPTED(err, "Hyperparameter %d (%s) is out of range.",
+							 h, spec ? spec->key : "unused");
+	}
+	return RG_OK;
+}
+
+/* Check a new model's ids, positives, hyperparameters and tensors. */
 static RgStatus
 CheckModel(const Model *model, int64_t nnz, RgError *err)
 {
+	RG_TRY(CheckHyper(model, err));
 	RG_TRY(CheckSortedIds(model->user_ids, model->n_users, "user", err));
 	RG_TRY(CheckSortedIds(model->item_ids, model->n_items, "item", err));
 	if (model->pos.indptr[model->n_users] != nnz)

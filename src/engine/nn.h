@@ -33,9 +33,13 @@
  * compiled for AVX2 and the clone is picked when the library loads (GNU
  * ifunc).  The clones differ in vector width only (no FMA contraction, no
  * reassociation), so every clone gives the same bits.
+ *
+ * Clang before 18 names the dispatcher "name.ifunc", not "name" as GCC
+ * does, so a caller in another file fails to link (llvm-project PR 71706);
+ * those clangs (the fuzzer's, test/fuzz/) build the default clone only.
  */
 #if defined(__x86_64__) && defined(__linux__) && \
-	((defined(__GNUC__) && !defined(__clang__)) || (defined(__clang__) && __clang_major__ >= 14))
+	((defined(__GNUC__) && !defined(__clang__)) || (defined(__clang__) && __clang_major__ >= 18))
 #define RECGAN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define RECGAN_VECTOR_CLONES

@@ -802,9 +802,14 @@ test_reject_algorithm(void)
 	fix_crc(b, len);
 	expect_corrupt(b, len, "Unknown algorithm id 259.", "id 259");
 
-	/* an ease model read as popularity: one tensor too many */
+	/* an ease model read as popularity: one hyperparameter, one tensor too many */
 	memcpy(b, good, len);
 	b[OFF_ALG] = RECGAN_ALG_POPULARITY;
+	fix_crc(b, len);
+	expect_corrupt(b, len, "The header has 1 hyperparameters, algorithm popularity stores 0.",
+				   "popularity with 1 hyperparameter");
+	put32(b, OFF_NHYPER, 0);
+	put64(b, OFF_HYPER, 0);
 	fix_crc(b, len);
 	expect_corrupt(b, len, "Algorithm popularity expects 0 tensors, the model has 1.",
 				   "popularity with 1 tensor");
@@ -822,6 +827,88 @@ test_reject_algorithm(void)
 	good = encode(&m, &len);
 	expect_corrupt(good, len, "Tensor 0 of a ease model has 8 words, expected 9.", "ease 8");
 	free(good);
+}
+
+/*
+ * The ease model's bytes relabelled as algorithm alg, its hyperparameters
+ * the defaults of alg's options but key = value, and the checksum fixed:
+ * the hyperparameter check runs before any tensor check.
+ */
+static void
+expect_hyper(RecganAlgorithm alg, const char *key, double value, const char *detail)
+{
+	const ModelOps *ops = model_ops_by_id(alg);
+	int			stored = ops->n_options < RECGAN_MAX_HYPER ? ops->n_options : RECGAN_MAX_HYPER;
+	Model		m;
+	size_t		len;
+	unsigned char *b;
+	char		what[128];
+
+	ease_model(&m);
+	b = encode(&m, &len);
+	b[OFF_ALG] = (unsigned char) alg;
+	put32(b, OFF_NHYPER, (uint32_t) stored);
+	for (int h = 0; h < RECGAN_MAX_HYPER; h++)
+	{
+		double		v = h < stored ? ops->options[h].defval : 0;
+
+		if ((h < stored && strcmp(ops->options[h].key, key) == 0) ||
+			(h >= stored && strcmp(key, "unused") == 0 && h == stored))
+			v = value;
+		memcpy(b + OFF_HYPER + 8 * h, &v, 8);
+	}
+	fix_crc(b, len);
+	snprintf(what, sizeof(what), "%s %s = %g", ops->name, key, value);
+	expect_corrupt(b, len, detail, what);
+	free(b);
+}
+
+/*
+ * Hyperparameters out of their option's bounds are refused before
+ * validate/score use them (the fuzzer's first find: gmf with factors
+ * 7.4e19 made NcfModelDims convert it to int, undefined behaviour).
+ */
+static void
+test_reject_hyper(void)
+{
+	Model		m;
+	size_t		len;
+	unsigned char *b;
+	double		v;
+
+	expect_hyper(RECGAN_ALG_GMF, "factors", 7.3787e19,
+				 "Hyperparameter 0 (factors) is out of range.");
+	expect_hyper(RECGAN_ALG_GMF, "factors", 0, "Hyperparameter 0 (factors) is out of range.");
+	expect_hyper(RECGAN_ALG_GMF, "factors", 4097, "Hyperparameter 0 (factors) is out of range.");
+	expect_hyper(RECGAN_ALG_GMF, "factors", 7.5, "Hyperparameter 0 (factors) is out of range.");
+	expect_hyper(RECGAN_ALG_GMF, "factors", NAN, "Hyperparameter 0 (factors) is out of range.");
+	expect_hyper(RECGAN_ALG_EASE, "lambda", -INFINITY,
+				 "Hyperparameter 0 (lambda) is out of range.");
+	expect_hyper(RECGAN_ALG_EASE, "lambda", 0, "Hyperparameter 0 (lambda) is out of range.");
+	expect_hyper(RECGAN_ALG_EASE, "unused", 1, "Hyperparameter 1 (unused) is out of range.");
+	expect_hyper(RECGAN_ALG_ITEMKNN, "normalize", 2,
+				 "Hyperparameter 2 (normalize) is out of range.");
+	expect_hyper(RECGAN_ALG_ITEMKNN, "neighbors", 1e300,
+				 "Hyperparameter 0 (neighbors) is out of range.");
+	expect_hyper(RECGAN_ALG_CFGAN, "mode", 2, "Hyperparameter 0 (mode) is out of range.");
+	expect_hyper(RECGAN_ALG_CGAN, "score_samples", 1e9, NULL);
+	/* every default is in range: the tensor check is what refuses these */
+	expect_hyper(RECGAN_ALG_GMF, "none", 0, "Algorithm gmf expects 4 tensors, the model has 1.");
+	expect_hyper(RECGAN_ALG_CGAN, "none", 0, "Algorithm cgan expects 5 tensors, the model has 1.");
+
+	/* the header's count must be the algorithm's */
+	ease_model(&m);
+	b = encode(&m, &len);
+	put32(b, OFF_NHYPER, 0);
+	fix_crc(b, len);
+	expect_corrupt(b, len, "The header has 0 hyperparameters, algorithm ease stores 1.",
+				   "ease with 0 hyperparameters");
+	put32(b, OFF_NHYPER, 1);
+	v = 1e12;					/* the bound itself is accepted */
+	memcpy(b + OFF_HYPER, &v, 8);
+	fix_crc(b, len);
+	model_release(expect_ok(b, len, "ease lambda 1e12"));
+	free(b);
 }
 
 /* Random damage with a fixed checksum: refused or decoded, never a crash. */
@@ -893,6 +980,7 @@ main(void)
 	RUN(test_reject_sections);
 	RUN(test_reject_ids_csr);
 	RUN(test_reject_algorithm);
+	RUN(test_reject_hyper);
 	RUN(test_random_damage);
 	return unit_summary();
 }
