@@ -273,9 +273,7 @@ CfganTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, 
 static RgStatus
 CfganCorrupted(RgError *err, const char *detail)
 {
-	rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
-	rg_detail(err, "%s", detail);
-	return rg_hint(err, "Retrain the model with recgan_train().");
+	return model_corrupted(err, "%s", detail);
 }
 
 /* Check the header options scoring needs, then the four tensor lengths. */

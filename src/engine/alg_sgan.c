@@ -274,11 +274,7 @@ SganValidate(const Model *model, RgError *err)
 
 	if (model->n_hyper <= OPT_PRIOR_TOPK || H < 1 || H > 100000 || T < 1 || T > I ||
 		(prior != PRIOR_NONE && prior != PRIOR_EASE && prior != PRIOR_GFCF))
-	{
-		rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
-		rg_hint(err, "Retrain the model with recgan_train().");
-		return rg_detail(err, "The sgan hyperparameters are out of range.");
-	}
+		return model_corrupted(err, "The sgan hyperparameters are out of range.");
 	if (prior == PRIOR_EASE)
 		expected[n++] = I * I;
 	else if (prior == PRIOR_GFCF)
@@ -293,11 +289,7 @@ SganValidate(const Model *model, RgError *err)
 
 		for (int64_t p = 0; p < I * T; p++)
 			if (idx[p] < 0 || idx[p] >= I)
-			{
-				rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
-				rg_hint(err, "Retrain the model with recgan_train().");
-				return rg_detail(err, "A neighbour index of the sgan prior is out of range.");
-			}
+				return model_corrupted(err, "A neighbour index of the sgan prior is out of range.");
 	}
 	return RG_OK;
 }

@@ -94,10 +94,7 @@ _Static_assert(offsetof(ModelHeader, crc) == 184, "checksum at offset 184");
 #define SIZE_LIMIT ((uint64_t) (SIZE_MAX / 2))
 
 /* Report a corrupted model: evaluates to RG_DATA_CORRUPTED. */
-#define CORRUPTED(err, ...) \
-	(rg_fail((err), RG_DATA_CORRUPTED, "recgan model data is corrupted"), \
-	 rg_hint((err), "Retrain the model with recgan_train()."), \
-	 rg_detail((err), __VA_ARGS__))
+#define CORRUPTED(err, ...) model_corrupted((err), __VA_ARGS__)
 
 /* *size += n * width, or RG_DATA_CORRUPTED on overflow past SIZE_LIMIT. */
 static RgStatus

@@ -2,6 +2,9 @@
  * model.c
  *	  The helpers every algorithm shares.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "model.h"
 
 /* Count training positives per item into model->popularity. */
@@ -24,25 +27,31 @@ model_user_query(const Model *model, int32_t user, ScoreQuery *q)
 	q->n_items = CsrRowLen(&model->pos, user);
 }
 
+/* Report a corrupted model with a printf-style detail. */
+RgStatus
+model_corrupted(RgError *err, const char *fmt,...)
+{
+	va_list		ap;
+
+	rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
+	rg_hint(err, "Retrain the model with recgan_train().");
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+	return err->code;
+}
+
 /* RG_DATA_CORRUPTED unless a decoded model has the expected tensor lengths. */
 RgStatus
 model_check_tensors(const Model *model, int n, const int64_t *expected, RgError *err)
 {
 	if (model->n_tensors != n)
-	{
-		rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
-		rg_hint(err, "Retrain the model with recgan_train().");
-		return rg_detail(err, "Algorithm %s expects %d tensors, the model has %d.",
-						 model->ops->name, n, model->n_tensors);
-	}
+		return model_corrupted(err, "Algorithm %s expects %d tensors, the model has %d.",
+							   model->ops->name, n, model->n_tensors);
 	for (int t = 0; t < n; t++)
 		if (model->tensors[t].len != expected[t])
-		{
-			rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
-			rg_hint(err, "Retrain the model with recgan_train().");
-			return rg_detail(err, "Tensor %d of a %s model has %lld words, expected %lld.",
-							 t, model->ops->name, (long long) model->tensors[t].len,
-							 (long long) expected[t]);
-		}
+			return model_corrupted(err, "Tensor %d of a %s model has %lld words, expected %lld.",
+								   t, model->ops->name, (long long) model->tensors[t].len,
+								   (long long) expected[t]);
 	return RG_OK;
 }

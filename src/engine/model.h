@@ -169,6 +169,14 @@ extern void model_compute_popularity(Model *model);
 /* Query of a known user: history from the training positives. */
 extern void model_user_query(const Model *model, int32_t user, ScoreQuery *q);
 
+/*
+ * RG_DATA_CORRUPTED: "recgan model data is corrupted", the printf-style
+ * detail, and the hint to retrain; what the decoder and every validate()
+ * report.
+ */
+extern RgStatus model_corrupted(RgError *err, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
 /* For validate(): RG_DATA_CORRUPTED unless n tensors of these lengths. */
 extern RgStatus model_check_tensors(const Model *model, int n, const int64_t *expected,
 									RgError *err);
