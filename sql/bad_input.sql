@@ -379,6 +379,20 @@ INSERT INTO bi_cases (q) VALUES
 ($$SELECT recgan_cancel(9223372036854775807)$$),
 ($$SELECT * FROM recgan_run_progress()$$);
 
+-- gfcf (appended, so the case numbers above stay): degenerate tables,
+-- options one past each bound, and the bounds themselves (trained).
+INSERT INTO bi_cases (q)
+SELECT format($$SELECT * FROM recgan_train(%L, 'bi_m', 'gfcf')$$, t)
+FROM unnest(ARRAY['bi_one_row', 'bi_one_user', 'bi_one_item']) t;
+INSERT INTO bi_cases (q)
+SELECT format($$SELECT * FROM recgan_train('bi', 'bi_m', 'gfcf', %L)$$, jsonb_build_object(k, v))
+FROM (VALUES
+	('factors', 0), ('factors', 4097), ('alpha', -1e-9), ('alpha', 1e6 + 1),
+	('power_iters', -1), ('power_iters', 101), ('oversample', -1), ('oversample', 4097)) AS o(k, v);
+INSERT INTO bi_cases (q) VALUES
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'gfcf', '{"factors": 1, "alpha": 0, "power_iters": 0, "oversample": 0}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'gfcf', '{"factors": 4096, "alpha": 1e6, "power_iters": 100, "oversample": 4096}')$$);
+
 \set ECHO all
 SELECT count(*) >= 80 AS at_least_80_cases FROM bi_cases;
 \pset format unaligned

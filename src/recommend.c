@@ -406,7 +406,7 @@ recgan_similar_items(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("model \"%s\" (%s) has no item representations", name, model->ops->name),
-				 errhint("Use an itemknn, ease or cfgan model for similar items.")));
+				 errhint("Use an itemknn, ease, gfcf or cfgan model for similar items.")));
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	i = ids_find(model->item_ids, model->n_items, PG_GETARG_INT64(0));

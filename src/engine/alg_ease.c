@@ -123,7 +123,9 @@ EaseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, R
 	double		start = rg_now();
 	EpochReport r = {1, NAN, NAN, NAN, 0};
 
-	RG_TRY(rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease"));
+	/* dense in items squared: beyond the limit, point at the sparse model */
+	if (rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease") != RG_OK)
+		return rg_hint(err, "Train algorithm gfcf, whose memory grows with the data rather than items squared, or raise recgan.max_train_memory.");
 	RG_TRY(GramMatrix(in->pos, n, model->hyper[OPT_LAMBDA], &g, err));
 	RG_TRY(CholeskyBlocked(g, n, err));
 	p = rg_alloc_array(double, (size_t) n * n);

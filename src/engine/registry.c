@@ -11,6 +11,7 @@ const ModelOps *const model_registry[] = {
 	&popularity_ops,
 	&itemknn_ops,
 	&ease_ops,
+	&gfcf_ops,
 	&cfgan_ops,
 	&sgan_ops,
 	&bpr_ops,

@@ -13,6 +13,7 @@
 extern const ModelOps popularity_ops;
 extern const ModelOps itemknn_ops;
 extern const ModelOps ease_ops;
+extern const ModelOps gfcf_ops;
 extern const ModelOps bpr_ops;
 extern const ModelOps lightgcn_ops;
 extern const ModelOps ials_ops;

@@ -24,6 +24,7 @@ MODELS=(
 	'popularity {}'
 	'itemknn {}'
 	'ease {}'
+	'gfcf {}'
 	'ials {"epochs": 3}'
 	'ials {"epochs": 2, "solver": "cholesky"}'
 	'bpr {"epochs": 3}'

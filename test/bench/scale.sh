@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# scale.sh: GF-CF (gfcf) on the large catalogues, and on ML-100K beside EASE.
+#
+#   bash test/bench/scale.sh     (RECGAN_GOWALLA, RECGAN_YELP2018, RECGAN_ML100K,
+#                                 or ../shared/data/{gowalla,yelp2018,ml-100k}
+#                                 beside the clone)
+#
+# In a throwaway cluster (test/cluster.sh), for each dataset: loads the
+# split (LightGCN's train.txt / test.txt for Gowalla and Yelp2018 with
+# data/load_lightgcn.sql, every listed pair a positive; ML-100K u1.base /
+# u1.test with threshold 4), trains gfcf with recgan.threads = THREADS in a
+# fresh session and reports the whole recgan_train time (clock_timestamp()
+# around it, inside the server), the peak resident memory of that backend
+# (VmHWM from /proc/<pid>/status, read before the session ends), the model
+# size and recall / NDCG @20 (@10 for ML-100K) from recgan_evaluate on the
+# test file.  On ML-100K, EASE is trained and evaluated the same way.
+#
+# Hyperparameters are chosen with MODE=validation, never on the test files:
+# then each dataset's train file is split again by recgan_split('random',
+# 0.1 of each user's items, seed 7) into fit / validation, every option set
+# of CONFIGS_<dataset> (or CONFIGS) is trained on fit and scored on the
+# validation part (on ML-100K beside EASE), and the test files are not
+# read at all.
+#
+# Environment:
+#   DATASETS   subset of "gowalla yelp2018 ml100k" (default: all three)
+#   MODE       test (default) | validation
+#   THREADS    recgan.threads (default 2)
+#   OPTIONS_gowalla, OPTIONS_yelp2018, OPTIONS_ml100k   gfcf options of the
+#              test runs (default '{}': the algorithm's defaults)
+#   CONFIGS    ';'-separated option sets of MODE=validation
+#   RECGAN_BENCH_SERVER=1   use the running server of PGHOST/PGPORT
+# Prints markdown and writes it to test/bench/out/scale.md
+# (scale_validation.md with MODE=validation).
+
+set -u
+. "$(dirname "$0")/../cluster.sh"
+
+SHARED=$(cd "$RECGAN_SRC/.." && pwd)/shared/data
+GOWALLA=${RECGAN_GOWALLA:-$SHARED/gowalla}
+YELP2018=${RECGAN_YELP2018:-$SHARED/yelp2018}
+ML100K=${RECGAN_ML100K:-$SHARED/ml-100k}
+DATASETS=${DATASETS:-gowalla yelp2018 ml100k}
+MODE=${MODE:-test}
+THREADS=${THREADS:-2}
+CONFIGS=${CONFIGS:-'{}'}
+[ "$MODE" = test ] || [ "$MODE" = validation ] || die "MODE must be test or validation"
+
+recgan_bench_start bench_scale GOWALLA YELP2018 ML100K
+
+# load <dataset> <train table> <test table>
+load() {
+	case $1 in
+	gowalla | yelp2018)
+		local dir
+		[ "$1" = gowalla ] && dir=$GOWALLA || dir=$YELP2018
+		[ -f "$dir/train.txt" ] || die "$1 not found at $dir"
+		recgan_psql -q -v file="$dir/train.txt" -v ratings="$2" -f "$LOADER_DIR/load_lightgcn.sql" >/dev/null
+		[ "$MODE" = test ] &&
+			recgan_psql -q -v file="$dir/test.txt" -v ratings="$3" -f "$LOADER_DIR/load_lightgcn.sql" >/dev/null
+		;;
+	ml100k)
+		[ -f "$ML100K/u1.base" ] || die "ML-100K not found at $ML100K"
+		recgan_psql -q -v dir="$ML100K" -v file=u1.base -v ratings="$2" -v with_items=off \
+			-f "$LOADER_DIR/load_ml100k.sql" >/dev/null
+		[ "$MODE" = test ] &&
+			recgan_psql -q -v dir="$ML100K" -v file=u1.test -v ratings="$3" -v with_items=off \
+				-f "$LOADER_DIR/load_ml100k.sql" >/dev/null
+		;;
+	esac
+	return 0
+}
+
+# run <dataset> <algorithm> <options> <train table> <eval table> <k> <threshold>:
+# one row of bench_results
+run() {
+	local ds=$1 alg=$2 opts=$3 train=$4 eval=$5 k=$6 thr=$7
+	say "$ds: $alg $opts on $train, evaluated on $eval"
+	recgan_psql -q -v ds="$ds" -v alg="$alg" -v opts="$opts" -v train="$train" -v eval="$eval" \
+		-v thr="$thr" -v THREADS="$THREADS" <<-'SQL' || die "$ds $alg failed"
+		SET recgan.threads = :THREADS;
+		SET client_min_messages = warning;
+		SELECT pg_backend_pid() AS pid, clock_timestamp() AS t0 \gset
+		SELECT count(*) AS n FROM recgan_train(:'train', 'scale', :'alg', :'opts', threshold => :thr) \gset
+		SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS train_s \gset
+		\set hwm `awk '/^VmHWM/ { print $2 }' /proc/:pid/status`
+		INSERT INTO bench_results (dataset, algorithm, options, split, train_s, vmhwm_mb, model_mb)
+			SELECT :'ds', :'alg', :'opts', :'eval', :train_s, :hwm / 1024.0,
+				octet_length(model) / 1048576.0 FROM recgan_models WHERE name = 'scale';
+	SQL
+	recgan_psql -q -v eval="$eval" -v k="$k" -v thr="$thr" -v THREADS="$THREADS" <<-'SQL' ||
+		SET recgan.threads = :THREADS;
+		SELECT clock_timestamp() AS t0 \gset
+		CREATE TEMP TABLE m AS SELECT metric, value
+			FROM recgan_evaluate('scale', :'eval', ARRAY[:k], threshold => :thr);
+		UPDATE bench_results SET k = :k,
+			recall = (SELECT value FROM m WHERE metric = 'recall'),
+			ndcg = (SELECT value FROM m WHERE metric = 'ndcg'),
+			eval_s = extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)
+		WHERE n = (SELECT max(n) FROM bench_results);
+	SQL
+		die "$ds $alg evaluation failed"
+}
+
+recgan_psql -q -c "CREATE TABLE bench_results (dataset text, algorithm text, options text,
+	split text, train_s float8, vmhwm_mb float8, model_mb float8, k int, recall float8,
+	ndcg float8, eval_s float8, n serial)"
+for ds in $DATASETS; do
+	case $ds in
+	gowalla | yelp2018) k=20 thr=NULL ;;
+	ml100k) k=10 thr=4 ;;
+	*) die "unknown dataset $ds" ;;
+	esac
+	say "loading $ds"
+	load "$ds" "${ds}_train" "${ds}_test"
+	if [ "$MODE" = validation ]; then
+		recgan_psql -q -c "SELECT * FROM recgan_split('${ds}_train', '${ds}_fit', '${ds}_val', 'random', 0.1, 7)" >/dev/null
+		cfgs_var="CONFIGS_$ds"
+		IFS=';' read -r -a cfgs <<<"${!cfgs_var:-$CONFIGS}"
+		for c in "${cfgs[@]}"; do
+			run "$ds" gfcf "$c" "${ds}_fit" "${ds}_val" "$k" "$thr"
+		done
+		[ "$ds" = ml100k ] && run "$ds" ease '{}' "${ds}_fit" "${ds}_val" "$k" "$thr"
+	else
+		opts_var="OPTIONS_$ds"
+		opts=${!opts_var:-}
+		run "$ds" gfcf "${opts:-"{}"}" "${ds}_train" "${ds}_test" "$k" "$thr"
+		[ "$ds" = ml100k ] && run "$ds" ease '{}' "${ds}_train" "${ds}_test" "$k" "$thr"
+	fi
+done
+
+mkdir -p "$RECGAN_SRC/test/bench/out"
+[ "$MODE" = validation ] && out=scale_validation.md || out=scale.md
+{
+	if [ "$MODE" = validation ]; then
+		echo "gfcf option sets on validation holdouts (0.1 of each user's train items, recgan_split seed 7); test files not read."
+	else
+		echo "gfcf on the test files; recgan.threads $THREADS; train_s is the whole recgan_train call, peak_mb the training backend's VmHWM."
+	fi
+	echo
+	recgan_psql -q -P footer=off -P format=aligned -v THREADS="$THREADS" <<-'SQL' | sed -e '/^$/d' -e 's/^/    /'
+		SELECT dataset, algorithm, options, split, round(train_s::numeric, 1) AS train_s,
+			round(vmhwm_mb::numeric) AS peak_mb, round(model_mb::numeric, 1) AS model_mb,
+			k, round(recall::numeric, 4) AS recall, round(ndcg::numeric, 4) AS ndcg,
+			round(eval_s::numeric, 1) AS eval_s
+		FROM bench_results ORDER BY n;
+	SQL
+	echo
+	echo "Machine: $(nproc) cores, $(recgan_psql -Atq -c 'SELECT recgan_version()')"
+} | tee "$RECGAN_SRC/test/bench/out/$out"
