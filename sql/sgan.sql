@@ -66,6 +66,11 @@ SELECT count(*) AS epochs, bool_and(aux_loss IS NULL) AS no_d_loss
 FROM so, recgan_train('sr', 's_twin', 'sgan', o || '{"prior": "none", "adv_weight": 0}') WHERE name = 'small';
 SELECT md5(a.model) <> md5(b.model) AS adversary_changes_the_model
 FROM recgan_models a, recgan_models b WHERE a.name = 's_none' AND b.name = 's_twin';
+-- The hard-negative miner (value "miner") trains too and changes the generator.
+SELECT count(*) AS epochs, bool_and(aux_loss > 0) AS d_loss
+FROM so, recgan_train('sr', 's_miner', 'sgan', o || '{"prior": "none", "value": "miner"}') WHERE name = 'small';
+SELECT md5(a.model) <> md5(b.model) AS miner_changes_the_model
+FROM recgan_models a, recgan_models b WHERE a.name = 's_miner' AND b.name = 's_twin';
 
 -- The same seed gives the same model bytes; another seed other bytes; also
 -- at two threads.

@@ -62,8 +62,8 @@ static const OptionSpec sgan_options[] = {
 	{"dropout", OPT_REAL, 0.5, 0, 0.95, NULL, "input dropout of the generator"},
 	{"negatives", OPT_INT, 1000000, 1, 100000000, NULL,
 	 "items sampled per batch for the sampled softmax; at least the number of items: full softmax"},
-	{"batch", OPT_INT, 32, 1, 1000000, NULL, "users per generator and discriminator step"},
-	{"lr", OPT_REAL, 3e-3, 1e-9, 10, NULL, "generator Adam learning rate"},
+	{"batch", OPT_INT, 128, 1, 1000000, NULL, "users per generator and discriminator step"},
+	{"lr", OPT_REAL, 1e-2, 1e-9, 10, NULL, "generator Adam learning rate"},
 	{"weight_decay", OPT_REAL, 0, 0, 1e6, NULL, "L2 coefficient on the generator rows a step touches"},
 	{"prior_lambda", OPT_REAL, 200, 1e-6, 1e12, NULL, "L2 regularisation of the EASE prior"},
 	{"prior_scale", OPT_REAL, 20, 0, 1e9, NULL, "weight of the prior in the generator's scores"},
@@ -72,11 +72,11 @@ static const OptionSpec sgan_options[] = {
 	{"d_hidden", OPT_INT, 128, 1, 100000, NULL, "discriminator hidden units"},
 	{"d_negatives", OPT_INT, 100, 0, 100000000, NULL, "sampled items the discriminator sees per user"},
 	{"d_lr", OPT_REAL, 1e-3, 1e-9, 10, NULL, "discriminator Adam learning rate"},
-	{"value", OPT_ENUM, SGAN_VALUE_SOFTMAX, 0, 0, "softmax|sigmoid",
-	 "what the discriminator sees of the generator: n softmax(z) or sigmoid(z)"},
+	{"value", OPT_ENUM, SGAN_VALUE_SOFTMAX, 0, 0, "softmax|sigmoid|miner",
+	 "what the discriminator sees: n softmax(z), sigmoid(z), or item ids (miner: dropped positives against the generator's top d_negatives)"},
 	{"validation_users", OPT_INT, 5000, 0, 100000000, NULL,
 	 "users scored for the validation NDCG after each epoch (a fixed sample); 0 for all"},
-	RECGAN_LOOP_OPTIONS(30, 5),
+	RECGAN_LOOP_OPTIONS(20, 5),
 };
 
 /* The engine prior (SganPrior) the options give for I items. */

@@ -63,6 +63,7 @@ struct Sgan
 				Sd,
 				full;			/* S == I: the samples are the whole catalogue */
 	Rng			rng;			/* batches: order, dropout, samples */
+	Rng			rng_d;			/* the latent prior's samples (value = latent) */
 	int32_t    *active;			/* (U) users with positives */
 	int32_t		n_active;
 	int32_t    *order;			/* (U) an epoch's order */
@@ -120,6 +121,16 @@ struct Sgan
 	float	   *outr,
 			   *outf;			/* (B) logits of D */
 	double	   *dout;			/* (2 B) their loss gradients */
+	/* the miner (value = miner): D scores items; real = dropped positives, fake = G's top */
+	int32_t    *fidx;			/* (B, Sd) the fakes: sample coordinates, best first */
+	float	   *fq;				/* (B, Sd) G's softmax restricted to the fakes */
+	int32_t    *nf;				/* (B) fakes of each row */
+	char	   *drop;			/* (Q) 1: the target was dropped from the input (a real) */
+	float	   *tmp;			/* (S) scratch scores */
+	int32_t    *heap;			/* (Sd) */
+	/* the adversarial autoencoder (value = latent) */
+	float	   *zreal;			/* (B, H) prior samples tanh(e) */
+	float	   *dhadv;			/* (B, H) the G term's gradient on h */
 	/* rows touched by a step, for lazy Adam */
 	int32_t    *list_in;		/* (I) */
 	int32_t    *list_out;		/* (I) */
@@ -154,8 +165,8 @@ sgan_default_options(SganOptions *o)
 	o->dropout = 0.5;
 	o->target_dropped = 0;
 	o->negatives = 1000000;
-	o->batch = 32;
-	o->lr = 3e-3;
+	o->batch = 128;
+	o->lr = 1e-2;
 	o->weight_decay = 0.0;
 	o->prior = SGAN_PRIOR_EASE;
 	o->prior_lambda = 200.0;
@@ -239,6 +250,10 @@ sgan_sizes(const SganOptions *o, int32_t U, int32_t I, int64_t P)
 			4.0 * P + 16.0 * I + 4.0 * I * parallel_threads();
 	n += 8.0 * U + 4.0 * B * (4.0 * H + 5.0 * S) + 2.0 * S * H * 4 + B * S;
 	n += 4.0 * Q * 9 + 4.0 * B * (6.0 * K + Sd * 2) + 8.0 * Sd * K + 13.0 * I;
+	if (o->adv_weight > 0 && o->value == SGAN_VALUE_MINER)
+		n += 8.0 * B * Sd + 4.0 * B + Q + 4.0 * S + 4.0 * Sd + 4.0 * 4 * I;
+	if (o->adv_weight > 0 && o->value == SGAN_VALUE_LATENT)
+		n += 8.0 * B * H;		/* its (H, K) and (1, 1) tables are counted as (I, K) above */
 	return (size_t) n;
 }
 
@@ -503,10 +518,13 @@ init_networks(Sgan *s, uint64_t seed)
 
 	if (s->o.adv_weight <= 0.0)
 		return 0;
-	s->dspec[D_V1C] = (ParamSpec) {"V1c", I, K};
-	s->dspec[D_V1V] = (ParamSpec) {"V1v", I, K};
+	s->dspec[D_V1C] = s->o.value == SGAN_VALUE_LATENT ? (ParamSpec) {"Wa", H, K} :
+		(ParamSpec) {"V1c", I, K};
+	s->dspec[D_V1V] = s->o.value == SGAN_VALUE_LATENT ? (ParamSpec) {"unused", 1, 1} :
+		(ParamSpec) {"V1v", I, K};
 	s->dspec[D_C1] = (ParamSpec) {"c1", K, 1};
-	s->dspec[D_V2] = (ParamSpec) {"v2", K, 1};
+	s->dspec[D_V2] = s->o.value == SGAN_VALUE_MINER ? (ParamSpec) {"db", I, 1} :
+		(ParamSpec) {"v2", K, 1};
 	s->dspec[D_C2] = (ParamSpec) {"c2", 1, 1};
 	nb = param_arena_bytes(s->dspec, D_N, PARAM_ARENA_ADAM);
 	if (nb == 0 || (mem = take(s, nb)) == NULL ||
@@ -515,9 +533,15 @@ init_networks(Sgan *s, uint64_t seed)
 	param_arena_point(&s->da, s->da.params, dp);
 	param_arena_point(&s->da, s->da.grads, dgp);
 	rng_seed(&rd, seed * 2 + 2);
-	init_normal(s->d[D_V1C], 0.01f, (int64_t) I * K, &rd);
-	init_normal(s->d[D_V1V], 0.1f, (int64_t) I * K, &rd);
-	init_xavier_normal(s->d[D_V2], K, 1, &rd);
+	if (s->o.value == SGAN_VALUE_LATENT)
+		init_xavier_normal(s->d[D_V1C], H, K, &rd);
+	else
+	{
+		init_normal(s->d[D_V1C], s->o.value == SGAN_VALUE_MINER ? 0.1f : 0.01f, (int64_t) I * K, &rd);
+		init_normal(s->d[D_V1V], 0.1f, (int64_t) I * K, &rd);
+	}
+	if (s->o.value != SGAN_VALUE_MINER)
+		init_xavier_normal(s->d[D_V2], K, 1, &rd);
 	return 0;
 }
 
@@ -577,6 +601,28 @@ init_batch(Sgan *s)
 		if (!s->outf || !s->dout)
 			return -1;
 	}
+	if (s->o.adv_weight > 0.0 && s->o.value == SGAN_VALUE_LATENT)
+	{
+		s->zreal = take(s, 4 * 2 * (size_t) B * H);
+		if (s->zreal == NULL)
+			return -1;
+		s->dhadv = s->zreal + (size_t) B * H;
+	}
+	if (s->o.adv_weight > 0.0 && s->o.value == SGAN_VALUE_MINER)
+	{
+		/* one block, to stay within SGAN_MAX_BUFFERS */
+		size_t		n4 = 2 * (size_t) B * Sd + B + S + Sd + 4;
+		char	   *m = take(s, 4 * n4 + (size_t) Q + 1);
+
+		if (m == NULL)
+			return -1;
+		s->fidx = (int32_t *) m;
+		s->fq = (float *) (s->fidx + (size_t) B * Sd);
+		s->nf = (int32_t *) (s->fq + (size_t) B * Sd);
+		s->tmp = (float *) (s->nf + B);
+		s->heap = (int32_t *) (s->tmp + S);
+		s->drop = (char *) (s->heap + Sd + 4);
+	}
 	return s->order == NULL ? -1 : 0;
 }
 
@@ -610,6 +656,7 @@ sgan_init(const SganOptions *o, const int64_t *indptr, const int32_t *indices,
 		s->o.prior_folds = SGAN_MAX_FOLDS;
 	s->w.T = o->prior == SGAN_PRIOR_GFCF ? (o->prior_topk < I - 1 ? o->prior_topk : I - 1) : 0;
 	rng_seed(&s->rng, seed);
+	rng_seed(&s->rng_d, seed * 2 + 3);
 	ok = init_networks(s, seed) == 0 && init_batch(s) == 0;
 	ok = ok && build_priors(s) == 0;
 	if (!ok)
@@ -665,6 +712,9 @@ sgan_sample_batch(Sgan *s, const int32_t *users, int B)
 				s->tgt[s->qoff[r + 1]++] = s->indices[p];
 		}
 	}
+	if (s->o.adv_weight > 0.0 && s->o.value == SGAN_VALUE_LATENT)
+		for (size_t k = 0; k < (size_t) B * s->H; k++)
+			s->zreal[k] = (float) tanh(rng_normal(&s->rng_d));
 	if (s->full)
 		for (int c = 0; c < S; c++)
 			s->samp[c] = c;
@@ -691,7 +741,7 @@ sgan_sample_batch(Sgan *s, const int32_t *users, int B)
 		}
 		s->wr[r] = (float) ((double) (s->I - n) / (double) (S - ex > 0 ? S - ex : 1));
 		/* the prior sees the kept input too, scaled as the hidden layer's */
-		if (!s->o.joint)
+		if (!s->o.joint && !(s->o.adv_weight > 0.0 && s->o.value == SGAN_VALUE_MINER))
 			continue;
 		prior_row(s->o.prior_folds > 1 ? &s->fw[fold_of(u, s->o.prior_folds)] : &s->w,
 				  s->in_idx + s->in_ptr[r], s->in_ptr[r + 1] - s->in_ptr[r], s->dense);
@@ -783,12 +833,66 @@ logits_forward(Sgan *s)
 	return nll;
 }
 
+/*
+ * Miner: the fakes fidx (B, Sd) = the best Sd non-positive samples by the
+ * blended score z + a prior, their softmax fq restricted to them, and the
+ * flags drop (Q) of the targets the dropout removed (the reals).
+ */
+static void
+miner_fakes(Sgan *s)
+{
+	int			S = s->S,
+				Sd = s->Sd;
+	float		a = s->o.joint ? 0.0f : s->w.a[0];	/* joint: z holds the prior already */
+
+	for (int r = 0; r < s->B; r++)
+	{
+		const float *z = s->zs + (size_t) r * S,
+				   *pr = s->prs + (size_t) r * S;
+		const char *e = s->excl + (size_t) r * S;
+		int32_t    *f = s->fidx + (size_t) r * Sd;
+		float	   *q = s->fq + (size_t) r * Sd;
+		const int32_t *tgt = s->tgt + s->qoff[r],
+				   *in = s->in_idx + s->in_ptr[r];
+		int64_t		nt = s->qoff[r + 1] - s->qoff[r],
+					ni = s->in_ptr[r + 1] - s->in_ptr[r],
+					k = 0;
+		double		m = -INFINITY,
+					sum = 0.0;
+
+		for (int c = 0; c < S; c++)
+			s->tmp[c] = e[c] ? -INFINITY : z[c] + a * pr[c];
+		s->nf[r] = topk_select(s->tmp, S, Sd, s->heap, f);
+		for (int j = 0; j < s->nf[r]; j++)
+			m = s->tmp[f[j]] > m ? s->tmp[f[j]] : m;
+		for (int j = 0; j < s->nf[r]; j++)
+			sum += exp(s->tmp[f[j]] - m);
+		for (int j = 0; j < s->nf[r]; j++)
+			q[j] = (float) (exp(s->tmp[f[j]] - m) / sum);
+		/* both ascending: merge the targets with the kept input */
+		for (int64_t t = 0; t < nt; t++)
+		{
+			while (k < ni && in[k] < tgt[t])
+				k++;
+			s->drop[s->qoff[r] + t] = !(k < ni && in[k] == tgt[t]);
+		}
+	}
+}
+
 /* The discriminator's fake values vq (Q), vs (B, Sd) from the generator's outputs. */
 static void
 values_forward(Sgan *s)
 {
 	int			S = s->S,
 				Sd = s->Sd;
+
+	if (s->o.value == SGAN_VALUE_MINER)
+	{
+		miner_fakes(s);
+		return;
+	}
+	if (s->o.value == SGAN_VALUE_LATENT)
+		return;					/* D reads h itself */
 
 	for (int r = 0; r < s->B; r++)
 	{
@@ -936,6 +1040,256 @@ untouch(Sgan *s, const int32_t *list, int32_t n)
 		s->mark[list[k]] = 0;
 }
 
+/*
+ * Back through a tanh layer of width K fed by row r's kept inputs: dy (K)
+ * becomes the gradient before tanh (y its output), is added to the bias
+ * gradient gb (K) and, times sc, to the touched input rows of gw (rows, K).
+ */
+static void
+tanh_input_backward(Sgan *s, int r, float sc, const float *y, float *dy, int K,
+					float *gb, float *gw)
+{
+	for (int k = 0; k < K; k++)
+	{
+		dy[k] *= 1.0f - y[k] * y[k];
+		gb[k] += dy[k];
+	}
+	for (int64_t p = s->in_ptr[r]; p < s->in_ptr[r + 1]; p++)
+	{
+		float	   *g = gw + (size_t) s->in_idx[p] * K;
+
+		touch(s, s->list_in, &s->n_in, s->in_idx[p]);
+		for (int k = 0; k < K; k++)
+			g[k] += sc * dy[k];
+	}
+}
+
+/*
+ * Miner D: condition hr (B, K) = tanh(c1 + sum_{xd} V1c / sqrt |xd|), logits
+ * vq on the dropped targets (0 elsewhere) and vs (B, Sd) on the fakes.
+ */
+static void
+miner_forward(Sgan *s)
+{
+	int			K = s->K,
+				Sd = s->Sd;
+	const float *V1v = s->d[D_V1V],
+			   *db = s->d[D_V2];
+
+	for (int r = 0; r < s->B; r++)
+	{
+		float	   *c = s->hr + (size_t) r * K;
+		int64_t		ni = s->in_ptr[r + 1] - s->in_ptr[r];
+		float		sc = ni > 0 ? (float) (1.0 / sqrt((double) ni)) : 0.0f;
+		const int32_t *tgt = s->tgt + s->qoff[r],
+				   *f = s->fidx + (size_t) r * Sd;
+
+		rows_sum(c, s->d[D_V1C], s->in_idx + s->in_ptr[r], (int) ni, K);
+		for (int k = 0; k < K; k++)
+			c[k] = tanhf(c[k] * sc + s->d[D_C1][k]);
+		for (int64_t q = s->qoff[r]; q < s->qoff[r + 1]; q++)
+		{
+			int32_t		i = tgt[q - s->qoff[r]];
+
+			s->vq[q] = s->drop[q] ?
+				dot_lanes(c, V1v + (size_t) i * K, K) + db[i] + s->d[D_C2][0] : 0.0f;
+		}
+		for (int j = 0; j < s->nf[r]; j++)
+		{
+			int32_t		i = s->samp[f[j]];
+
+			s->vs[(size_t) r * Sd + j] = dot_lanes(c, V1v + (size_t) i * K, K) + db[i] +
+				s->d[D_C2][0];
+		}
+	}
+}
+
+/* Add the gradient g of D's logit on item i of row r (condition c, its grad dc (K)). */
+static void
+miner_logit_backward(Sgan *s, int32_t i, float g, const float *c, float *dc)
+{
+	int			K = s->K;
+	float	   *gv = s->dg[D_V1V] + (size_t) i * K;
+	const float *v = s->d[D_V1V] + (size_t) i * K;
+
+	touch(s, s->list_out, &s->n_out, i);
+	for (int k = 0; k < K; k++)
+	{
+		gv[k] += g * c[k];
+		dc[k] += g * v[k];
+	}
+	s->dg[D_V2][i] += g;
+	s->dg[D_C2][0] += g;
+}
+
+/* The miner's loss on the batch (mean over users); with grad, its parameter gradients. */
+static double
+miner_d_loss(Sgan *s, int grad)
+{
+	int			K = s->K,
+				Sd = s->Sd,
+				B = s->B;
+	double		loss = 0.0;
+
+	miner_forward(s);
+	for (int r = 0; r < B; r++)
+	{
+		int64_t		nr = 0;
+
+		for (int64_t q = s->qoff[r]; q < s->qoff[r + 1]; q++)
+			nr += s->drop[q];
+		for (int64_t q = s->qoff[r]; q < s->qoff[r + 1]; q++)
+			if (s->drop[q])
+			{
+				loss += softplus(-s->vq[q]) / nr;
+				s->dvq[q] = (float) (-sigm(-s->vq[q]) / ((double) nr * B));
+			}
+		for (int j = 0; j < s->nf[r]; j++)
+		{
+			float		x = s->vs[(size_t) r * Sd + j];
+
+			loss += softplus(x) / s->nf[r];
+			s->dvs[(size_t) r * Sd + j] = (float) (sigm(x) / ((double) s->nf[r] * B));
+		}
+	}
+	if (!grad)
+		return loss / B;
+	s->n_in = s->n_out = 0;
+	for (int r = 0; r < B; r++)
+	{
+		const float *c = s->hr + (size_t) r * K;
+		float	   *dc = s->af + (size_t) r * K;
+		const int32_t *tgt = s->tgt + s->qoff[r],
+				   *f = s->fidx + (size_t) r * Sd;
+		int64_t		ni = s->in_ptr[r + 1] - s->in_ptr[r];
+		float		sc = ni > 0 ? (float) (1.0 / sqrt((double) ni)) : 0.0f;
+
+		memset(dc, 0, sizeof(float) * (size_t) K);
+		for (int64_t q = s->qoff[r]; q < s->qoff[r + 1]; q++)
+			if (s->drop[q])
+				miner_logit_backward(s, tgt[q - s->qoff[r]], s->dvq[q], c, dc);
+		for (int j = 0; j < s->nf[r]; j++)
+			miner_logit_backward(s, s->samp[f[j]], s->dvs[(size_t) r * Sd + j], c, dc);
+		tanh_input_backward(s, r, sc, c, dc, K, s->dg[D_C1], s->dg[D_V1C]);
+	}
+	return loss / B;
+}
+
+/*
+ * The miner's term for G: mean over users of sum_{F} q softplus(-D); with
+ * grad, its logit gradients times w in dvs (B, Sd), added by miner_backward.
+ */
+static double
+miner_adv_for_g(Sgan *s, int grad, double w)
+{
+	int			Sd = s->Sd,
+				B = s->B;
+	double		loss = 0.0;
+
+	miner_forward(s);
+	for (int r = 0; r < B; r++)
+	{
+		const float *q = s->fq + (size_t) r * Sd,
+				   *x = s->vs + (size_t) r * Sd;
+		double		lr = 0.0;
+
+		for (int j = 0; j < s->nf[r]; j++)
+			lr += q[j] * softplus(-x[j]);
+		loss += lr;
+		if (grad)
+			for (int j = 0; j < s->nf[r]; j++)
+				s->dvs[(size_t) r * Sd + j] = (float) (w / B * q[j] * (softplus(-x[j]) - lr));
+	}
+	return loss / B;
+}
+
+/* Add the miner term's logit gradients (dvs) to dzs at the fakes' coordinates. */
+static void
+miner_backward(Sgan *s)
+{
+	int			S = s->S,
+				Sd = s->Sd;
+
+	for (int r = 0; r < s->B; r++)
+		for (int j = 0; j < s->nf[r]; j++)
+			s->dzs[(size_t) r * S + s->fidx[(size_t) r * Sd + j]] += s->dvs[(size_t) r * Sd + j];
+}
+
+/* Latent D: pre (B, K) = z Wa + c1 for codes z (B, H); act, out (B) by d_head. */
+static void
+latent_forward(Sgan *s, const float *z, float *pre, float *act, float *out)
+{
+	int			K = s->K,
+				H = s->H,
+				B = s->B;
+
+	for (int r = 0; r < B; r++)
+		memcpy(pre + (size_t) r * K, s->d[D_C1], 4 * (size_t) K);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, K, H, 1.0f, z, H,
+				s->d[D_V1C], K, 1.0f, pre, K);
+	d_head(s, pre, act, out);
+}
+
+/* Latent D's loss: the prior's samples real, the codes h fake; with grad, its gradients. */
+static double
+latent_d_loss(Sgan *s, int grad)
+{
+	int			K = s->K,
+				H = s->H,
+				B = s->B;
+	double		loss = 0.0,
+			   *dr = s->dout,
+			   *df = s->dout + B;
+
+	latent_forward(s, s->zreal, s->ar, s->hr, s->outr);
+	latent_forward(s, s->h, s->af, s->hf, s->outf);
+	for (int r = 0; r < B; r++)
+	{
+		loss += softplus(-s->outr[r]) + softplus(s->outf[r]);
+		dr[r] = -sigm(-s->outr[r]) / B;
+		df[r] = sigm(s->outf[r]) / B;
+	}
+	if (!grad)
+		return loss / B;
+	d_head_backward(s, s->ar, s->hr, dr, 1);
+	d_head_backward(s, s->af, s->hf, df, 1);
+	/* dWa (H, K) += zreal^T dar + h^T daf; dc1 += column sums */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, K, B, 1.0f, s->zreal, H,
+				s->ar, K, 1.0f, s->dg[D_V1C], K);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, K, B, 1.0f, s->h, H,
+				s->af, K, 1.0f, s->dg[D_V1C], K);
+	for (int r = 0; r < B; r++)
+		for (int k = 0; k < K; k++)
+			s->dg[D_C1][k] += s->ar[(size_t) r * K + k] + s->af[(size_t) r * K + k];
+	s->n_in = s->n_out = 0;
+	return loss / B;
+}
+
+/* Latent G term: mean softplus(-D(h)); with grad, dhadv (B, H) = w d/dh. */
+static double
+latent_adv_for_g(Sgan *s, int grad, double w)
+{
+	int			K = s->K,
+				H = s->H,
+				B = s->B;
+	double		loss = 0.0,
+			   *df = s->dout;
+
+	latent_forward(s, s->h, s->af, s->hf, s->outf);
+	for (int r = 0; r < B; r++)
+	{
+		loss += softplus(-s->outf[r]);
+		df[r] = -w * sigm(-s->outf[r]) / B;
+	}
+	if (!grad)
+		return loss / B;
+	d_head_backward(s, s->af, s->hf, df, 0);
+	/* dhadv (B, H) = daf (B, K) Wa^T */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, K, 1.0f, s->af, K,
+				s->d[D_V1C], K, 0.0f, s->dhadv, H);
+	return loss / B;
+}
+
 /* The discriminator's loss on the batch (mean); with grad, its parameter gradients. */
 static double
 d_loss_batch(Sgan *s, int grad)
@@ -947,6 +1301,10 @@ d_loss_batch(Sgan *s, int grad)
 			   *dr = s->dout,
 			   *df = s->dout + B;
 
+	if (s->o.value == SGAN_VALUE_MINER)
+		return miner_d_loss(s, grad);
+	if (s->o.value == SGAN_VALUE_LATENT)
+		return latent_d_loss(s, grad);
 	d_preact(s);
 	d_head(s, s->ar, s->hr, s->outr);
 	d_head(s, s->af, s->hf, s->outf);
@@ -1013,6 +1371,10 @@ d_adv_for_g(Sgan *s, int grad, double w)
 	double		loss = 0.0,
 			   *df = s->dout;
 
+	if (s->o.value == SGAN_VALUE_MINER)
+		return miner_adv_for_g(s, grad, w);
+	if (s->o.value == SGAN_VALUE_LATENT)
+		return latent_adv_for_g(s, grad, w);
 	d_preact(s);
 	d_head(s, s->af, s->hf, s->outf);
 	for (int r = 0; r < B; r++)
@@ -1113,6 +1475,9 @@ g_backward(Sgan *s)
 	/* dh (B, H) = dzs W2s;  dW2s (S, H) = dzs^T h */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, S, 1.0f, s->dzs, S,
 				W2s, H, 0.0f, s->dh, H);
+	if (s->o.adv_weight > 0.0 && s->o.value == SGAN_VALUE_LATENT)
+		for (size_t k = 0; k < (size_t) B * H; k++)
+			s->dh[k] += s->dhadv[k];	/* the adversarial autoencoder's term */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, H, B, 1.0f, s->dzs, S,
 				s->h, H, s->full ? 1.0f : 0.0f, s->full ? s->g[G_W2] : s->dW2s, H);
 	s->n_in = s->n_out = 0;
@@ -1158,19 +1523,7 @@ g_backward(Sgan *s)
 			da += (double) g * s->prq[q];
 		}
 		/* through tanh; then into b1 and the kept input rows of W1 */
-		for (int k = 0; k < H; k++)
-		{
-			dh[k] *= 1.0f - h[k] * h[k];
-			s->g[G_B1][k] += dh[k];
-		}
-		for (int64_t p = s->in_ptr[r]; p < s->in_ptr[r + 1]; p++)
-		{
-			float	   *g = s->g[G_W1] + (size_t) s->in_idx[p] * H;
-
-			touch(s, s->list_in, &s->n_in, s->in_idx[p]);
-			for (int k = 0; k < H; k++)
-				g[k] += sc * dh[k];
-		}
+		tanh_input_backward(s, r, sc, h, dh, H, s->g[G_B1], s->g[G_W1]);
 	}
 	if (s->w.prior != SGAN_PRIOR_NONE && s->o.joint)
 		s->g[G_A][0] += (float) da;
@@ -1190,7 +1543,9 @@ g_loss_batch(Sgan *s, int grad, double *adv)
 	if (grad)
 	{
 		nll_backward(s);
-		if (s->o.adv_weight > 0.0)
+		if (s->o.adv_weight > 0.0 && s->o.value == SGAN_VALUE_MINER)
+			miner_backward(s);
+		else if (s->o.adv_weight > 0.0 && s->o.value != SGAN_VALUE_LATENT)
 			values_backward(s);
 		g_backward(s);
 	}
@@ -1246,12 +1601,18 @@ d_update(Sgan *s)
 	AdamConfig	c = {s->o.d_lr, 0.9, 0.999, 1e-8, 0.0, 0.0};
 
 	s->t_d++;
-	adam_table(&s->da, D_V1C, s->list_in, s->n_in, s->t_d, &c);
+	if (s->o.value == SGAN_VALUE_LATENT)
+		adam_vector(&s->da, D_V1C, s->t_d, &c);	/* Wa (H, K), dense */
+	else
+		adam_table(&s->da, D_V1C, s->list_in, s->n_in, s->t_d, &c);
 	untouch(s, s->list_in, s->n_in);
 	adam_table(&s->da, D_V1V, s->list_out, s->n_out, s->t_d, &c);
+	if (s->o.value == SGAN_VALUE_MINER)
+		adam_table(&s->da, D_V2, s->list_out, s->n_out, s->t_d, &c);	/* db (I) */
+	else
+		adam_vector(&s->da, D_V2, s->t_d, &c);
 	untouch(s, s->list_out, s->n_out);
 	adam_vector(&s->da, D_C1, s->t_d, &c);
-	adam_vector(&s->da, D_V2, s->t_d, &c);
 	adam_vector(&s->da, D_C2, s->t_d, &c);
 }
 
@@ -1416,4 +1777,30 @@ sgan_score(const SganWeights *w, const int32_t *const *hist, const int32_t *len,
 				}
 		}
 	}
+}
+
+/* Experimental: scores (nq, I) += gamma (c . V1v[i] + db[i]) of the miner D; work (nq, K). */
+void
+sgan_miner_add(const Sgan *s, const int32_t *const *hist, const int32_t *len, int nq,
+			   float gamma, float *scores, float *work)
+{
+	int			K = s->K;
+	int32_t		I = s->I;
+
+	if (s->o.value != SGAN_VALUE_MINER || s->o.adv_weight <= 0.0)
+		return;
+	for (int q = 0; q < nq; q++)
+	{
+		float	   *c = work + (size_t) q * K;
+		float		sc = len[q] > 0 ? (float) (1.0 / sqrt((double) len[q])) : 0.0f;
+
+		rows_sum(c, s->d[D_V1C], hist[q], len[q], K);
+		for (int k = 0; k < K; k++)
+			c[k] = tanhf(c[k] * sc + s->d[D_C1][k]);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, I, K, gamma, work, K,
+				s->d[D_V1V], K, 1.0f, scores, I);
+	for (int q = 0; q < nq; q++)
+		for (int32_t i = 0; i < I; i++)
+			scores[(size_t) q * I + i] += gamma * s->d[D_V2][i];
 }

@@ -21,7 +21,10 @@
  *
  * Keys: every epochs seeds holdout threads lambda(EASE) and the SganOptions
  * fields (hidden dropout negatives batch lr wd prior plambda topk pscale adv
- * dhidden dneg dlr value).
+ * dhidden dneg dlr value; value 2 = miner, 3 = latent).  pscales=a,b,...
+ * also evaluates other prior scales; gammas=g,... (value 2) adds g times the
+ * trained miner's D(u, i) to the scores, or with rerank=M only to the
+ * blend's top M unseen items (a re-ranker; the stored model has no D).
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -416,6 +419,12 @@ typedef struct SganArg
 	const SganWeights *w;
 	const Csr  *fit;
 	float	   *work;
+	const Sgan *s;				/* for the miner's score, with gamma != 0 */
+	float		gamma;
+	float	   *dwork;			/* (256, K) */
+	int			rerank;			/* > 0: the miner re-ranks only the top `rerank` of the blend */
+	float	   *dsc;			/* (256, I) */
+	int32_t		I;
 } SganArg;
 
 static void
@@ -431,6 +440,30 @@ sgan_score_users(void *arg, const int32_t *users, int nq, float *scores)
 		len[q] = (int32_t) (a->fit->ptr[users[q] + 1] - a->fit->ptr[users[q]]);
 	}
 	sgan_score(a->w, hist, len, nq, scores, a->work);
+	if (a->gamma != 0.0f && a->rerank <= 0)
+		sgan_miner_add(a->s, hist, len, nq, a->gamma, scores, a->dwork);
+	else if (a->gamma != 0.0f)
+	{
+		int32_t		heap[1024],
+					top[1024];
+
+		memset(a->dsc, 0, 4 * (size_t) nq * a->I);
+		sgan_miner_add(a->s, hist, len, nq, a->gamma, a->dsc, a->dwork);
+		for (int q = 0; q < nq; q++)
+		{
+			float	   *row = scores + (size_t) q * a->I,
+					   *d = a->dsc + (size_t) q * a->I;
+			int32_t		got;
+
+			for (int32_t p = 0; p < len[q]; p++)
+				row[hist[q][p]] = -INFINITY;
+			got = topk_select(row, a->I, a->rerank, heap, top);
+			for (int32_t i = 0; i < a->I; i++)
+				row[i] -= 1e6f;
+			for (int32_t k = 0; k < got; k++)
+				row[top[k]] += 1e6f + d[top[k]];
+		}
+	}
 }
 
 /* Set an option from key=value; returns 0 if the key is unknown. */
@@ -481,8 +514,12 @@ main(int argc, char **argv)
 				every = 5,
 				seeds[16] = {1, 2, 3},
 				n_seeds = 3;
-	double		ps[8];
-	int			n_ps = 0;
+	double		ps[8],
+				gs[8];
+	int			n_ps = 0,
+				n_gs = 0,
+				rerank = 0;
+	static double gsum[8][MAX_EVALS][6];
 	static double psum[8][MAX_EVALS][6];
 	double		holdout = 0.2,
 				lambda = 200.0;
@@ -522,6 +559,19 @@ main(int argc, char **argv)
 			for (n_ps = 0; *s && n_ps < 8; n_ps++)
 			{
 				ps[n_ps] = strtod(s, &s);
+				if (*s == ',')
+					s++;
+			}
+		}
+		else if (strcmp(argv[a], "rerank") == 0)
+			rerank = atoi(eq + 1);
+		else if (strcmp(argv[a], "gammas") == 0)
+		{
+			char	   *s = eq + 1;
+
+			for (n_gs = 0; *s && n_gs < 8; n_gs++)
+			{
+				gs[n_gs] = strtod(s, &s);
 				if (*s == ',')
 					s++;
 			}
@@ -616,7 +666,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "sgan_init failed\n");
 				return 1;
 			}
-			sa = (SganArg) {sgan_weights(s), &fit, xmalloc(4 * 256 * (size_t) o.hidden)};
+			sa = (SganArg) {sgan_weights(s), &fit, xmalloc(4 * 256 * (size_t) o.hidden), s, 0.0f,
+				xmalloc(4 * 256 * (size_t) o.d_hidden), rerank, xmalloc(4 * 256 * (size_t) I), I};
 			printf("seed %d: init %.2f s, allocated %.1f MB (estimate %.1f MB)\n", seeds[si],
 				   now() - t0, used / 1048576.0, sgan_sizes(&o, U, I, fit.ptr[U]) / 1048576.0);
 			ttrain += now() - t0;
@@ -649,6 +700,18 @@ main(int argc, char **argv)
 							psum[k][e_i][j] += mk[j];
 					}
 					((SganWeights *) sa.w)->a[0] = (float) o.prior_scale;
+					for (int k = 0; k < n_gs; k++)
+					{
+						double		mk[6];
+
+						sa.gamma = (float) gs[k];
+						evaluate(sgan_score_users, &sa, U, I, &fit, &held, mk);
+						printf("    gamma %g: P@20 %.4f R@20 %.4f NDCG@10 %.4f NDCG@20 %.4f\n",
+							   gs[k], mk[3], mk[4], mk[2], mk[5]);
+						for (int j = 0; j < 6; j++)
+							gsum[k][e_i][j] += mk[j];
+					}
+					sa.gamma = 0.0f;
 					evaluate(sgan_score_users, &sa, U, I, &fit, &held, m);
 					printf("  seed %d epoch %3d g %.4f d %.4f a %.3f | P@20 %.4f R@20 %.4f "
 						   "NDCG@10 %.4f NDCG@20 %.4f (%.1f s)\n", seeds[si], e, gl, dl,
@@ -661,6 +724,8 @@ main(int argc, char **argv)
 			}
 			n_eval = e_i;
 			free(sa.work);
+			free(sa.dwork);
+			free(sa.dsc);
 			sgan_free(s);
 		}
 		for (int k = 0; k < n_eval; k++)
@@ -670,6 +735,10 @@ main(int argc, char **argv)
 			printf("MEAN epoch %3d: P@20 %.4f R@20 %.4f NDCG@10 %.4f NDCG@20 %.4f\n", e,
 				   sum[k][3] / n_seeds, sum[k][4] / n_seeds, sum[k][2] / n_seeds,
 				   sum[k][5] / n_seeds);
+			for (int j = 0; j < n_gs; j++)
+				printf("MEANG %g epoch %3d: P@20 %.4f R@20 %.4f NDCG@10 %.4f NDCG@20 %.4f\n",
+					   gs[j], e, gsum[j][k][3] / n_seeds, gsum[j][k][4] / n_seeds,
+					   gsum[j][k][2] / n_seeds, gsum[j][k][5] / n_seeds);
 			for (int j = 0; j < n_ps; j++)
 				printf("MEANPS %g epoch %3d: P@20 %.4f R@20 %.4f NDCG@10 %.4f NDCG@20 %.4f\n",
 					   ps[j], e, psum[j][k][3] / n_seeds, psum[j][k][4] / n_seeds,
