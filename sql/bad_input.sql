@@ -392,6 +392,17 @@ FROM (VALUES
 INSERT INTO bi_cases (q) VALUES
 ($$SELECT * FROM recgan_train('bi', 'bi_m', 'gfcf', '{"factors": 1, "alpha": 0, "power_iters": 0, "oversample": 0}')$$),
 ($$SELECT * FROM recgan_train('bi', 'bi_m', 'gfcf', '{"factors": 4096, "alpha": 1e6, "power_iters": 100, "oversample": 4096}')$$);
+-- sparse EASE: neighbors must be an integer in [0, 100000]; the extremes train
+INSERT INTO bi_cases (q) VALUES
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": -1}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 100001}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 2.5}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": "7"}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": null}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 1e400}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 1}')$$),
+($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 100000, "lambda": 1e-6}')$$),
+($$SELECT * FROM recgan_train('bi_one_item', 'bi_m', 'ease', '{"neighbors": 5}')$$);
 
 \set ECHO all
 SELECT count(*) >= 80 AS at_least_80_cases FROM bi_cases;

@@ -126,3 +126,52 @@ FROM (VALUES
 SELECT pg_temp.sqlstate_of($$SET recgan.max_train_memory = '10MB'; SELECT * FROM recgan_train('big', 'ease', 'ease')$$) AS memory_limit;
 RESET recgan.max_train_memory;
 RESET client_min_messages;
+
+-- Sparse EASE ("neighbors" K > 0): each item regressed on its K most
+-- co-occurring items.  Two taste groups of 20 users and 15 items each,
+-- plus a few cross-group likes.
+CREATE TABLE sp AS
+SELECT u AS user_id, i AS item_id, 5 AS rating
+FROM generate_series(1, 40) u, generate_series(1, 30) i
+WHERE ((u <= 20) = (i <= 15) AND (u * 3 + i) % 4 <> 0) OR (u * 7 + i * 5) % 31 = 0;
+SELECT epoch, loss IS NULL AS no_loss FROM recgan_train('sp', 'sp', 'ease', '{"neighbors": 8}');
+SELECT options FROM recgan_models WHERE name = 'sp';
+SELECT header->'tensors' AS tensors FROM recgan_model_info('sp');
+-- it learned the groups
+SELECT bool_and(item_id <= 15) AS group1_items FROM recgan_recommend(1, 3, 'sp');
+SELECT bool_and(item_id > 15) AS group2_items FROM recgan_recommend(30, 3, 'sp');
+SELECT count(*) AS rows, count(DISTINCT user_id) AS users FROM recgan_recommend_all(3, 'sp');
+-- fold-in scores a history exactly as the known user with that history
+SELECT bool_and(r.item_id = f.item_id AND r.score = f.score) AS foldin_equals_known_user
+FROM recgan_recommend(1, 5, 'sp') r
+JOIN recgan_recommend_items((SELECT array_agg(item_id) FROM sp WHERE user_id = 1), 5, 'sp') f
+	USING (rank);
+-- similar items: row i of B (the items i predicts), within its group
+SELECT bool_and(item_id <= 15) AS similar_group1 FROM recgan_similar_items(2, 3, 'sp');
+SELECT bool_and(item_id > 15) AS similar_group2 FROM recgan_similar_items(20, 3, 'sp');
+-- the same bytes twice, and at 2 threads
+SELECT count(*) FROM recgan_train('sp', 'sp2', 'ease', '{"neighbors": 8}');
+SET recgan.threads = 2;
+SELECT count(*) FROM recgan_train('sp', 'sp3', 'ease', '{"neighbors": 8}');
+RESET recgan.threads;
+SELECT count(DISTINCT md5(model)) AS distinct_models FROM recgan_models WHERE name IN ('sp', 'sp2', 'sp3');
+-- neighbors 0 is dense EASE, the same bytes as without the option
+SELECT count(*) FROM recgan_train('sp', 'sp_dense', 'ease');
+SELECT count(*) FROM recgan_train('sp', 'sp_dense0', 'ease', '{"neighbors": 0}');
+SELECT (SELECT md5(model) FROM recgan_models WHERE name = 'sp_dense') =
+	   (SELECT md5(model) FROM recgan_models WHERE name = 'sp_dense0') AS zero_is_dense;
+SELECT header->'tensors' AS tensors FROM recgan_model_info('sp_dense');
+-- K beyond the catalogue keeps I - 1 = 29 candidates: the dense model's top items
+SELECT count(*) FROM recgan_train('sp', 'sp_full', 'ease', '{"neighbors": 100000}');
+SELECT header->'tensors' AS tensors FROM recgan_model_info('sp_full');
+SELECT count(*) FILTER (WHERE s.item_id = d.item_id) AS same_items, count(*) AS of
+FROM recgan_recommend_all(5, 'sp_full') s JOIN recgan_recommend_all(5, 'sp_dense') d
+	USING (user_id, rank);
+-- a dense model over the memory limit names the sparse option; the sparse model fits
+SET recgan.max_train_memory = '1MB';
+CREATE TABLE sp_wide AS
+SELECT u AS user_id, (u * 13 + i * 17) % 400 AS item_id, 5 AS rating
+FROM generate_series(1, 200) u, generate_series(1, 10) i;
+SELECT * FROM recgan_train('sp_wide', 'sp_wide', 'ease');
+SELECT count(*) FROM recgan_train('sp_wide', 'sp_wide', 'ease', '{"neighbors": 20}');
+RESET recgan.max_train_memory;

@@ -164,7 +164,7 @@ NewModel(const ModelOps *ops, const Dataset *ds, const double *opt, uint64 seed,
 	model->n_items = ds->n_items;
 	model->seed = seed;
 	model->threshold = threshold;
-	model->n_hyper = Min(ops->n_options, RECGAN_MAX_HYPER);
+	model->n_hyper = model_n_hyper(ops, opt);
 	memcpy(model->hyper, opt, sizeof(double) * model->n_hyper);
 	model->user_ids = ds->user_ids;
 	model->item_ids = ds->item_ids;

@@ -1,8 +1,11 @@
 /*
  * ease.c
- *	  EASE: embarrassingly shallow autoencoder (Steck, WWW 2019), closed form.
+ *	  EASE: embarrassingly shallow autoencoder (Steck, WWW 2019), closed form,
+ *	  dense or restricted to each item's most co-occurring items.
  *
- * Legend: I items, nb column block.
+ * Legend: U users, I items, nb column block, K neighbours kept per item.
+ *
+ * Dense (neighbors = 0, the default):
  *
  *   G = X^T X + lambda * Id        (I, I), float64
  *   P = G^-1                       (I, I), float64, by Cholesky
@@ -13,7 +16,34 @@
  * EASE_BLOCK columns through LAPACK dpotrf and BLAS dtrsm/dsyrk) so that a
  * cancel request is honoured between panels even for large catalogues.
  *
- * Tensors: 0 = B, (I, I) float32, row-major.  Options: lambda.
+ * Sparse (neighbors = K > 0): column j of dense B is the ridge regression
+ * of x_j on the other columns, B[-j, j] = (G[-j,-j] + lambda I)^-1 G[-j, j].
+ * The sparse model restricts it to S_j, the K items a != j of largest
+ * co-occurrence G[j][a] (ties by index; items that never co-occur with j
+ * come last, by index), and solves
+ *
+ *   (G[S,S] + lambda I) b = G[S, j]          (K, K), float64, Cholesky
+ *
+ * per item, so B has K non-zeros per column.  G is built sparsely (CSR of
+ * X^T X, memory 8 bytes per non-zero); G[S,S] is gathered by scattering
+ * the rows of the K candidates through a position map, a cost of the sum
+ * of their row lengths per item (Gowalla, 41k items, K 300: G has 4.2e7
+ * non-zeros, 323 MB; the scatter reads 3.8e10 entries in all, 9.3e5 per
+ * item, against 1.8e11 multiply-adds of the factorisations).  The
+ * factorisation is our own loop (EaseCholeskySolve, K^3/3 multiply-adds),
+ * not LAPACK's: the items are split over recgan.threads (parallel.h) and
+ * each item's solve is independent and serial, so the weights are
+ * bit-identical at any thread count.  With K = I - 1 the weights are
+ * dense EASE's (to rounding; test_ease).
+ *
+ * Tensors, dense: 0 = B, (I, I) float32, row-major.
+ * Tensors, sparse: 0 = (I, K) candidate indexes of each target item j,
+ *          int32 stored bitwise, -1 = none (only when I - 1 < K cannot
+ *          fill the list, i.e. never for K <= I - 1, or I = 1);
+ *          1 = (I, K) their weights B[S_j[k]][j], float32.
+ *          Serving transposes them to rows (source item -> targets).
+ * Options: lambda, neighbors (0 = dense; added after the first release,
+ * so a dense model stores only lambda: ModelOps.n_original_options).
  */
 #include <cblas.h>
 #include <math.h>
@@ -21,6 +51,8 @@
 
 #include "model.h"
 #include "nn.h"
+#include "parallel.h"
+#include "topk.h"
 
 #define EASE_BLOCK 256
 
@@ -30,12 +62,23 @@ extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
 
 enum
 {
-	OPT_LAMBDA
+	OPT_LAMBDA,
+	OPT_NEIGHBORS
 };
 
 static const OptionSpec ease_options[] = {
 	{"lambda", OPT_REAL, 200, 1e-6, 1e12, NULL, "L2 regularisation of the item-item weights"},
+	{"neighbors", OPT_INT, 0, 0, 100000, NULL,
+	"0: dense EASE; K > 0: each item regressed on its K most co-occurring items (sparse)"},
 };
+
+/*
+ * Items per parallel_run between two interrupt checks: at most
+ * EASE_SPARSE_CHUNK, fewer when each costs more than EASE_SPARSE_WORK / it
+ * (about a second of solves), never fewer than the threads.
+ */
+#define EASE_SPARSE_CHUNK 512
+#define EASE_SPARSE_WORK 1e9
 
 /* Factor g (n x n, column-major, lower) in place: g = L L^T, blocked. */
 static RgStatus
@@ -112,9 +155,9 @@ GramMatrix(const Csr *x, int n, double lambda, double **out, RgError *err)
 	return RG_OK;
 }
 
-/* Fit B in closed form. */
+/* Fit dense B in closed form. */
 static RgStatus
-EaseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
+DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
 	int			n = model->n_items;
 	double	   *g;				/* (I, I) Gram, then its Cholesky factor */
@@ -125,7 +168,7 @@ EaseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, R
 
 	/* dense in items squared: beyond the limit, point at the sparse model */
 	if (rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease") != RG_OK)
-		return rg_hint(err, "Train algorithm gfcf, whose memory grows with the data rather than items squared, or raise recgan.max_train_memory.");
+		return rg_hint(err, "Set the \"neighbors\" option of ease for a sparse model, train algorithm gfcf, or raise recgan.max_train_memory.");
 	RG_TRY(GramMatrix(in->pos, n, model->hyper[OPT_LAMBDA], &g, err));
 	RG_TRY(CholeskyBlocked(g, n, err));
 	p = rg_alloc_array(double, (size_t) n * n);
@@ -153,7 +196,7 @@ EaseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, R
 
 /* One (I, I) tensor. */
 static RgStatus
-EaseValidate(const Model *model, RgError *err)
+DenseValidate(const Model *model, RgError *err)
 {
 	int64_t		expected[1] = {(int64_t) model->n_items * model->n_items};
 
@@ -162,7 +205,7 @@ EaseValidate(const Model *model, RgError *err)
 
 /* Sum the B rows of each history item (sparse X times dense B). */
 static void
-EaseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
+DenseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 {
 	int32_t		n = model->n_items;
 
@@ -173,10 +216,570 @@ EaseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 
 /* Items most predicted by item i: row i of B. */
 static void
-EaseSimilar(const Model *model, int32_t item, float *scores)
+DenseSimilar(const Model *model, int32_t item, float *scores)
 {
 	memcpy(scores, model->tensors[0].data + (size_t) item * model->n_items,
 		   (size_t) model->n_items * sizeof(float));
+}
+
+
+/* ---- Sparse EASE ---- */
+
+/* K of a sparse model: neighbors, at most I - 1, at least 1; 0 = dense. */
+static int32_t
+SparseK(const Model *model)
+{
+	if (model->hyper[OPT_NEIGHBORS] == 0)
+		return 0;
+	return (int32_t) RG_MAX(1, RG_MIN(model->hyper[OPT_NEIGHBORS], (double) model->n_items - 1));
+}
+
+/* x . y over n doubles, four partial sums (a fixed order: same bits on every run). */
+static inline double
+Dot(const double *x, const double *y, int n)
+{
+	double		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+	int			i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		s0 += x[i] * y[i];
+		s1 += x[i + 1] * y[i + 1];
+		s2 += x[i + 2] * y[i + 2];
+		s3 += x[i + 3] * y[i + 3];
+	}
+	for (; i < n; i++)
+		s0 += x[i] * y[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
+/*
+ * Row i of L from column `from` on, the columns before it done (a is
+ * row-major, lower): returns nonzero when a is not positive definite there.
+ */
+static int
+CholeskyRow(double *a, int n, int i, int from)
+{
+	double	   *li = a + (size_t) i * n;
+	double		d;
+
+	for (int j = from; j < i; j++)
+		li[j] = (li[j] - Dot(li, a + (size_t) j * n, j)) / a[(size_t) j * n + j];
+	d = li[i] - Dot(li, li, i);
+	if (!(d > 0))
+		return 1;
+	li[i] = sqrt(d);
+	return 0;
+}
+
+/*
+ * Factor a = L L^T in place (n, n), row-major, lower triangle: left-looking,
+ * four rows against two finished rows at a time, so each finished row is
+ * read once per four rows (the triangle of K = 500 is 1 MB, beyond L2).
+ * Returns 0, or the 1-based row where a is not positive definite.
+ */
+static int
+CholeskyFactor(double *a, int n)
+{
+	int			i0 = 0;
+
+	for (; i0 + 4 <= n; i0 += 4)
+	{
+		double	   *r0 = a + (size_t) i0 * n,
+				   *r1 = r0 + n,
+				   *r2 = r1 + n,
+				   *r3 = r2 + n;
+
+		for (int j = 0; j < i0; j += 2)
+		{
+			const double *la = a + (size_t) j * n,
+					   *lb = la + n;
+			double		a0 = 0,
+						a1 = 0,
+						a2 = 0,
+						a3 = 0,
+						b0 = 0,
+						b1 = 0,
+						b2 = 0,
+						b3 = 0;
+
+			for (int k = 0; k < j; k++)
+			{
+				double		ya = la[k],
+							yb = lb[k];
+
+				a0 += r0[k] * ya;
+				b0 += r0[k] * yb;
+				a1 += r1[k] * ya;
+				b1 += r1[k] * yb;
+				a2 += r2[k] * ya;
+				b2 += r2[k] * yb;
+				a3 += r3[k] * ya;
+				b3 += r3[k] * yb;
+			}
+			r0[j] = (r0[j] - a0) / la[j];
+			r1[j] = (r1[j] - a1) / la[j];
+			r2[j] = (r2[j] - a2) / la[j];
+			r3[j] = (r3[j] - a3) / la[j];
+			r0[j + 1] = (r0[j + 1] - (b0 + r0[j] * lb[j])) / lb[j + 1];
+			r1[j + 1] = (r1[j + 1] - (b1 + r1[j] * lb[j])) / lb[j + 1];
+			r2[j + 1] = (r2[j + 1] - (b2 + r2[j] * lb[j])) / lb[j + 1];
+			r3[j + 1] = (r3[j + 1] - (b3 + r3[j] * lb[j])) / lb[j + 1];
+		}
+		for (int i = i0; i < i0 + 4; i++)
+			if (CholeskyRow(a, n, i, i0) != 0)
+				return i + 1;
+	}
+	for (; i0 < n; i0++)
+		if (CholeskyRow(a, n, i0, 0) != 0)
+			return i0 + 1;
+	return 0;
+}
+
+/*
+ * Solve a x = b in place, a (n, n) symmetric positive definite, row-major,
+ * its lower triangle read and overwritten by L (a = L L^T), b by x.
+ * Returns 0, or the 1-based row where a is not positive definite.
+ */
+static int
+CholeskySolve(double *a, double *b, int n)
+{
+	int			info = CholeskyFactor(a, n);
+
+	if (info != 0)
+		return info;
+	/* L y = b */
+	for (int i = 0; i < n; i++)
+		b[i] = (b[i] - Dot(a + (size_t) i * n, b, i)) / a[(size_t) i * n + i];
+	/* L^T x = y, row i of L subtracted once x_i is known */
+	for (int i = n - 1; i >= 0; i--)
+	{
+		const double *li = a + (size_t) i * n;
+
+		b[i] /= li[i];
+		for (int k = 0; k < i; k++)
+			b[k] -= li[k] * b[i];
+	}
+	return 0;
+}
+
+/* G = X^T X as CSR (I x I) with float counts; row i lists every item sharing a user with i, i included. */
+typedef struct SparseGram
+{
+	Csr			g;				/* (I x I) pattern, columns in discovery order */
+	float	   *val;			/* (nnz) co-occurrence counts */
+} SparseGram;
+
+/* Arguments of the parallel parts of a training (one chunk of items). */
+typedef struct SparseJob
+{
+	const Csr  *x;				/* (U x I) */
+	const Csr  *xt;				/* (I x U) */
+	SparseGram *gram;
+	double		lambda;
+	int32_t		n_items;
+	int32_t		k;
+	int32_t		i0,
+				i1;				/* the chunk [i0, i1) */
+	int			pass;			/* Gram: 0 counts a row, 1 fills it */
+	/* per part */
+	int32_t    *mark;			/* (parts, I) last row that touched an item */
+	float	   *acc;			/* (parts, I) zero between items */
+	int32_t    *pos;			/* (parts, I) candidate position, -1 between items */
+	int32_t    *heap;			/* (parts, K) */
+	int32_t    *top;			/* (parts, K) */
+	double	   *a;				/* (parts, K, K) */
+	double	   *rhs;			/* (parts, K) */
+	int32_t    *failed;			/* (parts) first item whose system failed, or -1 */
+	/* outputs */
+	int32_t    *idx;			/* (I, K) */
+	float	   *w;				/* (I, K) */
+} SparseJob;
+
+/* Row i of G: pass 0 writes its length to indptr[i + 1], pass 1 its entries. */
+static void
+GramRow(SparseJob *jb, int32_t i, int32_t *mark, float *acc)
+{
+	const Csr  *x = jb->x;
+	const Csr  *xt = jb->xt;
+	Csr		   *g = &jb->gram->g;
+	int64_t		n = 0;
+	int64_t		base = jb->pass ? g->indptr[i] : 0;
+
+	for (int64_t p = xt->indptr[i]; p < xt->indptr[i + 1]; p++)
+	{
+		int32_t		u = xt->indices[p];
+
+		for (int64_t q = x->indptr[u]; q < x->indptr[u + 1]; q++)
+		{
+			int32_t		a = x->indices[q];
+
+			if (mark[a] != i)
+			{
+				mark[a] = i;
+				if (jb->pass)
+					g->indices[base + n] = a;
+				n++;
+			}
+			if (jb->pass)
+				acc[a] += 1.0f;
+		}
+	}
+	if (!jb->pass)
+	{
+		g->indptr[i + 1] = n;
+		return;
+	}
+	for (int64_t p = base; p < base + n; p++)
+	{
+		jb->gram->val[p] = acc[g->indices[p]];
+		acc[g->indices[p]] = 0.0f;
+	}
+}
+
+/* The rows of G of one part of the chunk (items interleaved over the parts). */
+static void
+gram_part(void *arg, int part, int n_parts)
+{
+	SparseJob  *jb = arg;
+	size_t		off = (size_t) part * jb->n_items;
+
+	for (int32_t i = jb->i0 + part; i < jb->i1; i += n_parts)
+		GramRow(jb, i, jb->mark + off, jb->acc + off);
+}
+
+/*
+ * Column j of B: its K candidates by co-occurrence into idx (K), and the
+ * solution of (G[S,S] + lambda I) b = G[S, j] into w (K).  acc and pos are
+ * zero / -1 on entry and on return.  Returns 0 or Cholesky's failure.
+ */
+static int
+SparseColumn(const SparseJob *jb, int32_t j, float *acc, int32_t *pos, int32_t *heap,
+			 int32_t *top, double *a, double *rhs, int32_t *idx, float *w)
+{
+	const Csr  *g = &jb->gram->g;
+	const float *gv = jb->gram->val;
+	int32_t		k = jb->k;
+	int32_t		got;
+	int			info;
+
+	for (int64_t p = g->indptr[j]; p < g->indptr[j + 1]; p++)
+		acc[g->indices[p]] = gv[p];
+	acc[j] = -INFINITY;
+	got = topk_select(acc, jb->n_items, k, heap, top);
+	for (int32_t p = 0; p < got; p++)
+	{
+		pos[top[p]] = p;
+		rhs[p] = acc[top[p]];
+	}
+	for (int64_t p = g->indptr[j]; p < g->indptr[j + 1]; p++)
+		acc[g->indices[p]] = 0.0f;
+	acc[j] = 0.0f;
+
+	/* G[S,S] + lambda I: scatter the candidates' rows through pos */
+	memset(a, 0, sizeof(double) * got * got);
+	for (int32_t p = 0; p < got; p++)
+	{
+		int32_t		c = top[p];
+		double	   *row = a + (size_t) p * got;
+
+		for (int64_t q = g->indptr[c]; q < g->indptr[c + 1]; q++)
+		{
+			int32_t		t = pos[g->indices[q]];
+
+			if (t >= 0)
+				row[t] = gv[q];
+		}
+		row[p] += jb->lambda;
+	}
+	for (int32_t p = 0; p < got; p++)
+		pos[top[p]] = -1;
+
+	info = CholeskySolve(a, rhs, got);
+	for (int32_t p = 0; p < k; p++)
+	{
+		idx[p] = p < got ? top[p] : -1;
+		w[p] = p < got ? (float) rhs[p] : 0.0f;
+	}
+	return info;
+}
+
+/* The columns of one part of the chunk (items interleaved over the parts). */
+static void
+column_part(void *arg, int part, int n_parts)
+{
+	SparseJob  *jb = arg;
+	size_t		off = (size_t) part * jb->n_items;
+	size_t		k = jb->k;
+
+	for (int32_t j = jb->i0 + part; j < jb->i1; j += n_parts)
+		if (SparseColumn(jb, j, jb->acc + off, jb->pos + off, jb->heap + part * k,
+						 jb->top + part * k, jb->a + part * k * k, jb->rhs + part * k,
+						 jb->idx + j * k, jb->w + j * k) != 0 && jb->failed[part] < 0)
+			jb->failed[part] = j;
+}
+
+/* Run fn over the items in chunks, checking for interrupts between them. */
+static RgStatus
+SparseChunks(SparseJob *jb, ParallelFn fn, double work_per_item, RgError *err)
+{
+	int32_t		chunk = (int32_t) RG_MAX(parallel_threads(),
+										 RG_MIN(EASE_SPARSE_CHUNK, EASE_SPARSE_WORK / work_per_item));
+
+	for (int32_t i = 0; i < jb->n_items; i += chunk)
+	{
+		RG_TRY(rg_check_interrupts(err));
+		jb->i0 = i;
+		jb->i1 = RG_MIN(jb->n_items, i + chunk);
+		parallel_run(fn, jb, work_per_item * (jb->i1 - jb->i0));
+	}
+	return RG_OK;
+}
+
+/* Build G = X^T X sparsely: count each row, check memory, fill. */
+static RgStatus
+SparseGramBuild(SparseJob *jb, double other_bytes, RgError *err)
+{
+	Csr		   *g = &jb->gram->g;
+	int32_t		n = jb->n_items;
+	double		work = (double) CsrNnz(jb->x) * CsrNnz(jb->x) / RG_MAX(1, jb->x->n_rows) + 1;
+
+	g->n_rows = g->n_cols = n;
+	g->indptr = rg_alloc0_array(int64_t, (size_t) n + 1);
+	for (size_t p = 0; p < (size_t) parallel_threads() * n; p++)
+		jb->mark[p] = -1;
+	jb->pass = 0;
+	RG_TRY(SparseChunks(jb, gram_part, work / n, err));
+	for (int32_t i = 0; i < n; i++)
+		g->indptr[i + 1] += g->indptr[i];
+	RG_TRY(rg_check_memory(err, other_bytes + (double) CsrNnz(g) * 8, "ease"));
+	g->indices = rg_alloc_array(int32_t, CsrNnz(g));
+	jb->gram->val = rg_alloc_array(float, CsrNnz(g));
+	for (size_t p = 0; p < (size_t) parallel_threads() * n; p++)
+		jb->mark[p] = -1;
+	jb->pass = 1;
+	return SparseChunks(jb, gram_part, work / n, err);
+}
+
+/* Fit each column of B on its K candidates. */
+static RgStatus
+SparseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
+{
+	int32_t		n = model->n_items;
+	int32_t		k = SparseK(model);
+	size_t		parts = parallel_threads();
+	double		start = rg_now();
+	double		bytes;
+	void	   *scope;
+	Csr			xt;
+	SparseGram	gram;
+	SparseJob	jb = {0};
+	EpochReport r = {1, NAN, NAN, NAN, 0};
+
+	/* everything but G, whose size is known once its rows are counted */
+	bytes = (double) n * k * 8 + (double) CsrNnz(in->pos) * 4 + (double) n * 16 +
+		(double) parts * ((double) n * 12 + (double) k * k * 8 + (double) k * 16);
+	RG_TRY(rg_check_memory(err, bytes, "ease"));
+	jb.idx = rg_alloc_array(int32_t, (size_t) n * k);
+	jb.w = rg_alloc_array(float, (size_t) n * k);
+
+	scope = rg_scope_push();
+	csr_transpose(in->pos, &xt);
+	jb.x = in->pos;
+	jb.xt = &xt;
+	jb.gram = &gram;
+	jb.lambda = model->hyper[OPT_LAMBDA];
+	jb.n_items = n;
+	jb.k = k;
+	jb.mark = rg_alloc_array(int32_t, parts * n);
+	jb.acc = rg_alloc0_array(float, parts * n);
+	RG_TRY(SparseGramBuild(&jb, bytes, err));
+	rg_free(jb.mark);
+
+	jb.pos = rg_alloc_array(int32_t, parts * n);
+	for (size_t p = 0; p < parts * n; p++)
+		jb.pos[p] = -1;
+	jb.heap = rg_alloc_array(int32_t, parts * k);
+	jb.top = rg_alloc_array(int32_t, parts * k);
+	jb.a = rg_alloc_array(double, parts * k * k);
+	jb.rhs = rg_alloc_array(double, parts * k);
+	jb.failed = rg_alloc_array(int32_t, parts);
+	for (size_t p = 0; p < parts; p++)
+		jb.failed[p] = -1;
+	/* per item: top-K selection, the scatter (~K rows of G), K^3/3 for Cholesky */
+	RG_TRY(SparseChunks(&jb, column_part, (double) k * k * k / 3 + n, err));
+	for (size_t p = 0; p < parts; p++)
+		if (jb.failed[p] >= 0)
+		{
+			rg_fail(err, RG_DATA_EXCEPTION,
+					"EASE system of item %d is not positive definite", jb.failed[p]);
+			return rg_hint(err, "Increase the \"lambda\" option.");
+		}
+	rg_scope_pop(scope);
+
+	model->n_tensors = 2;
+	model->tensors[0].len = (int64_t) n * k;
+	model->tensors[0].data = (float *) jb.idx;
+	model->tensors[1].len = (int64_t) n * k;
+	model->tensors[1].data = jb.w;
+	r.seconds = rg_now() - start;
+	report(arg, &r);
+	return RG_OK;
+}
+
+/* Two (I, K) tensors; every candidate -1 or another item in range. */
+static RgStatus
+SparseValidate(const Model *model, RgError *err)
+{
+	int64_t		k = SparseK(model);
+	int64_t		len = (int64_t) model->n_items * k;
+	int64_t		expected[2] = {len, len};
+	const int32_t *idx;
+
+	RG_TRY(model_check_tensors(model, 2, expected, err));
+	idx = (const int32_t *) model->tensors[0].data;
+	for (int64_t p = 0; p < len; p++)
+		if (idx[p] < -1 || idx[p] >= model->n_items || idx[p] == p / k)
+			return model_corrupted(err, "EASE neighbour index %lld of item %lld is out of range.",
+								   (long long) idx[p], (long long) (p / k));
+	return RG_OK;
+}
+
+/* B by rows (source item -> the targets whose candidates include it), for scoring. */
+typedef struct SparseRows
+{
+	int64_t    *indptr;			/* (I + 1) */
+	int32_t    *target;			/* (I K) */
+	float	   *w;				/* (I K) */
+} SparseRows;
+
+/* Transpose the stored columns of B into rows; targets ascend within a row. */
+static SparseRows *
+SparseRowsBuild(const Model *model)
+{
+	int32_t		n = model->n_items;
+	int64_t		k = SparseK(model);
+	const int32_t *idx = (const int32_t *) model->tensors[0].data;
+	const float *w = model->tensors[1].data;
+	SparseRows *r = rg_alloc(sizeof(SparseRows));
+	int64_t    *next = rg_alloc_array(int64_t, n);
+
+	r->indptr = rg_alloc0_array(int64_t, (size_t) n + 1);
+	for (int64_t p = 0; p < n * k; p++)
+		if (idx[p] >= 0)
+			r->indptr[idx[p] + 1]++;
+	for (int32_t i = 0; i < n; i++)
+		r->indptr[i + 1] += r->indptr[i];
+	r->target = rg_alloc_array(int32_t, r->indptr[n] + 1);
+	r->w = rg_alloc_array(float, r->indptr[n] + 1);
+	memcpy(next, r->indptr, sizeof(int64_t) * n);
+	for (int64_t p = 0; p < n * k; p++)
+		if (idx[p] >= 0)
+		{
+			int64_t		at = next[idx[p]]++;
+
+			r->target[at] = (int32_t) (p / k);
+			r->w[at] = w[p];
+		}
+	rg_free(next);
+	return r;
+}
+
+/* Free a transpose built outside prepare. */
+static void
+SparseRowsFree(SparseRows *r)
+{
+	rg_free(r->indptr);
+	rg_free(r->target);
+	rg_free(r->w);
+	rg_free(r);
+}
+
+/* Sum the B rows of each history item, sparsely. */
+static void
+SparseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
+{
+	int32_t		n = model->n_items;
+	SparseRows *r = model->serving ? model->serving : SparseRowsBuild(model);
+
+	memset(scores, 0, sizeof(float) * (size_t) nq * n);
+	for (int q = 0; q < nq; q++)
+	{
+		float	   *row = scores + (size_t) q * n;
+
+		for (int32_t h = 0; h < queries[q].n_items; h++)
+		{
+			int32_t		i = queries[q].items[h];
+
+			for (int64_t p = r->indptr[i]; p < r->indptr[i + 1]; p++)
+				row[r->target[p]] += r->w[p];
+		}
+	}
+	if (r != model->serving)
+		SparseRowsFree(r);
+}
+
+/* Items most predicted by item i: its row of B; items it does not predict -inf. */
+static void
+SparseSimilar(const Model *model, int32_t item, float *scores)
+{
+	SparseRows *r = model->serving ? model->serving : SparseRowsBuild(model);
+
+	for (int32_t j = 0; j < model->n_items; j++)
+		scores[j] = -INFINITY;
+	for (int64_t p = r->indptr[item]; p < r->indptr[item + 1]; p++)
+		scores[r->target[p]] = r->w[p];
+	if (r != model->serving)
+		SparseRowsFree(r);
+}
+
+/* ---- Dispatch on the neighbors option ---- */
+
+/* Dense or sparse training. */
+static RgStatus
+EaseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
+{
+	if (SparseK(model) > 0)
+		return SparseTrain(in, model, report, arg, err);
+	return DenseTrain(in, model, report, arg, err);
+}
+
+/* Check the tensors of either form. */
+static RgStatus
+EaseValidate(const Model *model, RgError *err)
+{
+	return SparseK(model) > 0 ? SparseValidate(model, err) : DenseValidate(model, err);
+}
+
+/* A sparse model's rows, once per decode. */
+static void
+EasePrepare(Model *model)
+{
+	if (SparseK(model) > 0)
+		model->serving = SparseRowsBuild(model);
+}
+
+/* Score with either form. */
+static void
+EaseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
+{
+	if (SparseK(model) > 0)
+		SparseScore(model, queries, nq, scores);
+	else
+		DenseScore(model, queries, nq, scores);
+}
+
+/* Similar items with either form. */
+static void
+EaseSimilar(const Model *model, int32_t item, float *scores)
+{
+	if (SparseK(model) > 0)
+		SparseSimilar(model, item, scores);
+	else
+		DenseSimilar(model, item, scores);
 }
 
 const ModelOps ease_ops = {
@@ -184,8 +787,10 @@ const ModelOps ease_ops = {
 	.algorithm = RECGAN_ALG_EASE,
 	.options = ease_options,
 	.n_options = RG_LENGTHOF(ease_options),
+	.n_original_options = 1,
 	.train = EaseTrain,
 	.validate = EaseValidate,
 	.score = EaseScore,
+	.prepare = EasePrepare,
 	.similar = EaseSimilar,
 };

@@ -20,7 +20,7 @@
  *       40     8  training seed
  *       48     8  rating threshold (float64; NaN = every row was a positive)
  *       56     4  number of hyperparameters H: the algorithm's option
- *                 count, at most 14
+ *                 count, at most 14 (or fewer: ModelOps.n_original_options)
  *       60     4  number of weight tensors T (<= 16)
  *       64   112  hyperparameters: 14 float64, the first H used (the
  *                 first H options, in the algorithm's order, each within
@@ -397,22 +397,25 @@ EnumChoices(const OptionSpec *spec)
 
 /*
  * Check the stored hyperparameters against the algorithm's option table:
- * as many as the algorithm stores, each a value its option accepts (an
- * integer for INT, BOOL and ENUM options, within the bounds), the unused
- * slots 0.  validate, prepare and score size their loops with them.
+ * as many as the algorithm stores (options added after its first release,
+ * ModelOps.n_original_options, may be left out, read as their default 0),
+ * each a value its option accepts (an integer for INT, BOOL and ENUM
+ * options, within the bounds), the unused slots 0.  validate, prepare and
+ * score size their loops with them.
  */
 static RgStatus
 CheckHyper(const Model *model, RgError *err)
 {
 	const ModelOps *ops = model->ops;
 	int			stored = RG_MIN(ops->n_options, RECGAN_MAX_HYPER);
+	int			least = ops->n_original_options > 0 ? ops->n_original_options : stored;
 
-	if (model->n_hyper != stored)
+	if (model->n_hyper < least || model->n_hyper > stored)
 		return CORRUPTED(err, "The header has %d hyperparameters, algorithm %s stores %d.",
 						 model->n_hyper, ops->name, stored);
 	for (int h = 0; h < RECGAN_MAX_HYPER; h++)
 	{
-		const OptionSpec *spec = h < stored ? &ops->options[h] : NULL;
+		const OptionSpec *spec = h < model->n_hyper ? &ops->options[h] : NULL;
 		double		v = model->hyper[h];
 		double		lo = spec ? spec->min : 0,
 					hi = spec ? spec->max : 0;

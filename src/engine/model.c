@@ -7,6 +7,18 @@
 
 #include "model.h"
 
+/* All stored options, or the original ones and up to the last non-default addition. */
+int
+model_n_hyper(const ModelOps *ops, const double *opt)
+{
+	int			n = RG_MIN(ops->n_options, RECGAN_MAX_HYPER);
+
+	if (ops->n_original_options > 0)
+		while (n > ops->n_original_options && opt[n - 1] == ops->options[n - 1].defval)
+			n--;
+	return n;
+}
+
 /* Count training positives per item into model->popularity. */
 void
 model_compute_popularity(Model *model)

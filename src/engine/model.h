@@ -130,6 +130,15 @@ typedef struct ModelOps
 	int			n_options;
 
 	/*
+	 * 0: a model stores all its first RECGAN_MAX_HYPER options.  H > 0: the
+	 * options after the first H were added once models existed; a model
+	 * stores them only when one differs from its default (which must be 0,
+	 * the value of an unused slot), so older models still decode and the
+	 * bytes of a model using none of them do not change (model_n_hyper).
+	 */
+	int			n_original_options;
+
+	/*
 	 * NULL when the model scores a history alone (fold-in, user = -1);
 	 * otherwise why it cannot, a sentence the host reports before scoring
 	 * such a query (score() gives zeros for it).
@@ -163,6 +172,9 @@ typedef struct ModelOps
 	 */
 	void		(*similar) (const Model *model, int32_t item, float *scores);
 } ModelOps;
+
+/* Hyperparameters a model of ops with these resolved options stores. */
+extern int	model_n_hyper(const struct ModelOps *ops, const double *opt);
 
 /* Per-item training positive counts into model->popularity. */
 extern void model_compute_popularity(Model *model);

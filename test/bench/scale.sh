@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scale.sh: GF-CF (gfcf) on the large catalogues, and on ML-100K beside EASE.
+# scale.sh: GF-CF (gfcf) and sparse EASE (ease with "neighbors") on the
+# large catalogues, and on ML-100K beside dense EASE.
 #
 #   bash test/bench/scale.sh     (RECGAN_GOWALLA, RECGAN_YELP2018, RECGAN_ML100K,
 #                                 or ../shared/data/{gowalla,yelp2018,ml-100k}
@@ -8,7 +9,8 @@
 # In a throwaway cluster (test/cluster.sh), for each dataset: loads the
 # split (LightGCN's train.txt / test.txt for Gowalla and Yelp2018 with
 # data/load_lightgcn.sql, every listed pair a positive; ML-100K u1.base /
-# u1.test with threshold 4), trains gfcf with recgan.threads = THREADS in a
+# u1.test with threshold 4), trains gfcf and sparse EASE (ease with
+# EASE_OPTIONS_<dataset>) with recgan.threads = THREADS in a
 # fresh session and reports the whole recgan_train time (clock_timestamp()
 # around it, inside the server), the peak resident memory of that backend
 # (VmHWM from /proc/<pid>/status, read before the session ends), the model
@@ -18,9 +20,10 @@
 # Hyperparameters are chosen with MODE=validation, never on the test files:
 # then each dataset's train file is split again by recgan_split('random',
 # 0.1 of each user's items, seed 7) into fit / validation, every option set
-# of CONFIGS_<dataset> (or CONFIGS) is trained on fit and scored on the
-# validation part (on ML-100K beside EASE), and the test files are not
-# read at all.
+# of CONFIGS_<dataset> (or CONFIGS) for gfcf, and of EASE_CONFIGS_<dataset>
+# (or EASE_CONFIGS) for ease, is trained on fit and scored on the
+# validation part (on ML-100K beside dense EASE), and the test files are
+# not read at all.
 #
 # Environment:
 #   DATASETS   subset of "gowalla yelp2018 ml100k" (default: all three)
@@ -28,7 +31,13 @@
 #   THREADS    recgan.threads (default 2)
 #   OPTIONS_gowalla, OPTIONS_yelp2018, OPTIONS_ml100k   gfcf options of the
 #              test runs (default '{}': the algorithm's defaults)
-#   CONFIGS    ';'-separated option sets of MODE=validation
+#   CONFIGS    ';'-separated gfcf option sets of MODE=validation
+#   ALGS       subset of "gfcf ease" (default: both; ease = sparse EASE)
+#   EASE_OPTIONS_gowalla, EASE_OPTIONS_yelp2018, EASE_OPTIONS_ml100k   ease
+#              options of the test runs (default '{"neighbors": 300}', the
+#              recommended density, chosen on ML-100K's validation holdout)
+#   EASE_CONFIGS ';'-separated ease option sets of MODE=validation
+#              (default: the same)
 #   RECGAN_BENCH_SERVER=1   use the running server of PGHOST/PGPORT
 # Prints markdown and writes it to test/bench/out/scale.md
 # (scale_validation.md with MODE=validation).
@@ -44,6 +53,9 @@ DATASETS=${DATASETS:-gowalla yelp2018 ml100k}
 MODE=${MODE:-test}
 THREADS=${THREADS:-2}
 CONFIGS=${CONFIGS:-'{}'}
+ALGS=${ALGS:-gfcf ease}
+EASE_DEFAULT='{"neighbors": 300}'
+EASE_CONFIGS=${EASE_CONFIGS:-$EASE_DEFAULT}
 [ "$MODE" = test ] || [ "$MODE" = validation ] || die "MODE must be test or validation"
 
 recgan_bench_start bench_scale GOWALLA YELP2018 ML100K
@@ -117,14 +129,28 @@ for ds in $DATASETS; do
 		recgan_psql -q -c "SELECT * FROM recgan_split('${ds}_train', '${ds}_fit', '${ds}_val', 'random', 0.1, 7)" >/dev/null
 		cfgs_var="CONFIGS_$ds"
 		IFS=';' read -r -a cfgs <<<"${!cfgs_var:-$CONFIGS}"
-		for c in "${cfgs[@]}"; do
-			run "$ds" gfcf "$c" "${ds}_fit" "${ds}_val" "$k" "$thr"
-		done
+		if [[ " $ALGS " == *" gfcf "* ]]; then
+			for c in "${cfgs[@]}"; do
+				run "$ds" gfcf "$c" "${ds}_fit" "${ds}_val" "$k" "$thr"
+			done
+		fi
+		if [[ " $ALGS " == *" ease "* ]]; then
+			cfgs_var="EASE_CONFIGS_$ds"
+			IFS=';' read -r -a cfgs <<<"${!cfgs_var:-$EASE_CONFIGS}"
+			for c in "${cfgs[@]}"; do
+				run "$ds" ease "$c" "${ds}_fit" "${ds}_val" "$k" "$thr"
+			done
+		fi
 		[ "$ds" = ml100k ] && run "$ds" ease '{}' "${ds}_fit" "${ds}_val" "$k" "$thr"
 	else
 		opts_var="OPTIONS_$ds"
 		opts=${!opts_var:-}
-		run "$ds" gfcf "${opts:-"{}"}" "${ds}_train" "${ds}_test" "$k" "$thr"
+		[[ " $ALGS " == *" gfcf "* ]] &&
+			run "$ds" gfcf "${opts:-"{}"}" "${ds}_train" "${ds}_test" "$k" "$thr"
+		opts_var="EASE_OPTIONS_$ds"
+		opts=${!opts_var:-}
+		[[ " $ALGS " == *" ease "* ]] &&
+			run "$ds" ease "${opts:-$EASE_DEFAULT}" "${ds}_train" "${ds}_test" "$k" "$thr"
 		[ "$ds" = ml100k ] && run "$ds" ease '{}' "${ds}_train" "${ds}_test" "$k" "$thr"
 	fi
 done
@@ -133,9 +159,9 @@ mkdir -p "$RECGAN_SRC/test/bench/out"
 [ "$MODE" = validation ] && out=scale_validation.md || out=scale.md
 {
 	if [ "$MODE" = validation ]; then
-		echo "gfcf option sets on validation holdouts (0.1 of each user's train items, recgan_split seed 7); test files not read."
+		echo "gfcf and sparse ease option sets on validation holdouts (0.1 of each user's train items, recgan_split seed 7); test files not read."
 	else
-		echo "gfcf on the test files; recgan.threads $THREADS; train_s is the whole recgan_train call, peak_mb the training backend's VmHWM."
+		echo "gfcf and sparse ease on the test files; recgan.threads $THREADS; train_s is the whole recgan_train call, peak_mb the training backend's VmHWM."
 	fi
 	echo
 	recgan_psql -q -P footer=off -P format=aligned -v THREADS="$THREADS" <<-'SQL' | sed -e '/^$/d' -e 's/^/    /'

@@ -51,6 +51,7 @@ static const struct
 	{"cfgan", "mode", 0, "user"},		/* user-based CFGAN: other tensors */
 	{"cfgan", "noise_dim", 0, "nonoise"},
 	{"ials", "solver", 1, "cholesky"},
+	{"ease", "neighbors", 0, "dense"},	/* "ease" itself is sparse (neighbors 5) */
 	{"lightgcn", "layers", 0, "layers0"},
 	{"itemknn", "normalize", 0, "raw"},
 	{"bpr", "item_bias", 0, "nobias"},
@@ -138,7 +139,7 @@ WriteModel(const ModelOps *ops, const Csr *csr, const double *opt, const char *d
 	model.n_items = I;
 	model.seed = 42;
 	model.threshold = NAN;
-	model.n_hyper = RG_MIN(ops->n_options, RECGAN_MAX_HYPER);
+	model.n_hyper = model_n_hyper(ops, opt);
 	memcpy(model.hyper, opt, sizeof(double) * model.n_hyper);
 	model.user_ids = user_ids;
 	model.item_ids = item_ids;

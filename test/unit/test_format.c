@@ -885,7 +885,11 @@ test_reject_hyper(void)
 	expect_hyper(RECGAN_ALG_EASE, "lambda", -INFINITY,
 				 "Hyperparameter 0 (lambda) is out of range.");
 	expect_hyper(RECGAN_ALG_EASE, "lambda", 0, "Hyperparameter 0 (lambda) is out of range.");
-	expect_hyper(RECGAN_ALG_EASE, "unused", 1, "Hyperparameter 1 (unused) is out of range.");
+	expect_hyper(RECGAN_ALG_EASE, "unused", 1, "Hyperparameter 2 (unused) is out of range.");
+	expect_hyper(RECGAN_ALG_EASE, "neighbors", 100001,
+				 "Hyperparameter 1 (neighbors) is out of range.");
+	expect_hyper(RECGAN_ALG_EASE, "neighbors", 2.5,
+				 "Hyperparameter 1 (neighbors) is out of range.");
 	expect_hyper(RECGAN_ALG_ITEMKNN, "normalize", 2,
 				 "Hyperparameter 2 (normalize) is out of range.");
 	expect_hyper(RECGAN_ALG_ITEMKNN, "neighbors", 1e300,
@@ -901,9 +905,21 @@ test_reject_hyper(void)
 	b = encode(&m, &len);
 	put32(b, OFF_NHYPER, 0);
 	fix_crc(b, len);
-	expect_corrupt(b, len, "The header has 0 hyperparameters, algorithm ease stores 1.",
+	expect_corrupt(b, len, "The header has 0 hyperparameters, algorithm ease stores 2.",
 				   "ease with 0 hyperparameters");
+	put32(b, OFF_NHYPER, 3);
+	fix_crc(b, len);
+	expect_corrupt(b, len, "The header has 3 hyperparameters, algorithm ease stores 2.",
+				   "ease with 3 hyperparameters");
+	/* a dense ease model stores lambda alone; an unstored later option must read 0 */
 	put32(b, OFF_NHYPER, 1);
+	v = 5;
+	memcpy(b + OFF_HYPER + 8, &v, 8);
+	fix_crc(b, len);
+	expect_corrupt(b, len, "Hyperparameter 1 (unused) is out of range.",
+				   "ease storing lambda alone, neighbors slot 5");
+	v = 0;
+	memcpy(b + OFF_HYPER + 8, &v, 8);
 	v = 1e12;					/* the bound itself is accepted */
 	memcpy(b + OFF_HYPER, &v, 8);
 	fix_crc(b, len);

@@ -1,0 +1,347 @@
+/*
+ * test_ease.c
+ *	  Unit tests of sparse EASE (alg_ease.c, neighbors > 0), run without a
+ *	  server by `make unitcheck`: with K = I - 1 the sparse weights are dense
+ *	  EASE's; with a small K they match a naive dense twin (candidates by a
+ *	  full sort, the system solved by Gaussian elimination); scoring, fold-in
+ *	  and similar items against the weights; the same bits at any thread
+ *	  count; validation of decoded indexes; the stored hyperparameter count.
+ *	  Exit status 0 only when every check passed.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "parallel.h"
+#include "registry.h"
+#include "rng.h"
+#include "unit.h"
+
+enum
+{
+	NU = 80, NI = 30
+};
+
+/* Ignore the epoch report. */
+static void
+IgnoreEpoch(void *arg, const EpochReport *report)
+{
+	(void) arg;
+	(void) report;
+}
+
+/* A random binary (U x I) matrix; item i's density falls with i (a popularity skew). */
+static void
+random_csr(Csr *csr, int32_t nu, int32_t ni, uint64_t seed)
+{
+	int32_t    *rows = malloc(sizeof(int32_t) * nu * ni);
+	int32_t    *cols = malloc(sizeof(int32_t) * nu * ni);
+	int64_t		n = 0;
+	Rng			rng;
+
+	rng_seed(&rng, seed);
+	for (int32_t u = 0; u < nu; u++)
+		for (int32_t i = 0; i < ni; i++)
+			if (rng_uniform(&rng) < 0.5 / (1 + 0.1 * i) || i == u % ni)
+			{
+				rows[n] = u;
+				cols[n] = i;
+				n++;
+			}
+	csr_from_pairs(csr, nu, ni, rows, cols, n);
+	free(rows);
+	free(cols);
+}
+
+/* Train ease with lambda and neighbors on csr into m. */
+static RgStatus
+train(Model *m, const Csr *csr, double lambda, double neighbors)
+{
+	double		opt[2] = {lambda, neighbors};
+	TrainInput	in = {csr, opt, 42};
+	RgError		err;
+	RgStatus	st;
+
+	memset(m, 0, sizeof(*m));
+	m->ops = model_ops_by_name("ease");
+	m->algorithm = m->ops->algorithm;
+	m->n_users = csr->n_rows;
+	m->n_items = csr->n_cols;
+	m->seed = 42;
+	m->threshold = NAN;
+	m->n_hyper = model_n_hyper(m->ops, opt);
+	memcpy(m->hyper, opt, sizeof(double) * m->n_hyper);
+	m->pos = *csr;
+	st = m->ops->train(&in, m, IgnoreEpoch, NULL, &err);
+	if (st != RG_OK)
+		fprintf(stderr, "train: %s (%s)\n", err.message, err.detail);
+	return st;
+}
+
+/* Dense G = X^T X (I, I) in double. */
+static double *
+dense_gram(const Csr *csr)
+{
+	int32_t		ni = csr->n_cols;
+	double	   *g = calloc((size_t) ni * ni, sizeof(double));
+
+	for (int32_t u = 0; u < csr->n_rows; u++)
+		for (int64_t p = csr->indptr[u]; p < csr->indptr[u + 1]; p++)
+			for (int64_t q = csr->indptr[u]; q < csr->indptr[u + 1]; q++)
+				g[(size_t) csr->indices[p] * ni + csr->indices[q]] += 1;
+	return g;
+}
+
+/* Solve a x = b (n, n) by Gaussian elimination with partial pivoting; a and b are overwritten. */
+static void
+naive_solve(double *a, double *b, int n)
+{
+	for (int c = 0; c < n; c++)
+	{
+		int			piv = c;
+
+		for (int r = c + 1; r < n; r++)
+			if (fabs(a[r * n + c]) > fabs(a[piv * n + c]))
+				piv = r;
+		for (int k = 0; k < n; k++)
+		{
+			double		t = a[c * n + k];
+
+			a[c * n + k] = a[piv * n + k];
+			a[piv * n + k] = t;
+		}
+		{
+			double		t = b[c];
+
+			b[c] = b[piv];
+			b[piv] = t;
+		}
+		for (int r = c + 1; r < n; r++)
+		{
+			double		f = a[r * n + c] / a[c * n + c];
+
+			for (int k = c; k < n; k++)
+				a[r * n + k] -= f * a[c * n + k];
+			b[r] -= f * b[c];
+		}
+	}
+	for (int r = n - 1; r >= 0; r--)
+	{
+		for (int k = r + 1; k < n; k++)
+			b[r] -= a[r * n + k] * b[k];
+		b[r] /= a[r * n + r];
+	}
+}
+
+/*
+ * The naive twin: for each item j, its K candidates by a full selection
+ * (largest G[j][a], ties by index) into idx (I, K), and the ridge weights
+ * into w (I, K), double.
+ */
+static void
+naive_sparse(const Csr *csr, double lambda, int k, int32_t *idx, double *w)
+{
+	int32_t		ni = csr->n_cols;
+	double	   *g = dense_gram(csr);
+	double	   *a = malloc(sizeof(double) * k * k);
+	int		   *used = malloc(sizeof(int) * ni);
+
+	for (int32_t j = 0; j < ni; j++)
+	{
+		memset(used, 0, sizeof(int) * ni);
+		used[j] = 1;
+		for (int p = 0; p < k; p++)
+		{
+			int32_t		best = -1;
+
+			for (int32_t c = 0; c < ni; c++)
+				if (!used[c] && (best < 0 || g[(size_t) j * ni + c] > g[(size_t) j * ni + best]))
+					best = c;
+			used[best] = 1;
+			idx[(size_t) j * k + p] = best;
+		}
+		for (int p = 0; p < k; p++)
+		{
+			for (int q = 0; q < k; q++)
+				a[p * k + q] = g[(size_t) idx[j * k + p] * ni + idx[j * k + q]] + (p == q ? lambda : 0);
+			w[(size_t) j * k + p] = g[(size_t) idx[j * k + p] * ni + j];
+		}
+		naive_solve(a, w + (size_t) j * k, k);
+	}
+	free(used);
+	free(a);
+	free(g);
+}
+
+/* K = I - 1: the sparse weights are dense EASE's B[a][j]. */
+static void
+test_full_neighbours_equal_dense(void)
+{
+	Csr			csr;
+	Model		dense,
+				sparse;
+	double		maxb = 0,
+				maxdiff = 0;
+
+	random_csr(&csr, NU, NI, 1);
+	CHECK(train(&dense, &csr, 10, 0) == RG_OK, "dense trains");
+	CHECK(train(&sparse, &csr, 10, NI - 1) == RG_OK, "sparse trains");
+	CHECK(dense.n_tensors == 1 && dense.n_hyper == 1, "dense: 1 tensor, stores lambda only");
+	CHECK(sparse.n_tensors == 2 && sparse.n_hyper == 2, "sparse: 2 tensors, stores neighbors");
+	CHECK(sparse.tensors[0].len == (int64_t) NI * (NI - 1), "sparse (I, I - 1)");
+	for (int32_t j = 0; j < NI; j++)
+	{
+		const int32_t *idx = (const int32_t *) sparse.tensors[0].data + (size_t) j * (NI - 1);
+		const float *w = sparse.tensors[1].data + (size_t) j * (NI - 1);
+		int			seen[NI] = {0};
+
+		for (int p = 0; p < NI - 1; p++)
+		{
+			double		b = dense.tensors[0].data[(size_t) idx[p] * NI + j];
+
+			seen[idx[p]]++;
+			maxb = fmax(maxb, fabs(b));
+			maxdiff = fmax(maxdiff, fabs(b - w[p]));
+		}
+		seen[j]++;
+		for (int32_t a = 0; a < NI; a++)
+			CHECK(seen[a] == 1, "item %d: candidate %d listed once", j, a);
+	}
+	CHECK(maxdiff <= 1e-5 * fmax(1, maxb), "K = I - 1 vs dense: max diff %g, max |B| %g",
+		  maxdiff, maxb);
+}
+
+/* Small K: candidates and weights of the naive twin. */
+static void
+test_small_k_naive_twin(void)
+{
+	const int	k = 6;
+	Csr			csr;
+	Model		m;
+	int32_t    *idx = malloc(sizeof(int32_t) * NI * k);
+	double	   *w = malloc(sizeof(double) * NI * k);
+	int			same = 1;
+	double		maxdiff = 0,
+				maxw = 0;
+
+	random_csr(&csr, NU, NI, 2);
+	CHECK(train(&m, &csr, 5, k) == RG_OK, "sparse trains");
+	naive_sparse(&csr, 5, k, idx, w);
+	for (int p = 0; p < NI * k; p++)
+	{
+		same &= ((const int32_t *) m.tensors[0].data)[p] == idx[p];
+		maxw = fmax(maxw, fabs(w[p]));
+		maxdiff = fmax(maxdiff, fabs(w[p] - m.tensors[1].data[p]));
+	}
+	CHECK(same, "candidates of every item as the naive twin's");
+	CHECK(maxdiff <= 1e-5 * fmax(1, maxw), "weights vs naive twin: max diff %g", maxdiff);
+	free(idx);
+	free(w);
+}
+
+/* Scores, fold-in and similar items from the stored columns, with and without prepare. */
+static void
+test_score_and_similar(void)
+{
+	const int	k = 8;
+	Csr			csr;
+	Model		m;
+	const int32_t hist[3] = {1, 4, 17};
+	ScoreQuery	q = {-1, hist, 3};
+	float		got[NI],
+				prepared[NI],
+				sim[NI];
+	double		want[NI] = {0};
+	int			ok = 1;
+
+	random_csr(&csr, NU, NI, 3);
+	CHECK(train(&m, &csr, 10, k) == RG_OK, "sparse trains");
+	for (int32_t j = 0; j < NI; j++)
+		for (int p = 0; p < k; p++)
+		{
+			int32_t		a = ((const int32_t *) m.tensors[0].data)[j * k + p];
+
+			if (a == 1 || a == 4 || a == 17)
+				want[j] += m.tensors[1].data[j * k + p];
+		}
+	m.ops->score(&m, &q, 1, got);
+	m.ops->prepare(&m);
+	CHECK(m.serving != NULL, "prepare builds the rows");
+	m.ops->score(&m, &q, 1, prepared);
+	for (int32_t j = 0; j < NI; j++)
+	{
+		CHECK_CLOSE(got[j], want[j], 1e-6, "fold-in score");
+		ok &= memcmp(&got[j], &prepared[j], sizeof(float)) == 0;
+	}
+	CHECK(ok, "prepared and unprepared scores identical");
+	m.ops->similar(&m, 4, sim);
+	for (int32_t j = 0; j < NI; j++)
+	{
+		float		b = -INFINITY;
+
+		for (int p = 0; p < k; p++)
+			if (((const int32_t *) m.tensors[0].data)[j * k + p] == 4)
+				b = m.tensors[1].data[j * k + p];
+		ok &= memcmp(&b, &sim[j], sizeof(float)) == 0;
+	}
+	CHECK(ok, "similar items of 4: row 4 of B, -inf elsewhere");
+}
+
+/* The same bits at 1 and 3 threads. */
+static void
+test_threads(void)
+{
+	Csr			csr;
+	Model		a,
+				b;
+
+	random_csr(&csr, 300, 1200, 4);
+	parallel_set_threads(1);
+	CHECK(train(&a, &csr, 20, 50) == RG_OK, "1 thread");
+	parallel_set_threads(3);
+	CHECK(train(&b, &csr, 20, 50) == RG_OK, "3 threads");
+	parallel_set_threads(1);
+	CHECK(memcmp(a.tensors[0].data, b.tensors[0].data, 4 * a.tensors[0].len) == 0 &&
+		  memcmp(a.tensors[1].data, b.tensors[1].data, 4 * a.tensors[1].len) == 0,
+		  "tensors identical across thread counts");
+}
+
+/* validate refuses indexes out of range or pointing at the item itself; K clamps. */
+static void
+test_validate(void)
+{
+	Csr			csr;
+	Model		m;
+	RgError		err;
+	int32_t    *idx;
+
+	random_csr(&csr, NU, NI, 5);
+	CHECK(train(&m, &csr, 10, 1000) == RG_OK, "neighbors above I - 1 trains");
+	CHECK(m.tensors[0].len == (int64_t) NI * (NI - 1), "K clamped to I - 1");
+	CHECK(m.ops->validate(&m, &err) == RG_OK, "trained model validates");
+	idx = (int32_t *) m.tensors[0].data;
+	idx[5] = NI;
+	CHECK(m.ops->validate(&m, &err) == RG_DATA_CORRUPTED, "index I refused");
+	idx[5] = -2;
+	CHECK(m.ops->validate(&m, &err) == RG_DATA_CORRUPTED, "index -2 refused");
+	idx[5] = 0;
+	CHECK(m.ops->validate(&m, &err) == RG_DATA_CORRUPTED, "item 0 as its own candidate refused");
+	idx[5] = -1;
+	CHECK(m.ops->validate(&m, &err) == RG_OK, "-1 (none) accepted");
+	m.tensors[1].len--;
+	CHECK(m.ops->validate(&m, &err) == RG_DATA_CORRUPTED, "short weight tensor refused");
+}
+
+int
+main(void)
+{
+	rg_host_malloc();
+	RUN(test_full_neighbours_equal_dense);
+	RUN(test_small_k_naive_twin);
+	RUN(test_score_and_similar);
+	RUN(test_threads);
+	RUN(test_validate);
+	return unit_summary();
+}
