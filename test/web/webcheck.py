@@ -37,6 +37,7 @@ import psycopg2
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -160,6 +161,13 @@ def browser(profile):
     return driver
 
 
+def wait_until(driver, condition):
+    """Wait up to 60 s for condition(driver); a click that loads a new page can
+    leave an element found by the old one stale while the condition runs, so
+    that (and a missing element) only means: not yet."""
+    return WebDriverWait(driver, 60, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
+
+
 def like_steps(cur):
     """(search text, titles to like) for MovieLens 100K, else the synthetic set."""
     cur.execute("SELECT count(*) FROM items WHERE title IN"
@@ -182,7 +190,7 @@ def search_and_like(driver, base, steps):
         box.clear()
         box.send_keys(query)
         driver.find_element(By.CSS_SELECTOR, "form#search button[type=submit]").click()
-        WebDriverWait(driver, 60).until(
+        wait_until(driver,
             lambda d: d.find_element(By.CSS_SELECTOR, "form#search input[name=q]").get_attribute("value") == query
             and d.find_elements(By.CSS_SELECTOR, "#results li"))
         for _ in range(n):
@@ -191,7 +199,7 @@ def search_and_like(driver, base, steps):
             if not check("search %r offers a title to like" % query, bool(links)):
                 return []
             links[0].click()
-            WebDriverWait(driver, 60).until(lambda d: len(liked_on_page(d)) == before + 1)
+            wait_until(driver, lambda d: len(liked_on_page(d)) == before + 1)
     return liked_on_page(driver)
 
 
@@ -209,7 +217,7 @@ def check_model(driver, cur, model, liked, test_source):
     """The rendered page for model equals recgan's answers queried directly."""
     link = driver.find_element(By.CSS_SELECTOR, 'nav#models a[data-model="%s"]' % model)
     link.click()
-    WebDriverWait(driver, 60).until(
+    wait_until(driver,
         lambda d: d.find_element(By.CSS_SELECTOR, "nav#models a.current").get_attribute("data-model") == model)
     cur.execute("SELECT r.item_id, i.title, r.score FROM recgan_recommend_items(%s::bigint[], 10, %s) r"
                 " LEFT JOIN items i USING (item_id) ORDER BY r.rank", (liked, model))
