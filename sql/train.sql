@@ -91,6 +91,11 @@ CREATE TABLE big AS
 	FROM generate_series(1, 3000) u, generate_series(1, 60) i;
 SET statement_timeout = '50ms';
 SELECT * FROM recgan_train('big', 'ease', 'ease');
+-- Also in the middle of the sparse models' work (sparse EASE's per-item
+-- solves, GF-CF's subspace iterations), well after the table is read.
+SET statement_timeout = '2s';
+SELECT * FROM recgan_train('big', 'ease', 'ease', '{"neighbors": 2999}');
+SELECT * FROM recgan_train('big', 'ease', 'gfcf', '{"factors": 1000, "power_iters": 100}');
 RESET statement_timeout;
 SELECT n_users, n_items, options FROM recgan_models WHERE name = 'ease';
 SELECT item_id, rank FROM recgan_recommend(3000000001, 3, 'ease');
