@@ -634,18 +634,7 @@ SparseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg,
 static RgStatus
 SparseValidate(const Model *model, RgError *err)
 {
-	int64_t		k = SparseK(model);
-	int64_t		len = (int64_t) model->n_items * k;
-	int64_t		expected[2] = {len, len};
-	const int32_t *idx;
-
-	RG_TRY(model_check_tensors(model, 2, expected, err));
-	idx = (const int32_t *) model->tensors[0].data;
-	for (int64_t p = 0; p < len; p++)
-		if (idx[p] < -1 || idx[p] >= model->n_items || idx[p] == p / k)
-			return model_corrupted(err, "EASE neighbour index %lld of item %lld is out of range.",
-								   (long long) idx[p], (long long) (p / k));
-	return RG_OK;
+	return model_check_neighbors(model, SparseK(model), err);
 }
 
 /* B by rows (source item -> the targets whose candidates include it), for scoring. */

@@ -130,23 +130,11 @@ KnnTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, Rg
 	return RG_OK;
 }
 
-/* Check tensor shapes and that every neighbor index is -1 or in range. */
+/* Check tensor shapes and that every neighbor index is -1 or another item. */
 static RgStatus
 KnnValidate(const Model *model, RgError *err)
 {
-	int64_t		len = (int64_t) model->n_items * KnnK(model);
-	int64_t		expected[2] = {len, len};
-	const int32_t *idx;
-
-	RG_TRY(model_check_tensors(model, 2, expected, err));
-	idx = (const int32_t *) model->tensors[0].data;
-	for (int64_t p = 0; p < len; p++)
-		if (idx[p] < -1 || idx[p] >= model->n_items)
-		{
-			rg_fail(err, RG_DATA_CORRUPTED, "recgan model data is corrupted");
-			return rg_detail(err, "ItemKNN neighbor index out of range.");
-		}
-	return RG_OK;
+	return model_check_neighbors(model, KnnK(model), err);
 }
 
 /* Sum the neighbor similarities of each history item. */

@@ -67,3 +67,20 @@ model_check_tensors(const Model *model, int n, const int64_t *expected, RgError 
 								   (long long) expected[t]);
 	return RG_OK;
 }
+
+/* Two (I, k) tensors; every neighbour index -1 or another item in range. */
+RgStatus
+model_check_neighbors(const Model *model, int64_t k, RgError *err)
+{
+	int64_t		len = (int64_t) model->n_items * k;
+	int64_t		expected[2] = {len, len};
+	const int32_t *idx;
+
+	RG_TRY(model_check_tensors(model, 2, expected, err));
+	idx = (const int32_t *) model->tensors[0].data;
+	for (int64_t p = 0; p < len; p++)
+		if (idx[p] < -1 || idx[p] >= model->n_items || idx[p] == p / k)
+			return model_corrupted(err, "Neighbour index %lld of item %lld in a %s model is out of range.",
+								   (long long) idx[p], (long long) (p / k), model->ops->name);
+	return RG_OK;
+}

@@ -194,4 +194,11 @@ extern RgStatus model_corrupted(RgError *err, const char *fmt,...)
 extern RgStatus model_check_tensors(const Model *model, int n, const int64_t *expected,
 									RgError *err);
 
+/*
+ * For validate() of a neighbour model (itemknn, sparse ease): two (I, k)
+ * tensors, item i's k neighbour indexes (int32 bits) then their weights,
+ * every index -1 (none) or another item.
+ */
+extern RgStatus model_check_neighbors(const Model *model, int64_t k, RgError *err);
+
 #endif							/* RECGAN_ENGINE_MODEL_H */
