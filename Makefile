@@ -30,7 +30,7 @@ OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend serving evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input
+REGRESS = basic train recommend serving chunks evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # Isolation tests (pg_isolation_regress; run by installcheck after REGRESS):
@@ -94,6 +94,13 @@ unitcheck: layoutcheck $(UNIT_TESTS)
 .PHONY: tapcheck
 tapcheck:
 	$(prove_installcheck)
+
+# A model over 1 GB stored in chunks: trained, served, dumped and restored,
+# served on a standby (test/t/075_chunked_models.pl at full size; minutes,
+# ~8 GB of disk).  The suite runs the same test with a small model.
+.PHONY: bigmodelcheck
+bigmodelcheck:
+	RECGAN_BIG_MODEL=1 $(MAKE) tapcheck PROVE_TESTS=test/t/075_chunked_models.pl
 
 # The demo page (test/web) in headless Chromium: a throwaway cluster, or with
 # RECGAN_BENCH_SERVER=1 the server of PGHOST/PGPORT (test/run.sh); the

@@ -31,6 +31,24 @@ ALTER TABLE recgan_models ALTER COLUMN model SET STORAGE EXTERNAL;
 
 SELECT pg_catalog.pg_extension_config_dump('recgan_models', '');
 
+-- Models larger than recgan.model_chunk_size: their bytes in order, the
+-- recgan_models row holding a manifest (src/catalog.c).  Written and deleted
+-- with the model row, in the same transaction; grant SELECT on it with
+-- SELECT on recgan_models.
+CREATE TABLE recgan_model_chunks (
+	name			pg_catalog.text NOT NULL,
+	seq				pg_catalog.int4 NOT NULL,
+	data			pg_catalog.bytea NOT NULL,
+	PRIMARY KEY (name, seq)
+);
+
+COMMENT ON TABLE recgan_model_chunks IS
+	'the bytes of models stored in chunks (above recgan.model_chunk_size), in seq order';
+
+ALTER TABLE recgan_model_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+SELECT pg_catalog.pg_extension_config_dump('recgan_model_chunks', '');
+
 CREATE FUNCTION recgan_version()
 RETURNS pg_catalog.text
 AS 'MODULE_PATHNAME', 'recgan_version'
@@ -148,9 +166,12 @@ BEGIN
 	RETURN QUERY
 		SELECT m.name, m.algorithm, m.source, m.options, m.n_users, m.n_items,
 			   m.n_interactions, m.trained_at, m.train_seconds, m.metrics, m.owner,
-			   pg_catalog.octet_length(m.model)::pg_catalog.int8,
-			   @extschema@.recgan_model_header(m.model)
-		FROM @extschema@.recgan_models m
+			   CASE WHEN h.header OPERATOR(pg_catalog.?) 'chunks'
+				   THEN (h.header OPERATOR(pg_catalog.->>) 'size_bytes')::pg_catalog.int8
+				   ELSE pg_catalog.octet_length(m.model)::pg_catalog.int8 END,
+			   h.header
+		FROM @extschema@.recgan_models m,
+			LATERAL (SELECT @extschema@.recgan_model_header(m.model) AS header) h
 		WHERE m.name OPERATOR(pg_catalog.=) recgan_model_info.model;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', recgan_model_info.model
@@ -171,6 +192,8 @@ BEGIN
 	DELETE FROM @extschema@.recgan_models m
 	WHERE m.name OPERATOR(pg_catalog.=) recgan_drop_model.model;
 	IF FOUND THEN
+		DELETE FROM @extschema@.recgan_model_chunks c
+		WHERE c.name OPERATOR(pg_catalog.=) recgan_drop_model.model;
 		RETURN true;
 	END IF;
 	IF if_exists THEN

@@ -260,7 +260,7 @@ ModelLoad(const char *name)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		model = ModelDecode(rv.raw);
+		model = ModelDecodeStored(name, rv.raw);
 		if (model->ops->prepare)
 			model->ops->prepare(model);
 		MemoryContextSwitchTo(old);

@@ -3,28 +3,218 @@
  *	  Models as bytea values of recgan_models: the engine's byte format
  *	  (src/engine/format.c, offset table in its file comment) inside a
  *	  varlena, and the scoring block size for serving.
+ *
+ * A model larger than recgan.model_chunk_size is stored in ordered chunks:
+ * its bytes are cut into rows (name, seq, data) of recgan_model_chunks and
+ * the model column of its recgan_models row holds a small manifest (magic
+ * "RGCHUNKS", chunk count, total size, chunk size) instead.  Chunks are
+ * written in the training's transaction, after deleting the name's old ones,
+ * so a retrain that fails or is cancelled leaves the old model and its
+ * chunks as they were, and readers see the manifest and the chunks of one
+ * snapshot.  Reading assembles the bytes in one huge allocation and decodes
+ * them as any model: the engine's checksum covers every byte, so a missing,
+ * short or altered chunk is reported as corruption.  Chunks keep a bytea
+ * below 512 MB so that pg_dump's hex text of one stays under 1 GB.
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "catalog.h"
 #include "engine_host.h"
 #include "format.h"
+#include "guc.h"
+#include "util.h"
 
-/* Serialise a model into a new bytea (one copy: encoded in place). */
+#define CHUNK_MAGIC "RGCHUNKS"
+#define CHUNK_VERSION 1
+
+/* The recgan_models.model value of a chunked model (little-endian host). */
+typedef struct ChunkManifest
+{
+	char		magic[8];		/* CHUNK_MAGIC */
+	uint32		version;		/* CHUNK_VERSION */
+	uint32		n_chunks;
+	uint64		total;			/* bytes of the encoded model */
+	uint64		chunk_size;		/* bytes of every chunk but the last */
+} ChunkManifest;
+
+/* The manifest in raw, or false if raw holds a model itself. */
+static bool
+ManifestOf(bytea *raw, ChunkManifest *man)
+{
+	if (VARSIZE_ANY_EXHDR(raw) != sizeof(ChunkManifest) ||
+		memcmp(VARDATA_ANY(raw), CHUNK_MAGIC, 8) != 0)
+		return false;
+	memcpy(man, VARDATA_ANY(raw), sizeof(ChunkManifest));
+	if (man->version != CHUNK_VERSION || man->chunk_size == 0 || man->total == 0 ||
+		man->total > RG_MAX_MODEL_BYTES ||
+		man->n_chunks != (man->total + man->chunk_size - 1) / man->chunk_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("recgan model data is corrupted"),
+				 errdetail("The chunk manifest is inconsistent."),
+				 errhint("Retrain the model with recgan_train().")));
+	return true;
+}
+
+/* Delete the chunks stored under name, if any. */
+static void
+ChunksDelete(const char *name)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			type = TEXTOID;
+
+	SPI_connect();
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE name = $1",
+									   RecganCatalogTable("recgan_model_chunks")),
+							  1, &type, &arg, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "deleting model chunks failed. Please report a bug.");
+	SPI_finish();
+}
+
+/*
+ * Encode a model for storing under name: its bytes as one bytea when they fit
+ * a chunk (recgan.model_chunk_size), else chunk rows written now and a
+ * manifest returned.  Old chunks of name are deleted either way.
+ */
 bytea *
-ModelEncode(const Model *model)
+ModelEncodeStored(const Model *model, const char *name)
 {
 	size_t		size;
+	Size		chunk = (Size) recgan_model_chunk_size * 1024;
+	char	   *buf;
 	bytea	   *out;
+	ChunkManifest man;
+	SPIPlanPtr	plan;
+	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
 
 	ENGINE_CALL(model_encoded_size(model, &size, &engine_err));
-	out = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
-	SET_VARSIZE(out, VARHDRSZ + size);
-	ENGINE_CALL(model_encode(model, VARDATA(out), size, &engine_err));
+	buf = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
+	ENGINE_CALL(model_encode(model, buf + VARHDRSZ, size, &engine_err));
+	ChunksDelete(name);
+	if (size <= chunk)
+	{
+		SET_VARSIZE(buf, VARHDRSZ + size);
+		return (bytea *) buf;
+	}
+
+	memset(&man, 0, sizeof(man));
+	memcpy(man.magic, CHUNK_MAGIC, 8);
+	man.version = CHUNK_VERSION;
+	man.total = size;
+	man.chunk_size = chunk;
+	man.n_chunks = (uint32) ((size + chunk - 1) / chunk);
+	SPI_connect();
+	plan = SPI_prepare(psprintf("INSERT INTO %s (name, seq, data) VALUES ($1, $2, $3)",
+								RecganCatalogTable("recgan_model_chunks")), 3, types);
+	if (plan == NULL)
+		elog(ERROR, "preparing the chunk insert failed. Please report a bug.");
+	for (uint32 seq = 0; seq < man.n_chunks; seq++)
+	{
+		Size		off = (Size) seq * chunk;
+		Size		len = Min(chunk, size - off);
+		bytea	   *piece = palloc(VARHDRSZ + len);
+		Datum		values[3];
+
+		CHECK_FOR_INTERRUPTS();
+		SET_VARSIZE(piece, VARHDRSZ + len);
+		memcpy(VARDATA(piece), buf + VARHDRSZ + off, len);
+		values[0] = CStringGetTextDatum(name);
+		values[1] = Int32GetDatum((int32) seq);
+		values[2] = PointerGetDatum(piece);
+		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "storing a model chunk failed. Please report a bug.");
+		pfree(piece);
+	}
+	SPI_finish();
+	pfree(buf);
+	out = palloc(VARHDRSZ + sizeof(man));
+	SET_VARSIZE(out, VARHDRSZ + sizeof(man));
+	memcpy(VARDATA(out), &man, sizeof(man));
 	return out;
+}
+
+/*
+ * Decode the stored model of name whose recgan_models.model value is raw,
+ * reading its chunks (same snapshot, the caller's privileges) if raw is a
+ * manifest.
+ */
+Model *
+ModelDecodeStored(const char *name, bytea *raw)
+{
+	ChunkManifest man;
+	char	   *buf;
+	Model	   *model;
+	SPIPlanPtr	plan;
+	Oid			types[2] = {TEXTOID, INT4OID};
+
+	if (!ManifestOf(raw, &man))
+		return ModelDecode(raw);
+	buf = palloc_extended(man.total, MCXT_ALLOC_HUGE);
+	SPI_connect();
+	plan = SPI_prepare(psprintf("SELECT data FROM %s WHERE name = $1 AND seq = $2",
+								RecganCatalogTable("recgan_model_chunks")), 2, types);
+	if (plan == NULL)
+		elog(ERROR, "preparing the chunk read failed. Please report a bug.");
+	for (uint32 seq = 0; seq < man.n_chunks; seq++)
+	{
+		Size		off = (Size) seq * man.chunk_size;
+		Size		want = Min(man.chunk_size, man.total - off);
+		Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum((int32) seq)};
+		bool		isnull;
+		Datum		datum;
+		bytea	   *piece;
+
+		CHECK_FOR_INTERRUPTS();
+		if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading a model chunk failed. Please report a bug.");
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("recgan model data is corrupted"),
+					 errdetail("Chunk %u of %u of model \"%s\" is missing.",
+							   seq + 1, man.n_chunks, name),
+					 errhint("Retrain the model with recgan_train().")));
+		datum = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		piece = DatumGetByteaPP(datum);	/* detoasted: free it before the next */
+		if (VARSIZE_ANY_EXHDR(piece) != want)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("recgan model data is corrupted"),
+					 errdetail("Chunk %u of %u of model \"%s\" holds %zu bytes, not %zu.",
+							   seq + 1, man.n_chunks, name, (size_t) VARSIZE_ANY_EXHDR(piece),
+							   (size_t) want),
+					 errhint("Retrain the model with recgan_train().")));
+		memcpy(buf + off, VARDATA_ANY(piece), want);
+		if ((Pointer) piece != DatumGetPointer(datum))
+			pfree(piece);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_finish();
+	ENGINE_CALL(model_decode(buf, man.total, &model, &engine_err));
+	pfree(buf);
+	return model;
+}
+
+/*
+ * The manifest of a chunked model value as jsonb text, or NULL if raw holds
+ * a model itself.
+ */
+char *
+ModelManifestJson(bytea *raw)
+{
+	ChunkManifest man;
+
+	if (!ManifestOf(raw, &man))
+		return NULL;
+	return psprintf("{\"format_version\": 1, \"chunked\": true, \"chunks\": %u, "
+					"\"size_bytes\": " UINT64_FORMAT ", \"chunk_size\": " UINT64_FORMAT "}",
+					man.n_chunks, man.total, man.chunk_size);
 }
 
 /* Decode and validate a model bytea; the result shares nothing with raw. */

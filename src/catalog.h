@@ -10,11 +10,20 @@
 
 #define RECGAN_SCORE_BLOCK 256
 
-/* Encode a model into a new bytea; PROGRAM_LIMIT_EXCEEDED above 1 GB. */
-extern bytea *ModelEncode(const Model *model);
-
 /* Decode and validate a model bytea; DATA_CORRUPTED on any bad byte. */
 extern Model *ModelDecode(bytea *raw);
+
+/*
+ * Stored models: the value of recgan_models.model for name, either the model
+ * itself or, above recgan.model_chunk_size, a manifest of chunk rows in
+ * recgan_model_chunks (written by ModelEncodeStored, read back by
+ * ModelDecodeStored through SPI with the caller's privileges).
+ */
+extern bytea *ModelEncodeStored(const Model *model, const char *name);
+extern Model *ModelDecodeStored(const char *name, bytea *raw);
+
+/* jsonb text describing a chunk manifest, or NULL if raw is a model. */
+extern char *ModelManifestJson(bytea *raw);
 
 /*
  * Users per scoring block: at most 256, fewer when a (block, I) float score

@@ -21,6 +21,7 @@ int			recgan_max_workers = 2;
 int			recgan_naptime = 10;
 bool		recgan_allow_superuser_jobs = false;
 int			recgan_cache_mb = 256;
+int			recgan_model_chunk_size = 256 * 1024;
 
 /* Define every recgan.* GUC and reserve the prefix. */
 void
@@ -48,6 +49,14 @@ GucInit(void)
 							&recgan_cache_mb,
 							256, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("recgan.model_chunk_size",
+							"Largest model stored as one bytea; larger ones are stored in chunks of this size.",
+							"Chunks are rows of recgan_model_chunks, read back in order; at most 512 MB so that pg_dump can write each one.",
+							&recgan_model_chunk_size,
+							256 * 1024, 64, 512 * 1024,
+							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("recgan.naptime",

@@ -12,6 +12,7 @@ extern int	recgan_max_workers; /* concurrent training workers */
 extern int	recgan_naptime;		/* s, longest launcher sleep */
 extern bool recgan_allow_superuser_jobs;
 extern int	recgan_cache_mb;
+extern int	recgan_model_chunk_size;	/* kB */
 
 /* Define every GUC; called first by _PG_init. */
 extern void GucInit(void);

@@ -427,8 +427,14 @@ PG_FUNCTION_INFO_V1(recgan_model_header);
 Datum
 recgan_model_header(PG_FUNCTION_ARGS)
 {
-	Model	   *model = ModelDecode(PG_GETARG_BYTEA_PP(0));
+	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
+	char	   *manifest = ModelManifestJson(raw);
+	Model	   *model;
 	StringInfoData buf;
+
+	if (manifest != NULL)		/* a chunked model: its manifest only */
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(manifest)));
+	model = ModelDecode(raw);
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"format_version\": 1, \"algorithm\": \"%s\", \"n_users\": %d, "

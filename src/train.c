@@ -226,7 +226,7 @@ recgan_train(PG_FUNCTION_ARGS)
 	RecganThreadsSetup();
 	ENGINE_CALL(ops->train(&in, model, EmitEpoch, &out, &engine_err));
 
-	bytes = ModelEncode(model);
+	bytes = ModelEncodeStored(model, name);
 	resolved = ModelOptionsToJsonb(ops, opt, seed);
 	StoreModel(name, ops, ds, resolved, out.total_seconds, TrainStats(ds, &out), bytes);
 

@@ -159,7 +159,7 @@ EncodedSize(const Model *model, int64_t *lens, uint64_t *payload, uint64_t *tota
 	{
 		rg_fail(err, RG_PROGRAM_LIMIT, "model is too large to store: %.0f MB",
 				(*total + RG_MODEL_STORE_OVERHEAD) / 1048576.0);
-		rg_detail(err, "A bytea value holds at most 1 GB.");
+		rg_detail(err, "recgan stores models of up to 64 GB.");
 		return rg_hint(err, "Use fewer items or a smaller model (e.g. fewer factors or neighbors).");
 	}
 	return RG_OK;

@@ -28,13 +28,14 @@
 #define RG_MODEL_HEADER_SIZE 192
 
 /*
- * The largest encoded model: PostgreSQL stores it as one bytea, at most
- * MaxAllocSize (0x3fffffff) bytes including its RG_MODEL_STORE_OVERHEAD-byte
- * varlena header.  The "too large to store" error names the size of the
- * stored value, overhead included, in MB.
+ * The largest encoded model: 64 GB.  PostgreSQL stores a model up to a chunk
+ * (recgan.model_chunk_size) as one bytea and a larger one in ordered chunks
+ * (src/catalog.c), so the bound is the memory a backend can be asked to
+ * assemble, not the 1 GB of a bytea.  The "too large to store" error names
+ * the size with the RG_MODEL_STORE_OVERHEAD-byte varlena header, in MB.
  */
 #define RG_MODEL_STORE_OVERHEAD 4
-#define RG_MAX_MODEL_BYTES ((size_t) 0x3fffffff - RG_MODEL_STORE_OVERHEAD)
+#define RG_MAX_MODEL_BYTES (((size_t) 64 << 30) - RG_MODEL_STORE_OVERHEAD)
 
 /*
  * Bytes model_encode will write for model into *size: RG_PROGRAM_LIMIT
