@@ -16,6 +16,7 @@
 --                relative to one inside it (0 < off_group <= 1)   (default: 0.02)
 --   ratings      ratings table to create or replace               (default: ratings)
 --   items_table  items table to create or replace                 (default: items)
+--   mode         exact | sampled                                  (default: exact)
 --
 -- The model:
 --   groups   user u is in group 1 + (u - 1) % groups, item i in 1 + (i - 1) % groups.
@@ -34,6 +35,23 @@
 --   items    title 'Item 18 (group 2)', genres 'group 2'.
 -- With the defaults: 24000 ratings, about 74% of them in the user's group, and
 -- the most rated 10% of the items hold about 29% of the ratings.
+--
+-- mode=sampled: the same groups, popularity, ratings and times, at a cost that
+-- grows with the number of ratings instead of users * items, for large tables
+-- (MovieLens-20M's shape: -v users=138493 -v items=26744 -v per_user=145
+-- -v groups=20 -v mode=sampled gives about 20M ratings in a few minutes):
+--   activity each user rates about n(u) items, long-tailed:
+--            n(u) = m + (per_user - m) * (1 / (1 - 0.9 r) - 1) / 1.5584...,
+--            m = min(20, per_user), r uniform, so the mean is per_user and the
+--            heaviest users rate about 6.8 times as many; at most items.
+--   taste    slot s = 1, 2, ... of user u draws an item: with probability
+--            W(g) / (W(g) + off_group * (W - W(g))) (g the user's group, W(g)
+--            its total popularity, W the catalogue's) an item of the group,
+--            else one of the whole catalogue, each in proportion to its
+--            popularity (inverse CDF: width_bucket over the cumulative
+--            popularity); the user's items are the first n(u) distinct ones
+--            (2 n(u) + 20 slots, so a heavy user of a small group may get
+--            fewer).
 --
 -- Determinism: every random choice is a pure function of (seed, stream, ids)
 -- through hashint8extended, never random() or row order, and the arithmetic
@@ -55,6 +73,7 @@
 \if :{?seed} \else \set seed 42 \endif
 \if :{?skew} \else \set skew 1.0 \endif
 \if :{?off_group} \else \set off_group 0.02 \endif
+\if :{?mode} \else \set mode exact \endif
 
 BEGIN;
 \ir lib/common.sql
@@ -69,7 +88,8 @@ SELECT pg_catalog.count(pg_temp.recgan_fail(pg_catalog.format('-v %s must be %s,
 		('per_user', :'per_user', 'a whole number from 1 to 10000000', 'count'),
 		('seed', :'seed', 'an integer in the range of bigint', 'int8'),
 		('skew', :'skew', 'a number from 0 to 10', 'skew'),
-		('off_group', :'off_group', 'a number above 0 and at most 1', 'share')
+		('off_group', :'off_group', 'a number above 0 and at most 1', 'share'),
+		('mode', :'mode', 'exact or sampled', 'mode')
 	) AS v(name, value, rule, kind)
 	WHERE NOT CASE kind
 		WHEN 'count' THEN CASE WHEN value ~ '^[0-9]{1,8}$'
@@ -79,7 +99,9 @@ SELECT pg_catalog.count(pg_temp.recgan_fail(pg_catalog.format('-v %s must be %s,
 			THEN value::numeric BETWEEN 0 AND 10 ELSE false END
 		WHEN 'share' THEN CASE WHEN pg_temp.recgan_is_number(value)
 			THEN value::numeric > 0 AND value::numeric <= 1 ELSE false END
+		WHEN 'mode' THEN value IN ('exact', 'sampled')
 		END \gset
+SELECT :'mode' = 'sampled' AS sampled \gset
 
 SELECT pg_catalog.count(pg_temp.recgan_fail(msg)) AS ok
 	FROM (VALUES
@@ -105,6 +127,8 @@ $$;
 \set s_order 4
 \set s_start 5
 \set s_second 6
+\set s_activity 7
+\set s_side 8
 
 -- Items: group, popularity rank (a seeded permutation) and weight 1 / rank^skew.
 CREATE TEMP TABLE recgan_syn_items ON COMMIT DROP AS
@@ -114,6 +138,66 @@ CREATE TEMP TABLE recgan_syn_items ON COMMIT DROP AS
 			pg_temp.recgan_uniform(:'seed', :s_rank, item_id, 0), item_id) AS rnk
 		FROM pg_catalog.generate_series(1, :'items'::bigint) AS item_id) ranked;
 
+\if :sampled
+-- Cumulative popularity, as constant arrays for width_bucket (a binary search):
+-- bounds_all over the catalogue in item order, in [0, 1); bounds_grp over the
+-- items sorted by (group, item), group g's bounds in [g - 1, g), so that
+-- width_bucket(g - 1 + r, bounds_grp) is the position of an item of group g
+-- drawn in proportion to its popularity (1 - r is in [0, 1); the position is
+-- clamped to the group against a sum rounded up to g).  float8 prints exactly
+-- (shortest round-trip form), so the arrays come back bit for bit.
+SELECT pg_catalog.array_agg(lower ORDER BY item_id)::text AS bounds_all
+	FROM (SELECT item_id, COALESCE(pg_catalog.sum(popularity) OVER (ORDER BY item_id
+			ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+			/ pg_catalog.sum(popularity) OVER () AS lower
+		FROM recgan_syn_items) b \gset
+SELECT pg_catalog.array_agg(grp - 1 + lower ORDER BY grp, item_id)::text AS bounds_grp
+	FROM (SELECT grp, item_id, COALESCE(pg_catalog.sum(popularity) OVER (PARTITION BY grp
+			ORDER BY item_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+			/ pg_catalog.sum(popularity) OVER (PARTITION BY grp) AS lower
+		FROM recgan_syn_items) b \gset
+
+-- Groups: where their items start in (group, item) order and the chance that a
+-- slot of one of their users stays in the group.
+CREATE TEMP TABLE recgan_syn_groups ON COMMIT DROP AS
+	SELECT grp, n::integer AS n_grp, COALESCE(pg_catalog.sum(n) OVER (ORDER BY grp
+			ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::integer AS start,
+		w / (w + :'off_group'::float8 * (pg_catalog.sum(w) OVER () - w)) AS p_in
+	FROM (SELECT grp, pg_catalog.count(*) AS n, pg_catalog.sum(popularity) AS w
+		FROM recgan_syn_items GROUP BY grp) g;
+
+CREATE TEMP TABLE recgan_syn_users ON COMMIT DROP AS
+	SELECT user_id, grp, start, n_grp, p_in, LEAST(:'items'::integer,
+			pg_catalog.floor(m + (:'per_user'::integer - m)
+				* (1 / (1 - 0.9 * pg_temp.recgan_uniform(:'seed', :s_activity, user_id, 0)) - 1)
+				/ 1.558427881104495)::integer) AS n
+	FROM (SELECT user_id, 1 + (user_id - 1) % :'groups'::integer AS grp,
+			LEAST(20, :'per_user'::integer) AS m
+		FROM pg_catalog.generate_series(1, :'users'::bigint) AS user_id) u
+		JOIN recgan_syn_groups USING (grp);
+
+-- Draw the slots; an item's position k in its group maps back to the item
+-- grp + k * groups (items are dealt to groups in turn).
+CREATE TEMP TABLE recgan_syn_picks ON COMMIT DROP AS
+	SELECT user_id, item_id, in_group
+	FROM (SELECT user_id, item_id, in_group,
+			pg_catalog.row_number() OVER (PARTITION BY user_id ORDER BY slot) AS pick, n
+		FROM (SELECT user_id, item_id, (1 + (item_id - 1) % :'groups'::integer) = grp AS in_group,
+				pg_catalog.min(slot) AS slot, pg_catalog.min(n) AS n
+			FROM (SELECT u.user_id, u.grp, u.n, s.slot,
+					CASE WHEN pg_temp.recgan_uniform(:'seed', :s_side, u.user_id, s.slot) <= u.p_in
+						THEN u.grp + :'groups'::integer::bigint * GREATEST(0, LEAST(u.n_grp - 1,
+							pg_catalog.width_bucket(u.grp - 1
+								+ (1 - pg_temp.recgan_uniform(:'seed', :s_pick, u.user_id, s.slot)),
+								:'bounds_grp'::float8[]) - 1 - u.start))
+						ELSE pg_catalog.width_bucket(1 - pg_temp.recgan_uniform(:'seed', :s_pick, u.user_id, s.slot),
+							:'bounds_all'::float8[])::bigint
+					END AS item_id
+				FROM recgan_syn_users u,
+					LATERAL pg_catalog.generate_series(1, (2 * u.n + 20)::bigint) AS s(slot)) draws
+			GROUP BY user_id, item_id, grp) firsts) ranked
+	WHERE pick <= n;
+\else
 -- Ratings: the per_user items of largest priority weight / r for each user,
 -- then a rating from the in- or off-group distribution and a position in the
 -- user's sequence.
@@ -128,6 +212,7 @@ CREATE TEMP TABLE recgan_syn_picks ON COMMIT DROP AS
 				FROM pg_catalog.generate_series(1, :'users'::bigint) AS user_id) u
 			CROSS JOIN recgan_syn_items i) p
 	WHERE pick <= :'per_user'::integer;
+\endif
 
 CREATE TEMP TABLE recgan_load_ratings ON COMMIT DROP AS
 	SELECT pg_catalog.row_number() OVER (ORDER BY user_id, ts) AS lineno, 1 AS pos,
@@ -156,8 +241,9 @@ CREATE TEMP TABLE recgan_load_items ON COMMIT DROP AS
 		pg_catalog.format('group %s', grp) AS genres
 	FROM recgan_syn_items;
 
-SELECT pg_catalog.format('data/synthetic.sql (users=%s items=%s groups=%s per_user=%s seed=%s skew=%s off_group=%s)',
-	:'users', :'items', :'groups', :'per_user', :'seed', :'skew', :'off_group') AS source \gset
+SELECT pg_catalog.format('data/synthetic.sql (users=%s items=%s groups=%s per_user=%s seed=%s skew=%s off_group=%s%s)',
+	:'users', :'items', :'groups', :'per_user', :'seed', :'skew', :'off_group',
+	CASE WHEN :'mode' = 'sampled' THEN ' mode=sampled' ELSE '' END) AS source \gset
 \set what 'synthetic'
 \ir lib/store_ratings.sql
 \ir lib/store_items.sql

@@ -17,6 +17,14 @@
 # size and recall / NDCG @20 (@10 for ML-100K) from recgan_evaluate on the
 # test file.  On ML-100K, EASE is trained and evaluated the same way.
 #
+# ml20m is synthetic data of MovieLens-20M's shape (data/synthetic.sql
+# mode=sampled: 138,493 users, 26,744 items, about 20M ratings, long-tailed
+# popularity and activity; ML20M_USERS / ML20M_PER_USER scale it down):
+# iALS (64 factors, 15 iterations, no validation holdout) trains on the whole
+# table, then recgan_recommend_all(10) streams every user's top 10 into
+# COPY ... TO '/dev/null' in a fresh session; each step reports its seconds and its
+# backend's VmHWM (the generation's seconds are reported apart).
+#
 # Hyperparameters are chosen with MODE=validation, never on the test files:
 # then each dataset's train file is split again by recgan_split('random',
 # 0.1 of each user's items, seed 7) into fit / validation, every option set
@@ -26,7 +34,8 @@
 # not read at all.
 #
 # Environment:
-#   DATASETS   subset of "gowalla yelp2018 ml100k" (default: all three)
+#   DATASETS   subset of "gowalla yelp2018 ml100k ml20m" (default: the first
+#              three; ml20m writes ~2 GB and takes minutes to generate)
 #   MODE       test (default) | validation
 #   THREADS    recgan.threads (default 2)
 #   OPTIONS_gowalla, OPTIONS_yelp2018, OPTIONS_ml100k   gfcf options of the
@@ -34,7 +43,7 @@
 #   CONFIGS    ';'-separated gfcf option sets of MODE=validation
 #   ALGS       subset of "gfcf ease" (default: both; ease = sparse EASE)
 #   EASE_OPTIONS_gowalla, EASE_OPTIONS_yelp2018, EASE_OPTIONS_ml100k   ease
-#              options of the test runs (default '{"neighbors": 300}', the
+#              options of the test runs (default '{"neighbors": 500}', the
 #              recommended density, chosen on ML-100K's validation holdout)
 #   EASE_CONFIGS ';'-separated ease option sets of MODE=validation
 #              (default: the same)
@@ -54,7 +63,7 @@ MODE=${MODE:-test}
 THREADS=${THREADS:-2}
 CONFIGS=${CONFIGS:-'{}'}
 ALGS=${ALGS:-gfcf ease}
-EASE_DEFAULT='{"neighbors": 300}'
+EASE_DEFAULT='{"neighbors": 500}'
 EASE_CONFIGS=${EASE_CONFIGS:-$EASE_DEFAULT}
 [ "$MODE" = test ] || [ "$MODE" = validation ] || die "MODE must be test or validation"
 
@@ -70,6 +79,14 @@ load() {
 		recgan_psql -q -v file="$dir/train.txt" -v ratings="$2" -f "$LOADER_DIR/load_lightgcn.sql" >/dev/null
 		[ "$MODE" = test ] &&
 			recgan_psql -q -v file="$dir/test.txt" -v ratings="$3" -f "$LOADER_DIR/load_lightgcn.sql" >/dev/null
+		;;
+	ml20m)
+		local t0
+		t0=$(date +%s.%N)
+		recgan_psql -q -v mode=sampled -v users="${ML20M_USERS:-138493}" -v items=26744 \
+			-v per_user="${ML20M_PER_USER:-160}" -v groups=20 -v seed=42 -v ratings="$2" \
+			-v items_table=ml20m_items -f "$LOADER_DIR/synthetic.sql" | sed 's/^/    /'
+		echo "    generated in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 		;;
 	ml100k)
 		[ -f "$ML100K/u1.base" ] || die "ML-100K not found at $ML100K"
@@ -114,6 +131,34 @@ run() {
 		die "$ds $alg evaluation failed"
 }
 
+# run_ml20m <train table>: iALS on the whole table, then recommend_all
+run_ml20m() {
+	local opts='{"factors": 64, "epochs": 15, "validation_fraction": 0}'
+	say "ml20m: ials $opts on $1"
+	recgan_psql -q -v train="$1" -v opts="$opts" -v THREADS="$THREADS" <<-'SQL' || die "ml20m ials failed"
+		SET recgan.threads = :THREADS;
+		SET client_min_messages = warning;
+		SELECT pg_backend_pid() AS pid, clock_timestamp() AS t0 \gset
+		SELECT count(*) AS n FROM recgan_train(:'train', 'scale', 'ials', :'opts') \gset
+		SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS train_s \gset
+		\set hwm `awk '/^VmHWM/ { print $2 }' /proc/:pid/status`
+		INSERT INTO bench_results (dataset, algorithm, options, split, train_s, vmhwm_mb, model_mb)
+			SELECT 'ml20m', 'ials', :'opts', :'train', :train_s, :hwm / 1024.0,
+				octet_length(model) / 1048576.0 FROM recgan_models WHERE name = 'scale';
+	SQL
+	say "ml20m: recgan_recommend_all(10) streamed to /dev/null"
+	recgan_psql -q -v THREADS="$THREADS" <<-'SQL' || die "ml20m recommend_all failed"
+		SET recgan.threads = :THREADS;
+		SELECT pg_backend_pid() AS pid, clock_timestamp() AS t0 \gset
+		\copy (SELECT * FROM recgan_recommend_all(10, 'scale')) TO '/dev/null'
+		SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS all_s \gset
+		\set hwm `awk '/^VmHWM/ { print $2 }' /proc/:pid/status`
+		SELECT count(*) AS users FROM (SELECT DISTINCT user_id FROM ml20m_train) u \gset
+		INSERT INTO bench_results (dataset, algorithm, options, split, train_s, vmhwm_mb, k)
+			VALUES ('ml20m', 'recommend_all', :'users' || ' users', '', :all_s, :hwm / 1024.0, 10);
+	SQL
+}
+
 recgan_psql -q -c "CREATE TABLE bench_results (dataset text, algorithm text, options text,
 	split text, train_s float8, vmhwm_mb float8, model_mb float8, k int, recall float8,
 	ndcg float8, eval_s float8, n serial)"
@@ -121,6 +166,12 @@ for ds in $DATASETS; do
 	case $ds in
 	gowalla | yelp2018) k=20 thr=NULL ;;
 	ml100k) k=10 thr=4 ;;
+	ml20m)
+		say "generating ml20m"
+		load ml20m ml20m_train
+		run_ml20m ml20m_train
+		continue
+		;;
 	*) die "unknown dataset $ds" ;;
 	esac
 	say "loading $ds"
