@@ -21,7 +21,10 @@
  * forming the system (O(F^2 + n_u F) a step; Takacs, Pilaszy and Tikk,
  * RecSys 2011); "cholesky" forms the F x F system and solves it exactly in
  * float32 (LAPACK sposv).  An epoch is one user half-sweep and one item
- * half-sweep.
+ * half-sweep.  The CG half-sweep splits its rows over recgan.threads
+ * (parallel.h) in parts of near-equal work; a row's arithmetic is the same
+ * whichever part solves it (plain C kernels, fixed summation order), so the
+ * model has the same bits at any thread count.
  *
  * The reported loss is L / N (N training positives), computed without
  * touching all U x I pairs: the sum of all squared predictions is
@@ -44,7 +47,11 @@
 #include "model.h"
 #include "trainloop.h"
 #include "nn.h"
+#include "parallel.h"
 #include "rng.h"
+
+/* Rows per parallel_run of a CG half-sweep (interrupts are checked between). */
+#define SWEEP_CHUNK 2048
 
 /* LAPACK (Fortran ABI, with the hidden length of the character argument) */
 extern void sposv_(const char *uplo, const int *n, const int *nrhs, float *a,
@@ -95,7 +102,7 @@ typedef struct IalsState
 	float	   *a;				/* (F, F) system of one row */
 	float	   *b;				/* (F) right-hand side, then solution */
 	float	   *rows;			/* (max n_u or n_i, F) gathered factors */
-	float	   *cg;				/* (4 F + max n) conjugate-gradient vectors */
+	float	   *cg;				/* (PARALLEL_MAX_THREADS, 3 F) CG vectors per part */
 } IalsState;
 
 /*
@@ -148,40 +155,69 @@ SolveRow(float *out, const float *gram, const float *other, const int32_t *hist,
 	return RG_OK;
 }
 
-/* out (F) = (G + alpha Y_h^T Y_h + lambda Id) v, with Y_h the gathered (n, F) rows. */
-static void
-ApplySystem(float *out, const float *v, const float *gram, const float *rows, int32_t n,
-			int f, float alpha, float lambda, float *t)
+/* a . b over f floats, in 8 interleaved partial sums (a fixed order). */
+static inline float
+Dot(const float *a, const float *b, int f)
 {
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, f, f, 1.0f, gram, f, v, 1, 0.0f, out, 1);
-	if (n > 0)
+	float		s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+	float		r;
+	int			c = 0;
+
+	for (; c + 8 <= f; c += 8)
+		for (int l = 0; l < 8; l++)
+			s[l] += a[c + l] * b[c + l];
+	r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+	for (; c < f; c++)
+		r += a[c] * b[c];
+	return r;
+}
+
+/*
+ * out (F) = (G + alpha Y_h^T Y_h + lambda Id) v, with Y_h the rows of other
+ * listed in hist[0..n); G is symmetric, so G v sums its rows.
+ */
+static void
+ApplySystem(float *out, const float *v, const float *gram, const float *other,
+			const int32_t *hist, int32_t n, int f, float alpha, float lambda)
+{
+	for (int c = 0; c < f; c++)
+		out[c] = lambda * v[c];
+	for (int b = 0; b < f; b++)
 	{
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, n, f, 1.0f, rows, f, v, 1, 0.0f, t, 1);
-		cblas_sgemv(CblasRowMajor, CblasTrans, n, f, alpha, rows, f, t, 1, 1.0f, out, 1);
+		const float *g = gram + (size_t) b * f;
+		float		vb = v[b];
+
+		for (int c = 0; c < f; c++)
+			out[c] += vb * g[c];
 	}
-	cblas_saxpy(f, lambda, v, 1, out, 1);
+	for (int32_t h = 0; h < n; h++)
+	{
+		const float *y = other + (size_t) hist[h] * f;
+		float		t = alpha * Dot(y, v, f);
+
+		for (int c = 0; c < f; c++)
+			out[c] += t * y[c];
+	}
 }
 
 /*
  * Improve x (F) in place by conjugate-gradient steps on the row's system,
  * without forming it: each step costs O(F^2 + n F) instead of the
  * O(n F^2 + F^3) of building and factoring (Takacs, Pilaszy and Tikk,
- * RecSys 2011).  x holds the previous epoch's solution (warm start).
+ * RecSys 2011).  x holds the previous epoch's solution (warm start); cg
+ * holds 3 F floats of scratch.  Pure C: safe on any thread.
  */
 static void
 CgRow(float *x, const float *gram, const float *other, const int32_t *hist, int32_t n,
-	  int f, double alpha, double lambda, int steps, float *rows, float *cg)
+	  int f, double alpha, double lambda, int steps, float *cg)
 {
 	float	   *r = cg,
 			   *p = cg + f,
-			   *ap = cg + 2 * f,
-			   *t = cg + 3 * f;
+			   *ap = cg + 2 * f;
 	double		rs = 0;
 
-	for (int32_t h = 0; h < n; h++)
-		memcpy(rows + (size_t) h * f, other + (size_t) hist[h] * f, sizeof(float) * f);
 	/* r = b - A x, with b = (1 + alpha) sum of the rows */
-	ApplySystem(ap, x, gram, rows, n, f, (float) alpha, (float) lambda, t);
+	ApplySystem(ap, x, gram, other, hist, n, f, (float) alpha, (float) lambda);
 	rows_sum(r, other, hist, n, f);
 	for (int c = 0; c < f; c++)
 	{
@@ -195,7 +231,7 @@ CgRow(float *x, const float *gram, const float *other, const int32_t *hist, int3
 					rs_new = 0,
 					a;
 
-		ApplySystem(ap, p, gram, rows, n, f, (float) alpha, (float) lambda, t);
+		ApplySystem(ap, p, gram, other, hist, n, f, (float) alpha, (float) lambda);
 		for (int c = 0; c < f; c++)
 			pap += (double) p[c] * ap[c];
 		if (pap <= 0)
@@ -213,6 +249,59 @@ CgRow(float *x, const float *gram, const float *other, const int32_t *hist, int3
 	}
 }
 
+/* Arguments of the parallel parts of one chunk of a CG half-sweep. */
+typedef struct SweepChunk
+{
+	const IalsState *st;
+	float	   *mine;
+	const float *other;
+	const Csr  *rows;
+	int32_t		r0,
+				r1;				/* the chunk's rows [r0, r1) */
+} SweepChunk;
+
+/* Work of rows [0, r) of the chunk's CSR: 2 per positive plus F per row. */
+static inline int64_t
+SweepWork(const SweepChunk *ch, int32_t r)
+{
+	return 2 * ch->rows->indptr[r] + (int64_t) r * ch->st->f;
+}
+
+/* First row of [lo, hi] whose SweepWork reaches w. */
+static int32_t
+SweepCut(const SweepChunk *ch, int32_t lo, int32_t hi, int64_t w)
+{
+	while (lo < hi)
+	{
+		int32_t		mid = lo + (hi - lo) / 2;
+
+		if (SweepWork(ch, mid) < w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Part `part` of a chunk: the rows holding its share of the chunk's work. */
+static void
+SweepPart(void *arg, int part, int n_parts)
+{
+	const SweepChunk *ch = arg;
+	const IalsState *st = ch->st;
+	int64_t		w0 = SweepWork(ch, ch->r0),
+				total = SweepWork(ch, ch->r1) - w0;
+	int32_t		begin = part == 0 ? ch->r0 :
+		SweepCut(ch, ch->r0, ch->r1, w0 + total * part / n_parts);
+	int32_t		end = part == n_parts - 1 ? ch->r1 :
+		SweepCut(ch, ch->r0, ch->r1, w0 + total * (part + 1) / n_parts);
+	float	   *cg = st->cg + (size_t) part * 3 * st->f;
+
+	for (int32_t r = begin; r < end; r++)
+		CgRow(ch->mine + (size_t) r * st->f, st->gram, ch->other, CsrRow(ch->rows, r),
+			  CsrRowLen(ch->rows, r), st->f, st->alpha, st->lambda, st->cg_steps, cg);
+}
+
 /* One half-sweep: solve every row of mine against the fixed factors other. */
 static RgStatus
 HalfSweep(IalsState *st, TrainLoop *loop, float *mine, const float *other, int64_t n_other,
@@ -220,15 +309,25 @@ HalfSweep(IalsState *st, TrainLoop *loop, float *mine, const float *other, int64
 {
 	RG_TRY(rg_check_interrupts(train_loop_error(loop)));
 	Gramian(st->gram, other, n_other, st->f);
+	if (st->solver == SOLVER_CG)
+	{
+		SweepChunk	ch = {st, mine, other, rows, 0, 0};
+
+		for (int32_t r0 = 0; r0 < rows->n_rows; r0 += SWEEP_CHUNK)
+		{
+			ch.r0 = r0;
+			ch.r1 = RG_MIN(r0 + SWEEP_CHUNK, rows->n_rows);
+			parallel_run(SweepPart, &ch, (double) (SweepWork(&ch, ch.r1) - SweepWork(&ch, ch.r0)) *
+						 st->f * (st->cg_steps + 1));
+			RG_TRY(train_loop_batch(loop, 0.0));
+		}
+		return RG_OK;
+	}
 	for (int32_t r = 0; r < rows->n_rows; r++)
 	{
-		if (st->solver == SOLVER_CG)
-			CgRow(mine + (size_t) r * st->f, st->gram, other, CsrRow(rows, r), CsrRowLen(rows, r),
-				  st->f, st->alpha, st->lambda, st->cg_steps, st->rows, st->cg);
-		else
-			RG_TRY(SolveRow(mine + (size_t) r * st->f, st->gram, other, CsrRow(rows, r),
-							CsrRowLen(rows, r), st->f, st->alpha, st->lambda, st->a, st->b,
-							st->rows, train_loop_error(loop)));
+		RG_TRY(SolveRow(mine + (size_t) r * st->f, st->gram, other, CsrRow(rows, r),
+						CsrRowLen(rows, r), st->f, st->alpha, st->lambda, st->a, st->b,
+						st->rows, train_loop_error(loop)));
 		if ((r & 255) == 255)
 			RG_TRY(train_loop_batch(loop, 0.0));
 	}
@@ -301,7 +400,7 @@ IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 	st->a = rg_alloc_array(float, (size_t) f * f);
 	st->b = rg_alloc_array(float, f);
 	st->rows = rg_alloc_array(float, (size_t) RG_MAX(longest, 1) * f);
-	st->cg = rg_alloc_array(float, (size_t) 4 * f + RG_MAX(longest, 1));
+	st->cg = rg_alloc_array(float, (size_t) PARALLEL_MAX_THREADS * 3 * f);
 
 	rng_seed(&rng, seed);
 	init_normal(st->x, (float) opt[OPT_INIT_STD], (int64_t) model->n_users * f, &rng);
