@@ -212,7 +212,7 @@ mkdir -p "$RECGAN_SRC/test/bench/out"
 	if [ "$MODE" = validation ]; then
 		echo "gfcf and sparse ease option sets on validation holdouts (0.1 of each user's train items, recgan_split seed 7); test files not read."
 	else
-		echo "gfcf and sparse ease on the test files; recgan.threads $THREADS; train_s is the whole recgan_train call, peak_mb the training backend's VmHWM."
+		echo "Test files (ml20m: the whole synthetic table); recgan.threads $THREADS; train_s is the whole recgan_train call (recommend_all: the whole streamed call), peak_mb that backend's VmHWM."
 	fi
 	echo
 	recgan_psql -q -P footer=off -P format=aligned -v THREADS="$THREADS" <<-'SQL' | sed -e '/^$/d' -e 's/^/    /'
