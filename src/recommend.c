@@ -72,6 +72,21 @@ GetModelName(FunctionCallInfo fcinfo, int arg)
 }
 
 /*
+ * Start the result tuplestore, with the row type the executor expects when
+ * it gives one: building it from pg_proc instead is a fifth of a cached
+ * call's time.
+ */
+static void
+InitResultSet(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		expected = rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+		rsinfo->expectedDesc != NULL;
+
+	InitMaterializedSRF(fcinfo, expected ? MAT_SRF_USE_EXPECTED_DESC : 0);
+}
+
+/*
  * Map an int8[] of raw item ids to sorted distinct known item indexes; NULL
  * elements and multi-dimensional arrays are errors; *unknown counts ids the
  * model does not know.
@@ -283,7 +298,7 @@ recgan_recommend(PG_FUNCTION_ARGS)
 
 	RequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
-	InitMaterializedSRF(fcinfo, 0);
+	InitResultSet(fcinfo);
 	model = ModelLoad(name);
 	GetFilters(fcinfo, 4, 5, model, &f);
 	if (PG_ARGISNULL(0))
@@ -315,7 +330,7 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 	int32		unknown;
 
 	RequireArg(fcinfo, 0, "items");
-	InitMaterializedSRF(fcinfo, 0);
+	InitResultSet(fcinfo);
 	model = ModelLoad(name);
 	GetFilters(fcinfo, 3, 4, model, &f);
 	q.user = -1;
@@ -355,7 +370,7 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 	int32		kk;
 	int			block;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitResultSet(fcinfo);
 	model = ModelLoad(name);
 	GetFilters(fcinfo, 2, 3, model, &f);
 	kk = Min(k, model->n_items);
@@ -400,7 +415,7 @@ recgan_similar_items(PG_FUNCTION_ARGS)
 	int32		kk;
 	float	   *scores;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitResultSet(fcinfo);
 	model = ModelLoad(name);
 	if (model->ops->similar == NULL)
 		ereport(ERROR,
@@ -486,7 +501,7 @@ recgan_explain(PG_FUNCTION_ARGS)
 	int32	   *top;
 	int32		got;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitResultSet(fcinfo);
 	model = ModelLoad(name);
 	if (!model->ops->additive && model->ops->similar == NULL)
 		ereport(ERROR,
