@@ -30,7 +30,7 @@ OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql
 
-REGRESS = basic train recommend serving chunks evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input
+REGRESS = basic train recommend serving chunks explain evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # Isolation tests (pg_isolation_regress; run by installcheck after REGRESS):

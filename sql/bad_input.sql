@@ -403,6 +403,22 @@ INSERT INTO bi_cases (q) VALUES
 ($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 1}')$$),
 ($$SELECT * FROM recgan_train('bi', 'bi_m', 'ease', '{"neighbors": 100000, "lambda": 1e-6}')$$),
 ($$SELECT * FROM recgan_train('bi_one_item', 'bi_m', 'ease', '{"neighbors": 5}')$$);
+-- recgan_explain (appended, so the case numbers above stay)
+INSERT INTO bi_cases (q) VALUES
+($$SELECT * FROM recgan_explain(1, 1, 'bi_ease')$$),
+($$SELECT * FROM recgan_explain(NULL, 1, 'bi_ease')$$),
+($$SELECT * FROM recgan_explain(1, NULL, 'bi_ease')$$),
+($$SELECT * FROM recgan_explain(1, 1, NULL)$$),
+($$SELECT * FROM recgan_explain(1, 1, 'bi_ease', NULL)$$),
+($$SELECT * FROM recgan_explain(1, 1, 'bi_ease', 0)$$),
+($$SELECT * FROM recgan_explain(1, 1, 'bi_ease', -1)$$),
+($$SELECT * FROM recgan_explain(1, 1, 'bi_ease', 2147483647)$$),
+($$SELECT * FROM recgan_explain(999, 1, 'bi_ease')$$),
+($$SELECT * FROM recgan_explain(-9223372036854775808, 1, 'bi_ease')$$),
+($$SELECT * FROM recgan_explain(1, 999, 'bi_ease')$$),
+($$SELECT * FROM recgan_explain(1, 1, 'bi_pop')$$),
+($$SELECT * FROM recgan_explain(1, 1, 'bi_cgan')$$),
+($$SELECT * FROM recgan_explain(1, 1, 'no_such_model')$$);
 
 \set ECHO all
 SELECT count(*) >= 80 AS at_least_80_cases FROM bi_cases;

@@ -14,9 +14,10 @@ SELECT count(*) AS models FROM recgan_models;
 
 -- It is registered for pg_dump.
 SELECT c.relname
-FROM pg_extension e, unnest(e.extconfig) AS cfg(oid)
+FROM pg_extension e, unnest(e.extconfig) WITH ORDINALITY AS cfg(oid, n)
 JOIN pg_class c ON c.oid = cfg.oid
-WHERE e.extname = 'recgan';
+WHERE e.extname = 'recgan'
+ORDER BY cfg.n;
 
 -- owner defaults to the current user; model is required.
 INSERT INTO recgan_models (name, algorithm, model) VALUES ('m1', 'popularity', '\x00');

@@ -49,6 +49,22 @@ ALTER TABLE recgan_model_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
 SELECT pg_catalog.pg_extension_config_dump('recgan_model_chunks', '');
 
+-- Every write to recgan_models sends an invalidation message, so that serving
+-- backends skip their catalog probe while nothing changed (src/cache_inval.c).
+-- ENABLE ALWAYS: it fires under session_replication_role = replica too.
+CREATE FUNCTION recgan_models_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'recgan_models_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION recgan_models_changed() IS
+	'statement trigger on recgan_models: tells serving backends that stored models changed';
+
+CREATE TRIGGER recgan_models_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON recgan_models
+	FOR EACH STATEMENT EXECUTE FUNCTION recgan_models_changed();
+ALTER TABLE recgan_models ENABLE ALWAYS TRIGGER recgan_models_changed;
+
 CREATE FUNCTION recgan_version()
 RETURNS pg_catalog.text
 AS 'MODULE_PATHNAME', 'recgan_version'
@@ -133,6 +149,18 @@ LANGUAGE C STABLE PARALLEL SAFE;
 
 COMMENT ON FUNCTION recgan_similar_items(pg_catalog.int8, pg_catalog.int4, pg_catalog.text) IS
 	'the k items most similar to an item (EASE weights, ItemKNN cosine, ...); an error for models without item representations';
+
+CREATE FUNCTION recgan_explain(
+	user_id	pg_catalog.int8,
+	item_id	pg_catalog.int8,
+	model	pg_catalog.text DEFAULT 'default',
+	k		pg_catalog.int4 DEFAULT 10)
+RETURNS TABLE (history_item_id pg_catalog.int8, contribution pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_explain'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4) IS
+	'the k items of a known user''s training history that contributed most to an item''s score: exact parts of the score for ease, itemknn and gfcf (they sum to it), similarity to the item for factor and neural models';
 
 CREATE FUNCTION recgan_cache_stats()
 RETURNS pg_catalog.jsonb

@@ -58,6 +58,52 @@ SELECT count(*) FROM recgan_train('sv', 'sv_knn', 'itemknn', '{"neighbors": 3}')
 SELECT count(*) AS three_neighbors FROM recgan_similar_items(5, 3, 'sv_knn');
 ROLLBACK;
 SELECT count(*) AS one_neighbor_again FROM recgan_similar_items(5, 3, 'sv_knn');
+-- The fast path: while recgan_models is unchanged, a cached model is served
+-- without a catalog probe (autovacuum off for the table: an ANALYZE of it
+-- would send an invalidation and cost one probe).
+ALTER TABLE recgan_models SET (autovacuum_enabled = false);
+SELECT count(*) FROM recgan_recommend(1, 3, 'sv_ease');
+SELECT (recgan_cache_stats()->>'probes')::int AS probes_before \gset
+SELECT count(*) FROM recgan_recommend(2, 3, 'sv_ease');
+SELECT count(*) FROM recgan_similar_items(1, 3, 'sv_ease');
+SELECT (recgan_cache_stats()->>'probes')::int - :probes_before AS new_probes;
+-- any write to recgan_models is seen by the next statement, also by hand
+-- (the scores of an EASE and an ItemKNN model differ) ...
+SELECT (SELECT array_agg(score ORDER BY rank) FROM recgan_recommend(1, 3, 'sv_ease')) =
+	   (SELECT array_agg(score ORDER BY rank) FROM recgan_recommend(1, 3, 'sv_knn')) AS same_before;
+UPDATE recgan_models SET model = (SELECT model FROM recgan_models WHERE name = 'sv_knn')
+WHERE name = 'sv_ease';
+SELECT (SELECT array_agg(score ORDER BY rank) FROM recgan_recommend(1, 3, 'sv_ease')) =
+	   (SELECT array_agg(score ORDER BY rank) FROM recgan_recommend(1, 3, 'sv_knn')) AS serves_the_update;
+SELECT count(*) FROM recgan_train('sv', 'sv_ease', 'ease', '{"lambda": 1}');
+SELECT item_id, rank, round(score::numeric, 3) AS score FROM recgan_recommend(1, 3, 'sv_ease');
+-- ... and under session_replication_role = replica (the trigger is ALWAYS)
+SELECT count(*) FROM recgan_train('sv', 'sv_tmp', 'popularity');
+SELECT count(*) FROM recgan_recommend(1, 3, 'sv_tmp');
+SET session_replication_role = replica;
+DELETE FROM recgan_models WHERE name = 'sv_tmp';
+RESET session_replication_role;
+SELECT * FROM recgan_recommend(1, 3, 'sv_tmp');
+-- own uncommitted writes are served inside the transaction, a rolled back
+-- savepoint's are not
+BEGIN;
+SELECT array_agg(round(score::numeric, 3) ORDER BY rank) AS knn FROM recgan_recommend(1, 3, 'sv_knn');
+SAVEPOINT s;
+SELECT count(*) FROM recgan_train('sv', 'sv_knn', 'popularity');
+SELECT array_agg(round(score::numeric, 3) ORDER BY rank) AS popularity FROM recgan_recommend(1, 3, 'sv_knn');
+ROLLBACK TO SAVEPOINT s;
+SELECT array_agg(round(score::numeric, 3) ORDER BY rank) AS knn_again FROM recgan_recommend(1, 3, 'sv_knn');
+SELECT count(*) FROM recgan_train('sv', 'sv_knn', 'popularity');
+SELECT array_agg(round(score::numeric, 3) ORDER BY rank) AS popularity FROM recgan_recommend(1, 3, 'sv_knn');
+ROLLBACK;
+SELECT array_agg(round(score::numeric, 3) ORDER BY rank) AS knn_after_rollback FROM recgan_recommend(1, 3, 'sv_knn');
+-- a transaction that changed recgan_models cannot be prepared (other
+-- backends would not learn of its commit in time)
+BEGIN;
+SELECT recgan_drop_model('sv_pop');
+PREPARE TRANSACTION 'regress_recgan_models';
+SELECT count(*) AS still_there FROM recgan_recommend(1, 3, 'sv_pop');
+ALTER TABLE recgan_models RESET (autovacuum_enabled);
 -- with the cache disabled every call decodes, with the same answers
 SET recgan.cache_mb = 0;
 SELECT item_id, rank FROM recgan_recommend(1, 3, 'sv_ease');
@@ -84,6 +130,20 @@ SET ROLE regress_recgan_reader;
 SELECT * FROM recgan_recommend(1, 3, 'sv_ease');
 SELECT count(*) AS visible FROM recgan_recommend(1, 3, 'sv_knn');
 RESET ROLE;
+-- the owner's cached (fast path) entry is not served to the reader, whether
+-- the reader comes in by SET ROLE or by a SECURITY DEFINER function
+SELECT count(*) AS owner_served FROM recgan_recommend(1, 3, 'sv_ease');
+SELECT count(*) AS owner_served_again FROM recgan_recommend(1, 3, 'sv_ease');
+CREATE FUNCTION regress_reader_recommend(m text) RETURNS bigint LANGUAGE sql SECURITY DEFINER
+	AS $$ SELECT count(*) FROM public.recgan_recommend(1, 3, m) $$;
+ALTER FUNCTION regress_reader_recommend(text) OWNER TO regress_recgan_reader;
+SELECT regress_reader_recommend('sv_ease');
+SELECT regress_reader_recommend('sv_knn') AS reader_sees_knn;
+SELECT count(*) AS owner_served_after FROM recgan_recommend(1, 3, 'sv_ease');
+SET ROLE regress_recgan_reader;
+SELECT * FROM recgan_recommend(1, 3, 'sv_ease');
+RESET ROLE;
+DROP FUNCTION regress_reader_recommend(text);
 DROP POLICY regress_hide_ease ON recgan_models;
 ALTER TABLE recgan_models DISABLE ROW LEVEL SECURITY;
 REVOKE SELECT ON recgan_models FROM regress_recgan_reader;

@@ -13,6 +13,16 @@
  * applies it goes through SPI instead, so policies are honoured.  Nothing is
  * written, so this works on a hot standby.
  *
+ * The serving fast path skips even that probe: when the caller may read
+ * recgan_models directly (SELECT privilege, no row-level security: checked
+ * on every call, so SET ROLE and SECURITY DEFINER are honoured) and
+ * CacheCatalogStable says no write to recgan_models can have become visible
+ * since an entry was last confirmed by a probe in the same generation
+ * (cache_inval.c: invalidation messages, a shared count of committing
+ * writers, the snapshot's xmin), the entry is served as confirmed.  Under
+ * row-level security every call probes through SPI, as policies may depend
+ * on anything (settings, functions).
+ *
  * Each entry also memoizes, per known user, the top RECGAN_MEMO_K items of
  * the unfiltered recommendation (history excluded) once it has been
  * computed, so repeated requests for a user cost a copy of at most k rows.
@@ -67,6 +77,7 @@ typedef struct CacheEntry
 	Model	   *model;
 	Size		bytes;
 	UserTop    *memo;			/* (U) memoized top lists, allocated on first use */
+	uint64		confirmed;		/* generation of its last stable probe, 0 if none */
 } CacheEntry;
 
 static MemoryContext cache_cxt = NULL;
@@ -75,6 +86,7 @@ static Size cache_bytes = 0;
 static uint64 cache_hits = 0;
 static uint64 cache_misses = 0;
 static uint64 memo_hits = 0;
+static uint64 probes = 0;		/* catalog lookups (hits, misses and errors) */
 
 /* Drop one entry and its memory. */
 static void
@@ -200,14 +212,21 @@ LookupSpi(const char *name, RowVersion *rv, bool want_bytes)
 	SPI_finish();
 }
 
-/* Look a model row up by the fastest path the caller's rights allow. */
+/* Whether the caller may probe recgan_models directly (no policy applies). */
+static bool
+LookupDirectAllowed(void)
+{
+	return pg_class_aclcheck(models_relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		check_enable_rls(models_relid, InvalidOid, true) != RLS_ENABLED;
+}
+
+/* Look a model row up, directly or through SPI; UNDEFINED_OBJECT if none. */
 static void
-LookupRow(const char *name, RowVersion *rv, bool want_bytes)
+LookupRow(const char *name, RowVersion *rv, bool want_bytes, bool direct)
 {
 	memset(rv, 0, sizeof(*rv));
-	CatalogResolve();
-	if (pg_class_aclcheck(models_relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-		check_enable_rls(models_relid, InvalidOid, true) != RLS_ENABLED)
+	probes++;
+	if (direct)
 		LookupDirect(name, rv, want_bytes);
 	else
 		LookupSpi(name, rv, want_bytes);
@@ -218,49 +237,35 @@ LookupRow(const char *name, RowVersion *rv, bool want_bytes)
 				 errhint("Train it with recgan_train(source, model => '%s').", name)));
 }
 
-/*
- * Return the decoded model of this name, from the cache when the catalog row
- * is unchanged.  The model is owned by the cache: callers must not modify or
- * free it, and must not keep it past the current call.
- */
-Model *
-ModelLoad(const char *name)
+/* The cache entry of this model name, or NULL. */
+static CacheEntry *
+CacheFind(const char *name)
 {
-	RowVersion	rv;
 	dlist_iter	it;
-	Model	   *model;
-	MemoryContext cxt;
-	Size		bytes;
-	CacheEntry *e;
 
-	if (cache_cxt == NULL)
-		cache_cxt = AllocSetContextCreate(TopMemoryContext, "recgan model cache",
-										  ALLOCSET_DEFAULT_SIZES);
-	LookupRow(name, &rv, false);
 	dlist_foreach(it, &cache_lru)
 	{
-		e = dlist_container(CacheEntry, lru, it.cur);
-		if (strcmp(e->name, name) != 0)
-			continue;
-		if (e->xmin == rv.xmin && ItemPointerEquals(&e->tid, &rv.tid))
-		{
-			dlist_move_head(&cache_lru, &e->lru);
-			cache_hits++;
-			return e->model;
-		}
-		CacheEvict(e);			/* another version of the row */
-		break;
-	}
+		CacheEntry *e = dlist_container(CacheEntry, lru, it.cur);
 
-	/* miss: fetch the bytes (same snapshot, same row) and decode */
-	cache_misses++;
-	LookupRow(name, &rv, true);
-	cxt = AllocSetContextCreate(cache_cxt, "recgan cached model", ALLOCSET_DEFAULT_SIZES);
+		if (strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Decode a model row's bytes (and its chunks) into a new context under the cache's. */
+static Model *
+CacheDecode(const char *name, bytea *raw, MemoryContext *cxt_out)
+{
+	MemoryContext cxt = AllocSetContextCreate(cache_cxt, "recgan cached model",
+											  ALLOCSET_DEFAULT_SIZES);
+	Model	   *model;
+
 	PG_TRY();
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		model = ModelDecodeStored(name, rv.raw);
+		model = ModelDecodeStored(name, raw);
 		if (model->ops->prepare)
 			model->ops->prepare(model);
 		MemoryContextSwitchTo(old);
@@ -271,6 +276,57 @@ ModelLoad(const char *name)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	*cxt_out = cxt;
+	return model;
+}
+
+/*
+ * Return the decoded model of this name: from the cache without a catalog
+ * probe when nothing can have changed (file comment), from the cache after
+ * a probe when the row is unchanged, else decoded anew.  The model is owned
+ * by the cache: callers must not modify or free it, and must not keep it
+ * past the current call.
+ */
+Model *
+ModelLoad(const char *name)
+{
+	RowVersion	rv;
+	Model	   *model;
+	MemoryContext cxt;
+	Size		bytes;
+	CacheEntry *e;
+	bool		direct;
+	uint64		gen = 0;
+	bool		stable;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "recgan model cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	CatalogResolve();
+	direct = LookupDirectAllowed();
+	stable = direct && CacheCatalogStable(models_relid, &gen);
+	e = CacheFind(name);
+	if (e != NULL && stable && e->confirmed == gen)
+	{
+		dlist_move_head(&cache_lru, &e->lru);
+		cache_hits++;
+		return e->model;
+	}
+	LookupRow(name, &rv, false, direct);
+	if (e != NULL && e->xmin == rv.xmin && ItemPointerEquals(&e->tid, &rv.tid))
+	{
+		dlist_move_head(&cache_lru, &e->lru);
+		e->confirmed = stable ? gen : 0;
+		cache_hits++;
+		return e->model;
+	}
+	if (e != NULL)
+		CacheEvict(e);			/* another version of the row */
+
+	/* miss: fetch the bytes (same snapshot, same row) and decode */
+	cache_misses++;
+	LookupRow(name, &rv, true, direct);
+	model = CacheDecode(name, rv.raw, &cxt);
 	pfree(rv.raw);
 
 	bytes = MemoryContextMemAllocated(cxt, true);
@@ -289,6 +345,7 @@ ModelLoad(const char *name)
 	e->model = model;
 	e->bytes = bytes;
 	e->memo = NULL;
+	e->confirmed = stable ? gen : 0;
 	dlist_push_head(&cache_lru, &e->lru);
 	cache_bytes += bytes;
 	return model;
@@ -363,8 +420,9 @@ recgan_cache_stats(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"hits\": " UINT64_FORMAT ", \"misses\": " UINT64_FORMAT
-					 ", \"memo_hits\": " UINT64_FORMAT ", \"bytes\": %zu, \"limit_bytes\": %zu, \"models\": [",
-					 cache_hits, cache_misses, memo_hits, cache_bytes,
+					 ", \"memo_hits\": " UINT64_FORMAT ", \"probes\": " UINT64_FORMAT
+					 ", \"bytes\": %zu, \"limit_bytes\": %zu, \"models\": [",
+					 cache_hits, cache_misses, memo_hits, probes, cache_bytes,
 					 (Size) recgan_cache_mb * 1024 * 1024);
 	dlist_foreach(it, &cache_lru)
 	{

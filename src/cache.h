@@ -1,7 +1,8 @@
 /*
  * cache.h
  *	  Decoded models kept per backend, keyed by row version, and the
- *	  per-user memo of recommendations (cache.c).
+ *	  per-user memo of recommendations (cache.c); when the catalog probe
+ *	  may be skipped (cache_inval.c).
  */
 #ifndef RECGAN_CACHE_H
 #define RECGAN_CACHE_H
@@ -13,6 +14,15 @@
  * UNDEFINED_OBJECT if there is none.  Owned by the cache: read only.
  */
 extern Model *ModelLoad(const char *name);
+
+/* Register the invalidation callbacks and shared counter (cache_inval.c). */
+extern void CacheInit(void);
+
+/*
+ * Whether the rows of recgan_models (relid) visible now are those seen by
+ * every other stable lookup of generation *gen (cache_inval.c).
+ */
+extern bool CacheCatalogStable(Oid relid, uint64 *gen);
 
 /* A known user's memoized recommendation: best first (cache.c). */
 typedef struct UserTop

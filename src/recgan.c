@@ -18,6 +18,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "cache.h"
 #include "engine_host.h"
 #include "guc.h"
 #include "util.h"
@@ -33,6 +34,7 @@ _PG_init(void)
 {
 	GucInit();
 	EngineHostInit();
+	CacheInit();
 	WorkerInit();
 }
 

@@ -782,4 +782,5 @@ const ModelOps ease_ops = {
 	.score = EaseScore,
 	.prepare = EasePrepare,
 	.similar = EaseSimilar,
+	.additive = true,
 };

@@ -504,4 +504,5 @@ const ModelOps gfcf_ops = {
 	.score = GfcfScore,
 	.prepare = GfcfPrepare,
 	.similar = GfcfSimilar,
+	.additive = true,
 };

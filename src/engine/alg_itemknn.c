@@ -184,4 +184,5 @@ const ModelOps itemknn_ops = {
 	.validate = KnnValidate,
 	.score = KnnScore,
 	.similar = KnnSimilar,
+	.additive = true,
 };

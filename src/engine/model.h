@@ -171,6 +171,15 @@ typedef struct ModelOps
 	 * when the model has no item representations.
 	 */
 	void		(*similar) (const Model *model, int32_t item, float *scores);
+
+	/*
+	 * True when score() is linear in the history and ignores the user index:
+	 * a history's scores are the sum over its items of the scores of the
+	 * one-item histories, so recgan_explain's contributions add up to the
+	 * score (up to float rounding).  False: recgan_explain ranks the
+	 * history by similar() to the explained item.
+	 */
+	bool		additive;
 } ModelOps;
 
 /* Hyperparameters a model of ops with these resolved options stores. */

@@ -5,13 +5,15 @@
 #                                        ../shared/data/ml-100k beside the clone)
 #
 # In a throwaway cluster: trains models on MovieLens 100K u1.base, then runs,
-# in one run, pgbench (2 clients, 2 threads, prepared statements, DURATION
-# seconds each, default 15) on:
+# in one run, pgbench (2 clients, 2 threads, DURATION seconds each, default
+# 15) with prepared statements (-M prepared) and with the simple protocol
+# (-M simple: every call parsed and planned) on:
 #   select1     SELECT 1
 #   <model>     SELECT * FROM recgan_recommend(:uid, 10, '<model>'), uid random in 1..943
 # for every served model (ease, and cfgan when that algorithm exists), and
-# reports TPS, the ratio to SELECT 1, and p50/p99 latency from pgbench's
-# per-transaction log (gaps between a client's completion stamps).  Also times recgan_recommend_all(10).
+# reports TPS, the ratio to SELECT 1 under the same protocol, and p50/p99
+# latency from pgbench's per-transaction log (gaps between a client's
+# completion stamps).  Also times recgan_recommend_all(10).
 # Prints a markdown table and writes it to test/bench/out/serving.md.
 
 set -u
@@ -28,9 +30,13 @@ recgan_create_db bench
 recgan_psql -q -v dir="$ML100K" -v file=u1.base -v ratings=u1_base -v with_items=off \
 	-f "$TMP_ROOT/src/data/load_ml100k.sql" >/dev/null
 
+# SERVING_MODELS=ease skips CFGAN, whose training takes most of the run on a
+# loaded machine.
 MODELS="ease"
 recgan_psql -q -c "SELECT count(*) FROM recgan_train('u1_base', 'ease', 'ease')" >/dev/null
-if recgan_psql -q -c "SELECT count(*) FROM recgan_train('u1_base', 'cfgan', 'cfgan')" >/dev/null 2>&1; then
+if [ "${SERVING_MODELS:-ease cfgan}" = ease ]; then
+	echo "(SERVING_MODELS=ease: serving ease only)"
+elif recgan_psql -q -c "SELECT count(*) FROM recgan_train('u1_base', 'cfgan', 'cfgan')" >/dev/null 2>&1; then
 	MODELS="$MODELS cfgan"
 else
 	echo "(no cfgan algorithm in this build: serving ease only)"
@@ -43,10 +49,11 @@ for m in $MODELS; do
 	as_pg sh -c "printf '%s\n' '\\set uid random(1, 943)' \"SELECT * FROM recgan_recommend(:uid, 10, '$m');\" > $bench_dir/$m.sql"
 done
 
-# Run one pgbench script; print "tps p50_ms p99_ms".
+# Run one pgbench script under protocol $2; print "tps p50_ms p99_ms".
 run_pgbench() {
-	local name=$1 out
-	out=$(cd "$bench_dir" && as_pg "$PGBIN/pgbench" -n -M prepared -c 2 -j 2 -T "$DURATION" \
+	local name=$1 mode=$2 out
+	rm -f "$bench_dir"/log_"$name".*
+	out=$(cd "$bench_dir" && as_pg "$PGBIN/pgbench" -n -M "$mode" -c 2 -j 2 -T "$DURATION" \
 		-l --log-prefix="$bench_dir/log_$name" -f "$bench_dir/$name.sql" bench 2>&1) ||
 		die "pgbench $name failed: $out"
 	local tps
@@ -62,14 +69,18 @@ run_pgbench() {
 			printf "%s %.3f %.3f\n", tps, p50 / 1000, p99 / 1000 }'
 }
 
-say "pgbench: 2 clients, ${DURATION}s per script"
-read -r base_tps base_p50 base_p99 < <(run_pgbench select1)
-rows="| SELECT 1 | $(printf '%.0f' "$base_tps") | 100 % | $base_p50 | $base_p99 |"
-for m in $MODELS; do
-	read -r tps p50 p99 < <(run_pgbench "$m")
-	ratio=$(awk -v a="$tps" -v b="$base_tps" 'BEGIN { printf "%.0f", 100 * a / b }')
-	rows="$rows
-| recgan_recommend(:uid, 10, '$m') | $(printf '%.0f' "$tps") | $ratio % | $p50 | $p99 |"
+say "pgbench: 2 clients, ${DURATION}s per script and protocol"
+rows=""
+for mode in prepared simple; do
+	read -r base_tps base_p50 base_p99 < <(run_pgbench select1 "$mode")
+	rows="$rows${rows:+
+}| $mode | SELECT 1 | $(printf '%.0f' "$base_tps") | 100 % | $base_p50 | $base_p99 |"
+	for m in $MODELS; do
+		read -r tps p50 p99 < <(run_pgbench "$m" "$mode")
+		ratio=$(awk -v a="$tps" -v b="$base_tps" 'BEGIN { printf "%.0f", 100 * a / b }')
+		rows="$rows
+| $mode | recgan_recommend(:uid, 10, '$m') | $(printf '%.0f' "$tps") | $ratio % | $p50 | $p99 |"
+	done
 done
 
 all_s=$(recgan_psql -Atq <<'SQL'
@@ -107,10 +118,10 @@ fi
 mkdir -p "$RECGAN_SRC/test/bench/out"
 out="$RECGAN_SRC/test/bench/out/serving.md"
 {
-	echo "pgbench, 2 clients / 2 threads, prepared, ${DURATION} s per script, one run; MovieLens 100K u1.base models."
+	echo "pgbench, 2 clients / 2 threads, ${DURATION} s per script and protocol, one run; MovieLens 100K u1.base models."
 	echo
-	echo "| script | TPS | vs SELECT 1 | p50 ms | p99 ms |"
-	echo "| --- | --- | --- | --- | --- |"
+	echo "| protocol | script | TPS | vs SELECT 1 | p50 ms | p99 ms |"
+	echo "| --- | --- | --- | --- | --- | --- |"
 	echo "$rows"
 	echo
 	echo "recgan_recommend_all(10, 'ease'), 943 users: ${all_s} s (model cached)."

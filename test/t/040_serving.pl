@@ -1,6 +1,7 @@
 # Serving: the per-backend model cache follows retrains made in other
-# sessions and ignores rolled-back ones; a streaming standby serves the same
-# recommendations as the primary, and the new model after a retrain.
+# sessions and ignores rolled-back ones, without probing the catalog while
+# nothing changed; a streaming standby serves the same recommendations as the
+# primary, also without probes, and the new model after a retrain.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -25,12 +26,30 @@ my $recs = q{SELECT string_agg(item_id::text, ',' ORDER BY rank)
 	FROM recgan_recommend(3, 10, 'm')};
 my $knn5 = $primary->safe_psql('postgres', $recs);
 
+# Whether a call of $recs in this session was served without a catalog probe
+# (the fast path); retried, since an autovacuum ANALYZE of recgan_models (an
+# invalidation) or, on a standby, a call made while a WAL record is being
+# replayed costs one probe.
+sub served_without_probe
+{
+	my ($session) = @_;
+	my $probes = q{SELECT recgan_cache_stats()->>'probes'};
+	for my $try (1 .. 5)
+	{
+		my $before = $session->query_safe($probes);
+		$session->query_safe($recs);
+		return 1 if $session->query_safe($probes) eq $before;
+	}
+	return 0;
+}
+
 # ---- cache invalidation across sessions
 my $a = $primary->background_psql('postgres');
 is($a->query_safe($recs), $knn5, 'session A serves the model (and caches it)');
 is($a->query_safe(q{SELECT (recgan_cache_stats()->>'misses')::int}), '1', 'one decode so far');
 is($a->query_safe($recs), $knn5, 'second call');
 is($a->query_safe(q{SELECT (recgan_cache_stats()->>'misses')::int}), '1', 'served from the cache');
+ok(served_without_probe($a), 'a cached model is served without a catalog probe');
 
 # a retrain in another session, not yet committed, is not seen; after rollback still not
 my $b = $primary->background_psql('postgres');
@@ -39,6 +58,7 @@ $b->query_safe(q{SELECT count(*) FROM recgan_train('r', 'm', 'popularity')});
 is($a->query_safe($recs), $knn5, 'uncommitted retrain in session B is not served');
 $b->query_safe('ROLLBACK');
 is($a->query_safe($recs), $knn5, 'rolled-back retrain is not served');
+ok(served_without_probe($a), 'nothing committed: still no probe');
 
 # a committed retrain is picked up by the next call in session A
 $b->query_safe(q{SELECT count(*) FROM recgan_train('r', 'm', 'ease', '{"lambda": 5}')});
@@ -67,6 +87,7 @@ is($standby->safe_psql('postgres',
 # keep one standby session open across the retrain, so its cache must notice
 my $s = $standby->background_psql('postgres');
 is($s->query_safe($recs), $ease, 'standby session caches the model');
+ok(served_without_probe($s), 'the standby serves a cached model without a catalog probe');
 $primary->safe_psql('postgres',
 	q{SELECT count(*) FROM recgan_train('r', 'm', 'itemknn', '{"neighbors": 5}')});
 $primary->wait_for_catchup($standby);

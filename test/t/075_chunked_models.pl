@@ -33,10 +33,10 @@ $primary->safe_psql('postgres', qq{
 	CREATE EXTENSION recgan;
 	CREATE TABLE r AS
 		SELECT 1 + (i % $users) AS user_id, i AS item_id, 5 AS rating
-		FROM generate_series(1, $items) i
+		FROM generate_series(1::bigint, $items) i
 		UNION
 		SELECT 1 + ((i % 10) + 10 * ((i * 7919) % ($users / 10))) % $users, i, 5
-		FROM generate_series(1, $items) i;
+		FROM generate_series(1::bigint, $items) i;
 });
 my $t0 = time;
 $primary->safe_psql('postgres', qq{
