@@ -190,6 +190,8 @@ TrialEpoch(void *arg, const EpochReport *r)
 static void
 NoEpoch(void *arg, const EpochReport *r)
 {
+	(void) arg;
+	(void) r;
 }
 
 /* State shared by the trials of one search. */
