@@ -128,8 +128,9 @@ FROM (VALUES
 	('itemknn', '{"tune": {"space": {"neighbors": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65]}}}'),
 	('ials', '{"tune": {"space": {"factors": [1,2,3,4,5,6,7,8,9,10], "alpha": [1,2,3,4,5,6,7,8,9,10], "lambda": [1,2,3,4,5,6,7,8,9,10], "cg_steps": [1,2,3,4,5,6,7,8,9,10], "epochs": [1,2,3,4,5,6,7,8,9,10], "init_std": [0.1, 0.2]}}}')
 	) AS t(a, o);
--- A background run checks the search when it is queued.
+-- A background run checks the search when it is queued, a schedule when it is made.
 SELECT pg_temp.sqlstate_of($$SELECT recgan_train_async('tr', 'bad', 'ease', '{"tune": {"trials": 0}}')$$) AS async;
+SELECT pg_temp.sqlstate_of($$SELECT recgan_schedule('bad', '1 hour', 'tr', 'ease', '{"tune": {"space": {"lamda": [1]}}}')$$) AS schedule;
 RESET client_min_messages;
 SELECT count(*) AS no_bad_model FROM recgan_models WHERE name = 'bad';
 
