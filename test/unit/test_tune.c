@@ -109,6 +109,35 @@ space1(TuneSpec *spec, int option, const double *values, int n)
 	spec->max_trials = MAX_TRIALS;
 }
 
+/* A search of one algorithm on a random matrix. */
+typedef struct Fixture
+{
+	Csr			csr;
+	Model		m;
+	double		opt[RECGAN_MAX_OPTIONS];	/* the options outside the grid */
+	double		best[RECGAN_MAX_OPTIONS];	/* the winner's */
+	TuneSpec	spec;
+	bool		stopped;
+	RgError		err;
+} Fixture;
+
+/* Set up fx for algorithm name on a random matrix drawn from seed. */
+static void
+fixture(Fixture *fx, const char *name, uint64_t seed)
+{
+	random_csr(&fx->csr, seed);
+	template(&fx->m, name, &fx->csr, fx->opt);
+}
+
+/* Run fx's search, its trials into seen. */
+static RgStatus
+search(Fixture *fx, Seen *seen)
+{
+	TrainInput	in = {&fx->csr, fx->opt, 42};
+
+	return tune_run(&in, &fx->m, &fx->spec, SeeTrial, seen, fx->best, &fx->stopped, &fx->err);
+}
+
 /* The validation NDCG of dense EASE trained from scratch on the tuner's holdout. */
 static double
 ease_from_scratch(const Csr *csr, double lambda)
@@ -141,26 +170,17 @@ static void
 test_ease_gram_shortcut(void)
 {
 	static const double lambdas[] = {0.5, 5, 50, 500};
-	Csr			csr;
-	Model		m;
-	double		opt[RECGAN_MAX_OPTIONS],
-				best[RECGAN_MAX_OPTIONS];
-	TuneSpec	spec;
-	TrainInput	in;
+	Fixture		fx;
 	Seen		seen = {0};
-	bool		stopped;
-	RgError		err;
 	double		top = -1;
 
-	random_csr(&csr, 3);
-	template(&m, "ease", &csr, opt);
-	space1(&spec, 0, lambdas, 4);
-	in = (TrainInput) {&csr, opt, 42};
-	CHECK(tune_run(&in, &m, &spec, SeeTrial, &seen, best, &stopped, &err) == RG_OK, "tune runs");
-	CHECK(seen.n == 4 && !stopped, "every lambda tried (%d)", seen.n);
+	fixture(&fx, "ease", 3);
+	space1(&fx.spec, 0, lambdas, 4);
+	CHECK(search(&fx, &seen) == RG_OK, "tune runs");
+	CHECK(seen.n == 4 && !fx.stopped, "every lambda tried (%d)", seen.n);
 	for (int t = 0; t < seen.n; t++)
 	{
-		double		scratch = ease_from_scratch(&csr, seen.value[t]);
+		double		scratch = ease_from_scratch(&fx.csr, seen.value[t]);
 
 		CHECK(seen.validation[t] == scratch, "lambda %g: shortcut %.17g, from scratch %.17g",
 			  seen.value[t], seen.validation[t], scratch);
@@ -169,11 +189,11 @@ test_ease_gram_shortcut(void)
 	for (int t = 0; t < seen.n; t++)
 		if (seen.validation[t] == top)
 		{
-			CHECK(best[0] == seen.value[t], "best lambda %g is the first of the top value (%g)",
-				  best[0], seen.value[t]);
+			CHECK(fx.best[0] == seen.value[t], "best lambda %g is the first of the top value (%g)",
+				  fx.best[0], seen.value[t]);
 			break;
 		}
-	CHECK(best[1] == 0, "neighbors untouched");
+	CHECK(fx.best[1] == 0, "neighbors untouched");
 }
 
 /* Same seed, same trials; a trial budget samples distinct grid points. */
@@ -181,24 +201,15 @@ static void
 test_reproducible_sample(void)
 {
 	static const double values[] = {5, 10, 20, 40, 80, 160};
-	Csr			csr;
-	Model		m;
-	double		opt[RECGAN_MAX_OPTIONS],
-				best[RECGAN_MAX_OPTIONS];
-	TuneSpec	spec;
-	TrainInput	in;
+	Fixture		fx;
 	Seen		a = {0},
 				b = {0};
-	bool		stopped;
-	RgError		err;
 
-	random_csr(&csr, 4);
-	template(&m, "itemknn", &csr, opt);
-	space1(&spec, 0, values, 6);
-	spec.max_trials = 3;
-	in = (TrainInput) {&csr, opt, 42};
-	CHECK(tune_run(&in, &m, &spec, SeeTrial, &a, best, &stopped, &err) == RG_OK, "first run");
-	CHECK(tune_run(&in, &m, &spec, SeeTrial, &b, best, &stopped, &err) == RG_OK, "second run");
+	fixture(&fx, "itemknn", 4);
+	space1(&fx.spec, 0, values, 6);
+	fx.spec.max_trials = 3;
+	CHECK(search(&fx, &a) == RG_OK, "first run");
+	CHECK(search(&fx, &b) == RG_OK, "second run");
 	CHECK(a.n == 3 && b.n == 3, "3 trials of 6 (%d, %d)", a.n, b.n);
 	for (int t = 0; t < 3; t++)
 		CHECK(a.value[t] == b.value[t] && a.validation[t] == b.validation[t],
@@ -206,11 +217,11 @@ test_reproducible_sample(void)
 	CHECK(a.value[0] != a.value[1] && a.value[0] != a.value[2] && a.value[1] != a.value[2],
 		  "distinct grid points");
 
-	spec.max_trials = MAX_TRIALS;
-	spec.max_seconds = 1e-9;
+	fx.spec.max_trials = MAX_TRIALS;
+	fx.spec.max_seconds = 1e-9;
 	memset(&a, 0, sizeof(a));
-	CHECK(tune_run(&in, &m, &spec, SeeTrial, &a, best, &stopped, &err) == RG_OK, "timed run");
-	CHECK(a.n == 1 && stopped, "a time budget stops after the first trial (%d)", a.n);
+	CHECK(search(&fx, &a) == RG_OK, "timed run");
+	CHECK(a.n == 1 && fx.stopped, "a time budget stops after the first trial (%d)", a.n);
 }
 
 /* An iterative model: best epochs recorded, refit as given. */
@@ -218,38 +229,29 @@ static void
 test_iterative(void)
 {
 	static const double lambdas[] = {0.1, 10};
-	Csr			csr;
-	Model		m;
-	double		opt[RECGAN_MAX_OPTIONS],
-				best[RECGAN_MAX_OPTIONS];
-	TuneSpec	spec;
-	TrainInput	in;
+	Fixture		fx;
 	Seen		seen = {.option = 2};
-	bool		stopped;
-	RgError		err;
 	int			refit = -1,
 				epochs = -1;
 
-	random_csr(&csr, 5);
-	template(&m, "ials", &csr, opt);
-	for (int i = 0; i < m.ops->n_options; i++)
+	fixture(&fx, "ials", 5);
+	for (int i = 0; i < fx.m.ops->n_options; i++)
 	{
-		if (strcmp(m.ops->options[i].key, "refit") == 0)
+		if (strcmp(fx.m.ops->options[i].key, "refit") == 0)
 			refit = i;
-		if (strcmp(m.ops->options[i].key, "epochs") == 0)
+		if (strcmp(fx.m.ops->options[i].key, "epochs") == 0)
 			epochs = i;
 	}
-	opt[0] = 4;					/* factors */
-	opt[epochs] = 5;
-	space1(&spec, 2, lambdas, 2);	/* lambda */
-	in = (TrainInput) {&csr, opt, 42};
-	CHECK(tune_run(&in, &m, &spec, SeeTrial, &seen, best, &stopped, &err) == RG_OK, "ials tunes");
+	fx.opt[0] = 4;				/* factors */
+	fx.opt[epochs] = 5;
+	space1(&fx.spec, 2, lambdas, 2);	/* lambda */
+	CHECK(search(&fx, &seen) == RG_OK, "ials tunes");
 	CHECK(seen.n == 2, "two trials");
 	for (int t = 0; t < seen.n; t++)
 		CHECK(seen.best_epoch[t] >= 1 && seen.best_epoch[t] <= 5 && isfinite(seen.validation[t]),
 			  "trial %d: best epoch %d, validation %g", t + 1, seen.best_epoch[t], seen.validation[t]);
-	CHECK(best[refit] == 1 && opt[refit] == 1, "refit left on");
-	CHECK(best[2] == 0.1 || best[2] == 10, "best lambda from the space");
+	CHECK(fx.best[refit] == 1 && fx.opt[refit] == 1, "refit left on");
+	CHECK(fx.best[2] == 0.1 || fx.best[2] == 10, "best lambda from the space");
 }
 
 int
