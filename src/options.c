@@ -75,8 +75,8 @@ JsonbNumericToDouble(JsonbValue *v, const char *key)
 }
 
 /* Parse one option value according to its spec. */
-static double
-ParseOptionValue(const OptionSpec *spec, JsonbValue *v)
+double
+ModelParseOptionValue(const OptionSpec *spec, JsonbValue *v)
 {
 	double		d;
 
@@ -168,9 +168,11 @@ ModelParseOptions(const ModelOps *ops, Jsonb *options, double *values, uint64 *s
 		{
 			static const OptionSpec seed_spec = {"seed", OPT_INT, 0, 0, 9007199254740991.0, NULL, NULL};
 
-			*seed = (uint64) ParseOptionValue(&seed_spec, &v);
+			*seed = (uint64) ModelParseOptionValue(&seed_spec, &v);
 			continue;
 		}
+		if (strcmp(key, "tune") == 0)
+			continue;			/* the search: TuneParse (tune.c) */
 		for (i = 0; i < ops->n_options; i++)
 			if (strcmp(ops->options[i].key, key) == 0)
 				break;
@@ -179,7 +181,35 @@ ModelParseOptions(const ModelOps *ops, Jsonb *options, double *values, uint64 *s
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\" for algorithm \"%s\"", key, ops->name),
 					 errhint("Valid options: %s.", OptionNames(ops))));
-		values[i] = ParseOptionValue(&ops->options[i], &v);
+		values[i] = ModelParseOptionValue(&ops->options[i], &v);
+	}
+}
+
+/* Append value of option spec as a JSON value. */
+void
+ModelAppendOptionValue(StringInfo buf, const OptionSpec *spec, double value)
+{
+	switch (spec->type)
+	{
+		case OPT_BOOL:
+			appendStringInfoString(buf, value != 0 ? "true" : "false");
+			break;
+		case OPT_ENUM:
+			{
+				char	   *choices = pstrdup(spec->choices);
+				char	   *tok = strtok(choices, "|");
+
+				for (int pos = 0; tok && pos < (int) value; pos++)
+					tok = strtok(NULL, "|");
+				escape_json(buf, tok ? tok : "");
+			}
+			break;
+		case OPT_INT:
+			appendStringInfo(buf, "%.0f", value);
+			break;
+		case OPT_REAL:
+			appendStringInfo(buf, "%.17g", value);
+			break;
 	}
 }
 
@@ -198,28 +228,7 @@ ModelOptionsToJsonb(const ModelOps *ops, const double *values, uint64 seed)
 		appendStringInfo(&buf, "%s", i ? ", " : "");
 		escape_json(&buf, spec->key);
 		appendStringInfoString(&buf, ": ");
-		switch (spec->type)
-		{
-			case OPT_BOOL:
-				appendStringInfoString(&buf, values[i] != 0 ? "true" : "false");
-				break;
-			case OPT_ENUM:
-				{
-					char	   *choices = pstrdup(spec->choices);
-					char	   *tok = strtok(choices, "|");
-
-					for (int pos = 0; tok && pos < (int) values[i]; pos++)
-						tok = strtok(NULL, "|");
-					escape_json(&buf, tok ? tok : "");
-				}
-				break;
-			case OPT_INT:
-				appendStringInfo(&buf, "%.0f", values[i]);
-				break;
-			case OPT_REAL:
-				appendStringInfo(&buf, "%.17g", values[i]);
-				break;
-		}
+		ModelAppendOptionValue(&buf, spec, values[i]);
 	}
 	appendStringInfo(&buf, "%s\"seed\": " UINT64_FORMAT "}", ops->n_options ? ", " : "", seed);
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));

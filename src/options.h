@@ -9,6 +9,7 @@
 #ifndef RECGAN_OPTIONS_H
 #define RECGAN_OPTIONS_H
 
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #include "registry.h"
@@ -18,10 +19,17 @@ extern const ModelOps *ModelOpsByName(const char *name);
 
 /*
  * Resolve user options against an algorithm's spec; ereport on bad input.
- * Every algorithm also accepts "seed" (default RECGAN_DEFAULT_SEED).
+ * Every algorithm also accepts "seed" (default RECGAN_DEFAULT_SEED) and
+ * "tune" (skipped here: TuneParse in tune.h reads it).
  */
 extern void ModelParseOptions(const ModelOps *ops, Jsonb *options,
 							  double *values, uint64 *seed);
+
+/* One option value of spec from jsonb; ereport when of the wrong type or range. */
+extern double ModelParseOptionValue(const OptionSpec *spec, JsonbValue *v);
+
+/* Append an option value as JSON (a number, boolean or the enum's name). */
+extern void ModelAppendOptionValue(StringInfo buf, const OptionSpec *spec, double value);
 
 /* The resolved options (defaults included, seed last) as jsonb. */
 extern Jsonb *ModelOptionsToJsonb(const ModelOps *ops, const double *values,

@@ -24,6 +24,7 @@
 #include "dataset.h"
 #include "engine_host.h"
 #include "options.h"
+#include "tuning.h"
 #include "util.h"
 #include "train.h"
 
@@ -120,16 +121,21 @@ StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, Jsonb *opti
 	SPI_finish();
 }
 
-/* Training statistics stored in the metrics column (+ the best validation epoch). */
+/*
+ * Training statistics stored in the metrics column (+ the best validation
+ * epoch, + the search's trial record when tuned).
+ */
 static Jsonb *
-TrainStats(const Dataset *ds, const TrainOutput *out)
+TrainStats(const Dataset *ds, const TrainOutput *out, const char *tune_record)
 {
 	char	   *json = psprintf("{\"rows\": " INT64_FORMAT ", \"positives\": " INT64_FORMAT
-								", \"null_ids_skipped\": " INT64_FORMAT "%s}",
+								", \"null_ids_skipped\": " INT64_FORMAT "%s%s%s}",
 								ds->n_rows, CsrNnz(&ds->pos), ds->n_null_ids,
 								isnan(out->best_validation) ? "" :
 								psprintf(", \"best_epoch\": %d, \"validation\": %.6f",
-										 out->best_epoch, out->best_validation));
+										 out->best_epoch, out->best_validation),
+								tune_record ? ", \"tune\": " : "",
+								tune_record ? tune_record : "");
 
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
@@ -196,6 +202,10 @@ recgan_train(PG_FUNCTION_ARGS)
 	TrainOutput out;
 	bytea	   *bytes;
 	Jsonb	   *resolved;
+	TuneSpec	tune;
+	bool		tuning;
+	char	   *tune_record = NULL;
+	double		tune_seconds = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (name[0] == '\0')
@@ -206,6 +216,7 @@ recgan_train(PG_FUNCTION_ARGS)
 	if (ops->n_options > RECGAN_MAX_OPTIONS)
 		elog(ERROR, "algorithm %s has too many options. Please report a bug.", ops->name);
 	ModelParseOptions(ops, options, opt, &seed);
+	tuning = TuneParse(ops, options, opt, &tune);
 
 	SourceSpec(fcinfo, source, &spec);
 
@@ -224,11 +235,23 @@ recgan_train(PG_FUNCTION_ARGS)
 	out.best_validation = NAN;
 	out.best_epoch = 0;
 	RecganThreadsSetup();
+	if (tuning)
+	{
+		double		t0 = rg_now();
+		double		best[RECGAN_MAX_OPTIONS];
+
+		/* the search; then the stored model is trained with its winner */
+		tune_record = TuneRun(&in, model, &tune, best);
+		tune_seconds = rg_now() - t0;
+		memcpy(opt, best, sizeof(double) * ops->n_options);
+		model = NewModel(ops, ds, opt, seed, spec.threshold);
+	}
 	ENGINE_CALL(ops->train(&in, model, EmitEpoch, &out, &engine_err));
 
 	bytes = ModelEncodeStored(model, name);
 	resolved = ModelOptionsToJsonb(ops, opt, seed);
-	StoreModel(name, ops, ds, resolved, out.total_seconds, TrainStats(ds, &out), bytes);
+	StoreModel(name, ops, ds, resolved, tune_seconds + out.total_seconds,
+			   TrainStats(ds, &out, tune_record), bytes);
 
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);

@@ -24,6 +24,7 @@
 
 #include "guc.h"
 #include "options.h"
+#include "tuning.h"
 #include "util.h"
 #include "worker_int.h"
 
@@ -165,8 +166,10 @@ WorkerJobEpochs(const JobSpec *job)
 															 CStringGetDatum(job->options)));
 	double	   *opt = palloc0(sizeof(double) * (ops->n_options + 1));
 	uint64		seed;
+	TuneSpec	tune;
 
 	ModelParseOptions(ops, options, opt, &seed);
+	(void) TuneParse(ops, options, opt, &tune);	/* a bad search fails here, at queue time */
 	for (int i = 0; i < ops->n_options; i++)
 		if (strcmp(ops->options[i].key, "epochs") == 0)
 			return (int) opt[i];

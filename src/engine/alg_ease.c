@@ -53,6 +53,7 @@
 #include "nn.h"
 #include "parallel.h"
 #include "topk.h"
+#include "tune.h"
 
 #define EASE_BLOCK 256
 
@@ -155,21 +156,17 @@ GramMatrix(const Csr *x, int n, double lambda, double **out, RgError *err)
 	return RG_OK;
 }
 
-/* Fit dense B in closed form. */
-static RgStatus
-DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
+/*
+ * B (n x n, float32, row-major) into *b from g = X^T X + lambda I, which is
+ * consumed (factored in place and freed).  The tuner (tune.c) calls it for
+ * many lambdas with one X^T X (ease_gram).
+ */
+RgStatus
+ease_dense_solve(double *g, int n, float **b_out, RgError *err)
 {
-	int			n = model->n_items;
-	double	   *g;				/* (I, I) Gram, then its Cholesky factor */
 	double	   *p;				/* (I, I) inverse */
-	float	   *b;				/* (I, I) weights */
-	double		start = rg_now();
-	EpochReport r = {1, NAN, NAN, NAN, 0};
+	float	   *b;
 
-	/* dense in items squared: beyond the limit, point at the sparse model */
-	if (rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease") != RG_OK)
-		return rg_hint(err, "Set the \"neighbors\" option of ease for a sparse model, train algorithm gfcf, or raise recgan.max_train_memory.");
-	RG_TRY(GramMatrix(in->pos, n, model->hyper[OPT_LAMBDA], &g, err));
 	RG_TRY(CholeskyBlocked(g, n, err));
 	p = rg_alloc_array(double, (size_t) n * n);
 	RG_TRY(InverseFromCholesky(g, p, n, err));
@@ -185,6 +182,32 @@ DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, 
 				(float) (-p[(size_t) i * n + j] / p[(size_t) j * n + j]);
 	}
 	rg_free(p);
+	*b_out = b;
+	return RG_OK;
+}
+
+/* X^T X (n x n, float64, no regularisation) of the positives x into *out. */
+RgStatus
+ease_gram(const Csr *x, int n, double **out, RgError *err)
+{
+	return GramMatrix(x, n, 0.0, out, err);
+}
+
+/* Fit dense B in closed form. */
+static RgStatus
+DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
+{
+	int			n = model->n_items;
+	double	   *g;				/* (I, I) Gram + lambda I */
+	float	   *b;				/* (I, I) weights */
+	double		start = rg_now();
+	EpochReport r = {1, NAN, NAN, NAN, 0};
+
+	/* dense in items squared: beyond the limit, point at the sparse model */
+	if (rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease") != RG_OK)
+		return rg_hint(err, "Set the \"neighbors\" option of ease for a sparse model, train algorithm gfcf, or raise recgan.max_train_memory.");
+	RG_TRY(GramMatrix(in->pos, n, model->hyper[OPT_LAMBDA], &g, err));
+	RG_TRY(ease_dense_solve(g, n, &b, err));
 
 	model->n_tensors = 1;
 	model->tensors[0].len = (int64_t) n * n;

@@ -70,10 +70,7 @@ struct TrainLoop
 	RgError    *err;			/* where a failure is described */
 
 	Csr			full;			/* (U x I) all training positives */
-	Csr			fit;			/* (U x I) full minus validation */
-	Csr			val;			/* (U x I) validation positives */
-	int32_t	   *val_users;		/* (V) users with a validation positive */
-	int32_t		n_val_users;
+	Holdout		h;				/* full split into fit and validation */
 
 	int			epoch;			/* the running epoch, from 1 */
 	int			run_epochs;		/* epochs of the running fit at most */
@@ -85,11 +82,7 @@ struct TrainLoop
 	int			epochs_run;		/* over both runs */
 
 	int			block;			/* users per validation block */
-	ScoreQuery *queries;		/* (block) */
-	float	   *scores;			/* (block, I) */
-	int32_t	   *heap;			/* (k) */
-	int32_t	   *top;			/* (k) */
-	bool	   *relevant;		/* (I) the scored user's validation items */
+	HoldoutScorer scorer;		/* validation buffers of the running fit */
 
 	double		start;			/* rg_now() at the start */
 	double		last_notice;	/* seconds since start at the last NOTICE */
@@ -97,48 +90,47 @@ struct TrainLoop
 };
 
 /* Split full into fit and val per user (see the file comment). */
-static void
-SplitHoldout(TrainLoop *loop, Rng *rng)
+void
+holdout_split(Holdout *h, const Csr *full, double fraction, Rng *rng)
 {
-	const Csr  *full = &loop->full;
 	int64_t		nnz = CsrNnz(full);
 	int32_t	   *picked = rg_alloc_array(int32_t, RG_MAX(full->n_cols, 1));
 	int64_t		nf = 0,
 				nv = 0;
 
-	loop->fit = loop->val = (Csr) {full->n_rows, full->n_cols, NULL, NULL};
-	loop->fit.indptr = rg_alloc_array(int64_t, (size_t) full->n_rows + 1);
-	loop->val.indptr = rg_alloc_array(int64_t, (size_t) full->n_rows + 1);
-	loop->fit.indices = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
-	loop->val.indices = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
-	loop->val_users = rg_alloc_array(int32_t, RG_MAX(full->n_rows, 1));
-	loop->n_val_users = 0;
+	h->fit = h->val = (Csr) {full->n_rows, full->n_cols, NULL, NULL};
+	h->fit.indptr = rg_alloc_array(int64_t, (size_t) full->n_rows + 1);
+	h->val.indptr = rg_alloc_array(int64_t, (size_t) full->n_rows + 1);
+	h->fit.indices = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
+	h->val.indices = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
+	h->val_users = rg_alloc_array(int32_t, RG_MAX(full->n_rows, 1));
+	h->n_val_users = 0;
 	for (int32_t u = 0; u < full->n_rows; u++)
 	{
 		const int32_t *row = CsrRow(full, u);
 		int32_t		n = CsrRowLen(full, u);
-		int32_t		k = (int32_t) floor(loop->fraction * n + rng_uniform(rng));
+		int32_t		k = (int32_t) floor(fraction * n + rng_uniform(rng));
 		int32_t		j = 0;
 
-		loop->fit.indptr[u] = nf;
-		loop->val.indptr[u] = nv;
+		h->fit.indptr[u] = nf;
+		h->val.indptr[u] = nv;
 		k = RG_MAX(0, RG_MIN(k, n - 1));
 		rng_sample_sorted(rng, n, k, picked);
 		for (int32_t p = 0; p < n; p++)
 		{
 			if (j < k && picked[j] == p)
 			{
-				loop->val.indices[nv++] = row[p];
+				h->val.indices[nv++] = row[p];
 				j++;
 			}
 			else
-				loop->fit.indices[nf++] = row[p];
+				h->fit.indices[nf++] = row[p];
 		}
 		if (k > 0)
-			loop->val_users[loop->n_val_users++] = u;
+			h->val_users[h->n_val_users++] = u;
 	}
-	loop->fit.indptr[full->n_rows] = nf;
-	loop->val.indptr[full->n_rows] = nv;
+	h->fit.indptr[full->n_rows] = nf;
+	h->val.indptr[full->n_rows] = nv;
 	rg_free(picked);
 }
 
@@ -149,14 +141,14 @@ SampleValidationUsers(TrainLoop *loop, int cap, uint64_t seed)
 	Rng			rng;
 	int32_t    *picked;
 
-	if (cap <= 0 || loop->n_val_users <= cap)
+	if (cap <= 0 || loop->h.n_val_users <= cap)
 		return;
 	rng_seed(&rng, seed ^ 0x76616c6964617465ULL);	/* "validate": its own stream */
 	picked = rg_alloc_array(int32_t, cap);
-	rng_sample_sorted(&rng, loop->n_val_users, cap, picked);
+	rng_sample_sorted(&rng, loop->h.n_val_users, cap, picked);
 	for (int32_t v = 0; v < cap; v++)
-		loop->val_users[v] = loop->val_users[picked[v]];
-	loop->n_val_users = cap;
+		loop->h.val_users[v] = loop->h.val_users[picked[v]];
+	loop->h.n_val_users = cap;
 	rg_free(picked);
 }
 
@@ -203,52 +195,75 @@ train_loop_error(TrainLoop *loop)
 
 /* NDCG@k of one scored user against its validation items; scores are consumed. */
 static double
-UserNdcg(TrainLoop *loop, float *scores, const ScoreQuery *q)
+UserNdcg(const Holdout *h, HoldoutScorer *s, int32_t n_items, float *scores,
+		 const ScoreQuery *q)
 {
-	const int32_t *val = CsrRow(&loop->val, q->user);
-	int32_t		n_val = CsrRowLen(&loop->val, q->user);
+	const int32_t *val = CsrRow(&h->val, q->user);
+	int32_t		n_val = CsrRowLen(&h->val, q->user);
 	int32_t		got;
 	double		dcg = 0.0,
 				idcg = 0.0;
 
-	for (int32_t h = 0; h < q->n_items; h++)
-		scores[q->items[h]] = -INFINITY;
-	got = topk_select(scores, loop->model->n_items, loop->k, loop->heap, loop->top);
+	for (int32_t i = 0; i < q->n_items; i++)
+		scores[q->items[i]] = -INFINITY;
+	got = topk_select(scores, n_items, s->k, s->heap, s->top);
 	for (int32_t v = 0; v < n_val; v++)
-		loop->relevant[val[v]] = true;
+		s->relevant[val[v]] = true;
 	for (int32_t r = 0; r < got; r++)
-		if (loop->relevant[loop->top[r]])
+		if (s->relevant[s->top[r]])
 			dcg += 1.0 / log2(r + 2.0);
 	for (int32_t v = 0; v < n_val; v++)
-		loop->relevant[val[v]] = false;
-	for (int32_t r = 0; r < RG_MIN(loop->k, n_val); r++)
+		s->relevant[val[v]] = false;
+	for (int32_t r = 0; r < RG_MIN(s->k, n_val); r++)
 		idcg += 1.0 / log2(r + 2.0);
 	return dcg / idcg;
 }
 
-/* Mean validation NDCG@k of the current weights into *ndcg. */
-static RgStatus
-Validate(TrainLoop *loop, double *ndcg)
+/* Allocate the buffers of scoring blocks of up to block users at cutoff k. */
+void
+holdout_scorer_init(HoldoutScorer *s, int32_t n_items, int block, int k)
 {
-	Model	   *model = loop->model;
+	s->block = block;
+	s->k = k;
+	s->queries = rg_alloc_array(ScoreQuery, block);
+	s->scores = rg_alloc_array(float, (size_t) block * n_items);
+	s->heap = rg_alloc_array(int32_t, k);
+	s->top = rg_alloc_array(int32_t, k);
+	s->relevant = rg_alloc0_array(bool, n_items);
+}
+
+/* Mean validation NDCG@k of model's current weights (see the file comment). */
+RgStatus
+holdout_ndcg(const Holdout *h, HoldoutScorer *s, Model *model, double *ndcg, RgError *err)
+{
 	double		sum = 0.0;
 
-	for (int32_t v0 = 0; v0 < loop->n_val_users; v0 += loop->block)
+	for (int32_t v0 = 0; v0 < h->n_val_users; v0 += s->block)
 	{
-		int			nq = RG_MIN(loop->block, loop->n_val_users - v0);
+		int			nq = RG_MIN(s->block, h->n_val_users - v0);
 		void	   *scope;
 
-		RG_TRY(rg_check_interrupts(loop->err));
+		RG_TRY(rg_check_interrupts(err));
 		for (int q = 0; q < nq; q++)
-			model_user_query(model, loop->val_users[v0 + q], &loop->queries[q]);
+			model_user_query(model, h->val_users[v0 + q], &s->queries[q]);
 		scope = rg_scope_push();	/* what ops->score allocates */
-		model->ops->score(model, loop->queries, nq, loop->scores);
+		model->ops->score(model, s->queries, nq, s->scores);
 		rg_scope_pop(scope);
 		for (int q = 0; q < nq; q++)
-			sum += UserNdcg(loop, loop->scores + (size_t) q * model->n_items, &loop->queries[q]);
+			sum += UserNdcg(h, s, model->n_items, s->scores + (size_t) q * model->n_items,
+							&s->queries[q]);
 	}
-	*ndcg = sum / loop->n_val_users;
+	*ndcg = sum / h->n_val_users;
 	return RG_OK;
+}
+
+/* Users per validation block: VALIDATION_BLOCK_BYTES of scores, 1 to n_users. */
+int
+holdout_block(int32_t n_users, int32_t n_items)
+{
+	size_t		row_bytes = sizeof(float) * (size_t) RG_MAX(n_items, 1);
+
+	return (int) RG_MAX(1, RG_MIN((size_t) RG_MAX(n_users, 1), VALIDATION_BLOCK_BYTES / row_bytes));
 }
 
 /* Copy the model's tensors to dst, back to back. */
@@ -306,8 +321,6 @@ FinishEpoch(TrainLoop *loop, double loss, double aux, double validation,
 static void
 LoopSetup(TrainLoop *loop, const TrainInput *in, Model *model, int first)
 {
-	size_t		row_bytes = sizeof(float) * (size_t) RG_MAX(model->n_items, 1);
-
 	loop->model = model;
 	loop->max_epochs = (int) in->opt[first];
 	loop->patience = (int) in->opt[first + 1];
@@ -316,18 +329,7 @@ LoopSetup(TrainLoop *loop, const TrainInput *in, Model *model, int first)
 	loop->refit = in->opt[first + 4] != 0;
 	loop->full = *in->pos;
 	loop->best = -1.0;
-	loop->block = (int) RG_MAX(1, RG_MIN((size_t) model->n_users, VALIDATION_BLOCK_BYTES / row_bytes));
-}
-
-/* Allocate the validation buffers (in the run's scope). */
-static void
-ValidationBuffers(TrainLoop *loop)
-{
-	loop->queries = rg_alloc_array(ScoreQuery, loop->block);
-	loop->scores = rg_alloc_array(float, (size_t) loop->block * loop->model->n_items);
-	loop->heap = rg_alloc_array(int32_t, loop->k);
-	loop->top = rg_alloc_array(int32_t, loop->k);
-	loop->relevant = rg_alloc0_array(bool, loop->model->n_items);
+	loop->block = holdout_block(model->n_users, model->n_items);
 }
 
 /* The epochs of one run, after begin. */
@@ -344,7 +346,7 @@ RunEpochs(TrainLoop *loop, void *state, int epochs, bool validating,
 
 		RG_TRY(loop->it->epoch(state, loop, &loss, &aux));
 		if (validating)
-			RG_TRY(Validate(loop, &validation));
+			RG_TRY(holdout_ndcg(&loop->h, &loop->scorer, loop->model, &validation, loop->err));
 		FinishEpoch(loop, loss, aux, validation, rg_now() - t0, report, report_arg);
 		if (loop->patience > 0 && loop->best_epoch > 0 &&
 			loop->epoch - loop->best_epoch >= loop->patience)
@@ -365,7 +367,7 @@ RunFit(TrainLoop *loop, const TrainInput *in, const Csr *data, uint64_t seed, in
 {
 	Model	   *model = loop->model;
 	void	   *scope = rg_scope_push();
-	bool		validating = loop->n_val_users > 0 && !loop->refitting;
+	bool		validating = loop->h.n_val_users > 0 && !loop->refitting;
 	void	   *state = NULL;
 	RgStatus	status;
 
@@ -379,7 +381,7 @@ RunFit(TrainLoop *loop, const TrainInput *in, const Csr *data, uint64_t seed, in
 		loop->final = rg_alloc_outer(sizeof(float) * RG_MAX(loop->tensor_floats, 1));
 	}
 	if (status == RG_OK && validating)
-		ValidationBuffers(loop);
+		holdout_scorer_init(&loop->scorer, model->n_items, loop->block, loop->k);
 	if (status == RG_OK)
 		status = RunEpochs(loop, state, epochs, validating, report, report_arg);
 	if (status == RG_OK && !validating)
@@ -402,16 +404,16 @@ train_loop_run(const TrainInput *in, Model *model, const IterativeOps *it,
 	LoopSetup(loop, in, model, first_loop_option);
 	rng_seed(&rng, in->seed);
 	if (loop->fraction > 0)
-		SplitHoldout(loop, &rng);
+		holdout_split(&loop->h, &loop->full, loop->fraction, &rng);
 	else
-		loop->fit = loop->full;
+		loop->h.fit = loop->full;
 	seed = rng_next(&rng);
 	if (it->validation_users != NULL)
 		SampleValidationUsers(loop, it->validation_users(in->opt), seed);
-	loop->block = RG_MIN(loop->block, RG_MAX(loop->n_val_users, 1));
+	loop->block = RG_MIN(loop->block, RG_MAX(loop->h.n_val_users, 1));
 	loop->start = rg_now();
 
-	RG_TRY(RunFit(loop, in, &loop->fit, seed, loop->max_epochs, report, report_arg));
+	RG_TRY(RunFit(loop, in, &loop->h.fit, seed, loop->max_epochs, report, report_arg));
 	if (loop->refit && loop->best_epoch > 0)
 	{
 		loop->refitting = true;

@@ -12,6 +12,7 @@
 #define RECGAN_TRAINLOOP_H
 
 #include "model.h"
+#include "rng.h"
 
 #define RECGAN_LOOP_OPTIONS(max_epochs, patience) \
 	{"epochs", OPT_INT, (max_epochs), 1, 100000, NULL, \
@@ -27,6 +28,48 @@
 #define RECGAN_N_LOOP_OPTIONS 5
 
 typedef struct TrainLoop TrainLoop;
+
+/* A validation holdout of the training positives (trainloop.c: "Holdout"). */
+typedef struct Holdout
+{
+	Csr			fit;			/* (U x I) training positives minus validation */
+	Csr			val;			/* (U x I) validation positives */
+	int32_t    *val_users;		/* (V) users with a validation positive */
+	int32_t		n_val_users;	/* V */
+} Holdout;
+
+/* Buffers to score a holdout's users in blocks (holdout_ndcg). */
+typedef struct HoldoutScorer
+{
+	int			block;			/* users per block */
+	int			k;				/* NDCG cutoff */
+	ScoreQuery *queries;		/* (block) */
+	float	   *scores;			/* (block, I) */
+	int32_t    *heap;			/* (k) */
+	int32_t    *top;			/* (k) */
+	bool	   *relevant;		/* (I) the scored user's validation items */
+} HoldoutScorer;
+
+/*
+ * Split full into h->fit and h->val: each user with n positives gives
+ * floor(fraction n + u) of them, u ~ U(0, 1) drawn from rng, at most n - 1.
+ * The training loop's split for the same seed and fraction.
+ */
+extern void holdout_split(Holdout *h, const Csr *full, double fraction, Rng *rng);
+
+/* Users per validation block for these dimensions (64 MB of scores at most). */
+extern int	holdout_block(int32_t n_users, int32_t n_items);
+
+/* Allocate a scorer's buffers: blocks of block users, NDCG@k. */
+extern void holdout_scorer_init(HoldoutScorer *s, int32_t n_items, int block, int k);
+
+/*
+ * Mean NDCG@k over h's validation users of model's current weights, their
+ * fit positives (model->pos must be h->fit) excluded: the validation value
+ * of the training loop.
+ */
+extern RgStatus holdout_ndcg(const Holdout *h, HoldoutScorer *s, Model *model, double *ndcg,
+							 RgError *err);
 
 typedef struct IterativeOps
 {
