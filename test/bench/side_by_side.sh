@@ -23,7 +23,8 @@
 # NDCG@10 on u1.test of the last round of each side (each side with its own
 # evaluator: the same schedule should land near the same accuracy).
 #
-# Also, in the same run: the one-thread sgemm rate (test/bench/sgemm_probe.c:
+# Also, in the same run (after each round's CFGAN, so under the same load): the
+# one-thread sgemm rate (test/bench/sgemm_probe.c:
 # a 2048^3 square, and CFGAN's own GEMM shapes for this data), and CFGAN's
 # achieved GFLOP/s, its dense FLOPs over the whole recgan_train call.  FLOPs of
 # a CFGAN epoch (2 per multiply-add), E entities of width C (item-based: E
@@ -122,6 +123,7 @@ run_recgan() {
 	local m=$1 r=$2 opts=${RECGAN_OPTS[$1]}
 	case "$ITERATIVE" in *" $m "*) opts="$opts'::jsonb || '$FIXED" ;; esac
 	recgan_psql -q <<SQL
+SET client_min_messages = warning;
 SET recgan.threads = 1;
 SELECT clock_timestamp() AS t0 \gset
 CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'sbs_$m', '${ALGORITHM[$m]:-$m}',
@@ -133,6 +135,22 @@ INSERT INTO sbs SELECT '$m', $r, 'recgan', :wall,
 SQL
 }
 
+# the sgemm probe, at CFGAN's shapes for this data (E items, C users with
+# positives); run right after each round's CFGAN training, so that the rate
+# it is compared with was measured under the same load
+gcc -O2 -o "$WORK/sgemm_probe" "$RECGAN_SRC/test/bench/sgemm_probe.c" \
+	$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) || die "cannot build sgemm_probe"
+read -r E C < <(recgan_psql -Atq -F ' ' -c "SELECT count(DISTINCT item_id), count(DISTINCT user_id)
+	FROM u1_base WHERE rating >= 4")
+recgan_psql -q -c "CREATE TABLE probe (round int, square float8, epoch float8)"
+probe() {
+	local r=$1
+	say "round $r: one-thread sgemm rate"
+	"$WORK/sgemm_probe" "$E" "$C" | tee "$WORK/sgemm_$r.txt"
+	recgan_psql -q -c "INSERT INTO probe VALUES ($r, $(awk '/^square/ {print $NF}' "$WORK/sgemm_$r.txt"),
+		$(awk '/^epoch/ {print $NF}' "$WORK/sgemm_$r.txt"))"
+}
+
 for r in $(seq 1 "$ROUNDS"); do
 	for m in "${MODELS[@]}"; do
 		say "round $r: $m"
@@ -140,18 +158,10 @@ for r in $(seq 1 "$ROUNDS"); do
 		run_recgan "$m" "$r"
 		recgan_psql -Atq -c "SELECT side || ' ' || round(seconds::numeric, 3) || ' s, NDCG@10 '
 			|| round(ndcg::numeric, 4) FROM sbs WHERE model = '$m' AND round = $r ORDER BY side"
+		[ "$m" = cfgan ] && probe "$r"
 	done
 done
-
-# the sgemm probe, at CFGAN's shapes for this data (E items, C users with positives)
-say "one-thread sgemm rate"
-gcc -O2 -o "$WORK/sgemm_probe" "$RECGAN_SRC/test/bench/sgemm_probe.c" \
-	$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) || die "cannot build sgemm_probe"
-read -r E C < <(recgan_psql -Atq -F ' ' -c "SELECT count(DISTINCT item_id), count(DISTINCT user_id)
-	FROM u1_base WHERE rating >= 4")
-"$WORK/sgemm_probe" "$E" "$C" | tee "$WORK/sgemm.txt"
-SQUARE=$(awk '/^square/ {print $NF}' "$WORK/sgemm.txt")
-EPOCH_RATE=$(awk '/^epoch/ {print $NF}' "$WORK/sgemm.txt")
+[[ " ${MODELS[*]} " == *" cfgan "* ]] || probe 1
 
 mkdir -p "$RECGAN_SRC/test/bench/out"
 out="$RECGAN_SRC/test/bench/out/side_by_side.md"
@@ -179,25 +189,30 @@ FROM p;
 SQL
 	done
 	echo
-	echo "One-thread sgemm (test/bench/sgemm_probe.c, GFLOP/s; shapes M x N x K for E = $E items, C = $C users):"
-	echo
-	sed 's/^/    /' "$WORK/sgemm.txt"
+	for f in "$WORK"/sgemm_*.txt; do
+		r=${f##*_}
+		echo "One-thread sgemm after round ${r%.txt} (test/bench/sgemm_probe.c, GFLOP/s; M x N x K for E = $E items, C = $C users):"
+		echo
+		sed 's/^/    /' "$f"
+		echo
+	done
 	if [[ " ${MODELS[*]} " == *" cfgan "* ]]; then
-		echo
 		echo "CFGAN achieved rate: its dense GEMM FLOPs (E C (2 (2H + 4K) + 4 (6H + 4K)) per epoch, 20 epochs)"
-		echo "over the whole recgan_train call, and over the sum of its epochs' seconds:"
+		echo "over the whole recgan_train call and over the sum of its epochs' seconds, against the sgemm"
+		echo "probe run right after it (2048^3 square, and CFGAN's own shapes in an epoch's proportions):"
 		echo
-		recgan_psql -q -P footer=off -v sq="$SQUARE" -v ep="$EPOCH_RATE" <<SQL | sed -e '/^$/d' -e 's/^/    /'
+		recgan_psql -q -P footer=off <<SQL | sed -e '/^$/d' -e 's/^/    /'
 WITH f AS (SELECT $E::float8 * $C * (2 * (2 * 400 + 4 * 125) + 4 * (6 * 400 + 4 * 125)) * 20 / 1e9 AS gflop)
 SELECT round, round(gflop::numeric, 1) AS gflop, round(seconds::numeric, 2) AS call_s,
 	round((gflop / seconds)::numeric, 1) AS gflop_s_call,
-	round((100 * gflop / seconds / :sq)::numeric) || ' %' AS of_square,
-	round((100 * gflop / seconds / :ep)::numeric) || ' %' AS of_epoch_shapes,
+	round(square::numeric, 1) AS sgemm_square, round(epoch::numeric, 1) AS sgemm_shapes,
+	round((100 * gflop / seconds / square)::numeric) || ' %' AS call_of_square,
+	round((100 * gflop / seconds / epoch)::numeric) || ' %' AS call_of_shapes,
 	round((gflop / train_s)::numeric, 1) AS gflop_s_epochs,
-	round((100 * gflop / train_s / :sq)::numeric) || ' %' AS epochs_of_square
-FROM sbs, f WHERE model = 'cfgan' AND side = 'recgan' ORDER BY round;
+	round((100 * gflop / train_s / square)::numeric) || ' %' AS epochs_of_square
+FROM sbs JOIN probe USING (round), f WHERE model = 'cfgan' AND side = 'recgan' ORDER BY round;
 SQL
+		echo
 	fi
-	echo
 	echo "Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(recgan_psql -Atq -c 'SELECT recgan_version()')"
 } | tee "$out"
