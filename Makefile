@@ -112,7 +112,7 @@ webcheck:
 EXTRA_CLEAN += test/web/out
 
 # Benchmarks (need the public datasets; see test/bench/*.sh headers).
-.PHONY: bench bench-speed
+.PHONY: bench bench-speed bench-side-by-side
 bench: bench-speed
 	bash test/bench/baselines.sh
 	bash test/bench/serving.sh
@@ -130,6 +130,11 @@ bench-tune:
 bench-speed:
 	FIXED_EPOCHS="gmf=25 bpr=400 lightgcn=375 ials=15" ALGORITHMS="ials bpr lightgcn gmf" \
 		SEEDS=1 bash test/bench/models.sh
+
+# Training speed beside the reference implementations of ../shared/peers, in
+# one run (issue 16; ROUNDS=2 MODELS="ease gmf ..." to choose).
+bench-side-by-side:
+	bash test/bench/side_by_side.sh
 
 # ---- Reliability (issue 14; README "How recgan is tested") -----------------
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer on the model decoder and serving

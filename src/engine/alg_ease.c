@@ -7,14 +7,16 @@
  *
  * Dense (neighbors = 0, the default):
  *
- *   G = X^T X + lambda * Id        (I, I), float64
- *   P = G^-1                       (I, I), float64, by Cholesky
- *   B[i][j] = -P[i][j] / P[j][j],  B[j][j] = 0
+ *   G = X^T X + lambda * Id        (M, M), float32, M items with positives
+ *   P = G^-1                       (M, M), float32, by Cholesky
+ *   B[i][j] = -P[i][j] / P[j][j],  B[j][j] = 0, zero for items without positives
  *   score(u, j) = sum over items i of u's history of B[i][j]
  *
  * The Cholesky factorisation and the inverse are blocked (panels of
- * EASE_BLOCK columns through LAPACK dpotrf and BLAS dtrsm/dsyrk) so that a
+ * EASE_BLOCK columns through LAPACK spotrf and BLAS strsm/ssyrk) so that a
  * cancel request is honoured between panels even for large catalogues.
+ * Only the lower triangle is computed (G and P are symmetric): the inverse
+ * costs M^3 / 3 multiply-adds after the factorisation's M^3 / 6.
  *
  * Sparse (neighbors = K > 0): column j of dense B is the ridge regression
  * of x_j on the other columns, B[-j, j] = (G[-j,-j] + lambda I)^-1 G[-j, j].
@@ -58,7 +60,7 @@
 #define EASE_BLOCK 256
 
 /* LAPACK (Fortran ABI, with the hidden length of the character argument) */
-extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
+extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda,
 					int *info, size_t uplo_len);
 
 enum
@@ -83,7 +85,7 @@ static const OptionSpec ease_options[] = {
 
 /* Factor g (n x n, column-major, lower) in place: g = L L^T, blocked. */
 static RgStatus
-CholeskyBlocked(double *g, int n, RgError *err)
+CholeskyBlocked(float *g, int n, RgError *err)
 {
 	for (int k = 0; k < n; k += EASE_BLOCK)
 	{
@@ -92,7 +94,7 @@ CholeskyBlocked(double *g, int n, RgError *err)
 		int			info = 0;
 
 		RG_TRY(rg_check_interrupts(err));
-		dpotrf_("L", &b, g + (size_t) k * n + k, &n, &info, 1);
+		spotrf_("L", &b, g + (size_t) k * n + k, &n, &info, 1);
 		if (info != 0)
 		{
 			rg_fail(err, RG_DATA_EXCEPTION,
@@ -102,43 +104,67 @@ CholeskyBlocked(double *g, int n, RgError *err)
 		if (rest == 0)
 			break;
 		/* L21 = A21 L11^-T */
-		cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
-					rest, b, 1.0, g + (size_t) k * n + k, n, g + (size_t) k * n + k + b, n);
+		cblas_strsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+					rest, b, 1.0f, g + (size_t) k * n + k, n, g + (size_t) k * n + k + b, n);
 		/* A22 -= L21 L21^T */
-		cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, rest, b,
-					-1.0, g + (size_t) k * n + k + b, n, 1.0, g + (size_t) (k + b) * n + k + b, n);
+		cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, rest, b,
+					-1.0f, g + (size_t) k * n + k + b, n, 1.0f, g + (size_t) (k + b) * n + k + b, n);
 	}
 	return RG_OK;
 }
 
-/* Write P = (L L^T)^-1 (n x n, column-major, full) into p, panel by panel. */
+/*
+ * Write the lower triangle of P = (L L^T)^-1 (n x n, column-major) into p,
+ * panel by panel: columns j..j+b of P from row j down solve L Y = E and
+ * L^T X = Y on the trailing block only (E's rows above j are zero, and the
+ * rows of X from j down depend only on the rows of Y from j down), n^3 / 3
+ * multiply-adds in all.  Entries above the diagonal block are not written.
+ */
 static RgStatus
-InverseFromCholesky(const double *l, double *p, int n, RgError *err)
+InverseFromCholesky(const float *l, float *p, int n, RgError *err)
 {
-	memset(p, 0, (size_t) n * n * sizeof(double));
 	for (int j = 0; j < n; j += EASE_BLOCK)
 	{
 		int			b = RG_MIN(EASE_BLOCK, n - j);
-		double	   *panel = p + (size_t) j * n;	/* columns j..j+b of P */
+		float	   *panel = p + (size_t) j * n + j;	/* P[j.., j..j+b] */
 
 		RG_TRY(rg_check_interrupts(err));
 		for (int c = 0; c < b; c++)
-			panel[(size_t) c * n + j + c] = 1.0;
-		/* L Y = E: rows above j stay zero, so solve on the trailing block */
-		cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
-					n - j, b, 1.0, l + (size_t) j * n + j, n, panel + j, n);
-		/* L^T X = Y */
-		cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit,
-					n, b, 1.0, l, n, panel, n);
+		{
+			memset(panel + (size_t) c * n, 0, sizeof(float) * (n - j));
+			panel[(size_t) c * n + c] = 1.0f;
+		}
+		cblas_strsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
+					n - j, b, 1.0f, l + (size_t) j * n + j, n, panel, n);
+		cblas_strsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit,
+					n - j, b, 1.0f, l + (size_t) j * n + j, n, panel, n);
 	}
 	return RG_OK;
 }
 
-/* G = X^T X + lambda I (n x n, float64) from the positives. */
-static RgStatus
-GramMatrix(const Csr *x, int n, double lambda, double **out, RgError *err)
+/* Copy the lower triangle of a (n x n) to the upper, in tiles (a full symmetric matrix). */
+static void
+SymmetrizeLower(float *a, int n)
 {
-	double	   *g = rg_alloc0_array(double, (size_t) n * n);
+	const int	t = 64;
+
+	for (int c0 = 0; c0 < n; c0 += t)
+		for (int r0 = c0; r0 < n; r0 += t)
+			for (int c = c0; c < RG_MIN(c0 + t, n); c++)
+				for (int r = RG_MAX(r0, c + 1); r < RG_MIN(r0 + t, n); r++)
+					a[(size_t) r * n + c] = a[(size_t) c * n + r];
+}
+
+/*
+ * G = X^T X + lambda I (m x m, float32, lower triangle, column-major) over
+ * the m items with positives (active[i]: item i's index among them, or -1).
+ * The counts are exact in float32 (below 2^24).
+ */
+static RgStatus
+GramMatrix(const Csr *x, const int32_t *active, int m, double lambda, float **out,
+		   RgError *err)
+{
+	float	   *g = rg_alloc0_array(float, (size_t) m * m);
 
 	for (int32_t u = 0; u < x->n_rows; u++)
 	{
@@ -146,59 +172,120 @@ GramMatrix(const Csr *x, int n, double lambda, double **out, RgError *err)
 		int32_t		len = CsrRowLen(x, u);
 
 		RG_TRY(rg_check_interrupts(err));
+		/* indices ascend, so active[row[c]] >= active[row[a]] for c >= a */
 		for (int32_t a = 0; a < len; a++)
-			for (int32_t c = 0; c < len; c++)
-				g[(size_t) row[a] * n + row[c]] += 1.0;
+		{
+			float	   *col = g + (size_t) active[row[a]] * m;
+
+			for (int32_t c = a; c < len; c++)
+				col[active[row[c]]] += 1.0f;
+		}
 	}
-	for (int i = 0; i < n; i++)
-		g[(size_t) i * n + i] += lambda;
+	for (int i = 0; i < m; i++)
+		g[(size_t) i * m + i] += (float) lambda;
 	*out = g;
 	return RG_OK;
 }
 
 /*
- * B (n x n, float32, row-major) into *b from g = X^T X + lambda I, which is
- * consumed (factored in place and freed).  The tuner (tune.c) calls it for
- * many lambdas with one X^T X (ease_gram).
+ * B (n x n, float32, row-major) into *b_out from g = X^T X + lambda I over
+ * the m items with positives (item_of[c]: the item of active index c),
+ * which is consumed.  An item without positives has a Gram row of lambda on
+ * the diagonal only, so its row and column of P are 1/lambda e_i and its
+ * row and column of B are zero: P is computed over the m active items, in
+ * float32 (G's eigenvalues lie in [lambda, lambda + |X|^2], a mild
+ * condition for float32 at the lambdas EASE uses).
  */
-RgStatus
-ease_dense_solve(double *g, int n, float **b_out, RgError *err)
+static RgStatus
+SolveActive(float *g, int m, const int32_t *item_of, int n, float **b_out, RgError *err)
 {
-	double	   *p;				/* (I, I) inverse */
-	float	   *b;
+	float	   *p;				/* (m, m) inverse, lower triangle */
+	float	   *g_neg_inv_diag = rg_alloc_array(float, RG_MAX(m, 1));	/* (m) -1 / P[c][c] */
+	float	   *b;				/* (I, I) weights */
 
-	RG_TRY(CholeskyBlocked(g, n, err));
-	p = rg_alloc_array(double, (size_t) n * n);
-	RG_TRY(InverseFromCholesky(g, p, n, err));
+	RG_TRY(CholeskyBlocked(g, m, err));
+	p = rg_alloc_array(float, (size_t) RG_MAX(m, 1) * RG_MAX(m, 1));
+	RG_TRY(InverseFromCholesky(g, p, m, err));
 	rg_free(g);
 
-	b = rg_alloc_array(float, (size_t) n * n);
-	for (int i = 0; i < n; i++)
+	SymmetrizeLower(p, m);
+	b = rg_alloc0_array(float, (size_t) n * n);
+	for (int c = 0; c < m; c++)
+		g_neg_inv_diag[c] = -1.0f / p[(size_t) c * m + c];
+	for (int r = 0; r < m; r++)
 	{
-		RG_TRY(rg_check_interrupts(err));
-		/* P is symmetric, so P[i][j] is p[j * n + i] or p[i * n + j] */
-		for (int j = 0; j < n; j++)
-			b[(size_t) i * n + j] = (i == j) ? 0.0f :
-				(float) (-p[(size_t) i * n + j] / p[(size_t) j * n + j]);
+		const float *pr = p + (size_t) r * m;	/* row r of P (symmetric) */
+		float	   *brow = b + (size_t) item_of[r] * n;
+
+		if ((r & 255) == 0)
+			RG_TRY(rg_check_interrupts(err));
+		/* B[r][c] = -P[r][c] / P[c][c]; the diagonal stays 0 */
+		if (m == n)
+			for (int c = 0; c < m; c++)
+				brow[c] = pr[c] * g_neg_inv_diag[c];
+		else
+			for (int c = 0; c < m; c++)
+				brow[item_of[c]] = pr[c] * g_neg_inv_diag[c];
+		brow[item_of[r]] = 0.0f;
 	}
 	rg_free(p);
+	rg_free(g_neg_inv_diag);
 	*b_out = b;
 	return RG_OK;
 }
 
-/* X^T X (n x n, float64, no regularisation) of the positives x into *out. */
+/* X^T X (n x n, float32, lower triangle, column-major, no regularisation) of x into *out. */
 RgStatus
-ease_gram(const Csr *x, int n, double **out, RgError *err)
+ease_gram(const Csr *x, int n, float **out, RgError *err)
 {
-	return GramMatrix(x, n, 0.0, out, err);
+	int32_t    *all = rg_alloc_array(int32_t, RG_MAX(n, 1));
+
+	for (int i = 0; i < n; i++)
+		all[i] = i;
+	RG_TRY(GramMatrix(x, all, n, 0.0, out, err));
+	rg_free(all);
+	return RG_OK;
 }
 
-/* Fit dense B in closed form. */
+/*
+ * B (n x n) into *b_out for one lambda from xtx = ease_gram's X^T X, which
+ * is left as it was: the tuner (tune.c) solves many lambdas from one Gram.
+ * The same bits as DenseTrain on the same positives: the active items are
+ * those with a positive diagonal, and lambda is added as GramMatrix adds it.
+ */
+RgStatus
+ease_dense_solve(const float *xtx, int n, double lambda, float **b_out, RgError *err)
+{
+	int32_t    *item_of = rg_alloc_array(int32_t, RG_MAX(n, 1));
+	int			m = 0;
+	float	   *g;
+
+	for (int i = 0; i < n; i++)
+		if (xtx[(size_t) i * n + i] > 0)
+			item_of[m++] = i;
+	g = rg_alloc0_array(float, (size_t) RG_MAX(m, 1) * RG_MAX(m, 1));
+	for (int c = 0; c < m; c++)
+	{
+		const float *col = xtx + (size_t) item_of[c] * n;
+
+		for (int r = c; r < m; r++)
+			g[(size_t) c * m + r] = col[item_of[r]];
+		g[(size_t) c * m + c] += (float) lambda;
+	}
+	RG_TRY(SolveActive(g, m, item_of, n, b_out, err));
+	rg_free(item_of);
+	return RG_OK;
+}
+
+/* Fit dense B in closed form (SolveActive). */
 static RgStatus
 DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
 	int			n = model->n_items;
-	double	   *g;				/* (I, I) Gram + lambda I */
+	int			m = 0;
+	int32_t    *active = rg_alloc_array(int32_t, RG_MAX(n, 1));	/* (I) index among active, or -1 */
+	int32_t    *item_of;		/* (m) item of each active index */
+	float	   *g;				/* (m, m) Gram, then its Cholesky factor */
 	float	   *b;				/* (I, I) weights */
 	double		start = rg_now();
 	EpochReport r = {1, NAN, NAN, NAN, 0};
@@ -206,8 +293,20 @@ DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, 
 	/* dense in items squared: beyond the limit, point at the sparse model */
 	if (rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease") != RG_OK)
 		return rg_hint(err, "Set the \"neighbors\" option of ease for a sparse model, train algorithm gfcf, or raise recgan.max_train_memory.");
-	RG_TRY(GramMatrix(in->pos, n, model->hyper[OPT_LAMBDA], &g, err));
-	RG_TRY(ease_dense_solve(g, n, &b, err));
+	memset(active, 0, sizeof(int32_t) * n);
+	for (int64_t e = 0; e < CsrNnz(in->pos); e++)
+		active[in->pos->indices[e]] = 1;
+	for (int i = 0; i < n; i++)
+		active[i] = active[i] ? m++ : -1;
+	item_of = rg_alloc_array(int32_t, RG_MAX(m, 1));
+	for (int i = 0; i < n; i++)
+		if (active[i] >= 0)
+			item_of[active[i]] = i;
+
+	RG_TRY(GramMatrix(in->pos, active, m, model->hyper[OPT_LAMBDA], &g, err));
+	RG_TRY(SolveActive(g, m, item_of, n, &b, err));
+	rg_free(active);
+	rg_free(item_of);
 
 	model->n_tensors = 1;
 	model->tensors[0].len = (int64_t) n * n;

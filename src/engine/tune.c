@@ -25,7 +25,7 @@
  *    the holdout's fit positives (TUNE_VALIDATION_FRACTION, the loop's
  *    default) and scored at TUNE_VALIDATION_K, the loop's default cutoff.
  *  - Dense EASE searching lambda alone computes X^T X of the fit once and
- *    solves each lambda from a copy (ease_dense_solve): bit-identical to
+ *    solves each lambda from it (ease_dense_solve copies its active block): bit-identical to
  *    training each trial from scratch, without the Gram of each.
  *
  * The best trial is the first with the highest validation value; its
@@ -203,7 +203,7 @@ typedef struct Search
 	int			refit_option;	/* iterative models: index of "refit"; else -1 */
 	Holdout		h;				/* closed-form models */
 	HoldoutScorer scorer;
-	double	   *gram;			/* dense EASE searching lambda: X^T X of the fit */
+	float	   *gram;			/* dense EASE searching lambda: X^T X of the fit */
 	RgError    *err;
 } Search;
 
@@ -251,13 +251,9 @@ ClosedTrial(Search *s, double *opt, TuneTrial *t)
 	if (s->gram != NULL)
 	{
 		int			n = m.n_items;
-		double	   *g = rg_alloc_array(double, (size_t) n * n);
 		float	   *b;
 
-		memcpy(g, s->gram, sizeof(double) * (size_t) n * n);
-		for (int i = 0; i < n; i++)
-			g[(size_t) i * n + i] += opt[s->spec->params[0].option];	/* as GramMatrix adds lambda */
-		RG_TRY(ease_dense_solve(g, n, &b, s->err));
+		RG_TRY(ease_dense_solve(s->gram, n, opt[s->spec->params[0].option], &b, s->err));
 		m.n_tensors = 1;
 		m.tensors[0] = (Tensor) {(int64_t) n * n, b};
 	}
@@ -301,8 +297,8 @@ ClosedSetup(Search *s)
 	{
 		double		n = model->n_items;
 
-		/* the Gram, its copy, the inverse and B, as DenseTrain plus one */
-		if (rg_check_memory(s->err, n * n * (8 + 8 + 8 + 4) + block * n * 4.0, "ease tuning") != RG_OK)
+		/* the Gram, its active copy, the inverse and B (float32 each) */
+		if (rg_check_memory(s->err, n * n * (4 + 4 + 4 + 4) + block * n * 4.0, "ease tuning") != RG_OK)
 			return rg_hint(s->err, "Set the \"neighbors\" option of ease for a sparse model, or raise recgan.max_train_memory.");
 		RG_TRY(ease_gram(&s->h.fit, model->n_items, &s->gram, s->err));
 	}

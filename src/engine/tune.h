@@ -73,7 +73,8 @@ extern RgStatus tune_run(const TrainInput *in, const Model *model, const TuneSpe
 						 bool *stopped_by_time, RgError *err);
 
 /* Dense EASE (alg_ease.c) for the tuner: X^T X once, then B per lambda. */
-extern RgStatus ease_gram(const Csr *x, int n, double **out, RgError *err);
-extern RgStatus ease_dense_solve(double *g, int n, float **b_out, RgError *err);
+extern RgStatus ease_gram(const Csr *x, int n, float **out, RgError *err);
+extern RgStatus ease_dense_solve(const float *xtx, int n, double lambda, float **b_out,
+								 RgError *err);
 
 #endif							/* RECGAN_TUNE_H */

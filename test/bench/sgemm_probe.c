@@ -1,0 +1,207 @@
+/*
+ * sgemm_probe.c: this machine's one-thread OpenBLAS sgemm rate, at a large
+ * square and at the GEMM shapes of a CFGAN epoch (test/bench/side_by_side.sh).
+ *
+ *   sgemm_probe E C [H K BG BD SG SD]
+ *
+ * E entities of width C (item-based CFGAN: E items, C users), H generator and
+ * K discriminator hidden units, BG / BD generator / discriminator batches,
+ * SG / SD passes per epoch (defaults 400 125 32 64 4 2, the paper's).  The
+ * shapes are those src/engine/gan.c calls (row-major, M x N x K, transposes):
+ *   D and G step: g = h W2^T         B x C x H  (N, T)
+ *                 fake V1[C:]        B x K x C  (N, N)
+ *   D step:       dV1 += fake^T dhf  C x K x B  (T, N)
+ *   G step:       dfake = dhf V1^T   B x C x K  (N, T)
+ *                 dh = dg W2         B x H x C  (N, N)
+ *                 dW2 += dg^T h      C x H x B  (T, N)
+ * Prints one line per shape (GFLOP/s, best of 5 runs of enough calls to last
+ * about 0.1 s), then "square" (2048^3, best of 5 calls) and "epoch" (the calls
+ * of one epoch in their real counts and order, best of 3 epochs).  Every line
+ * ends in its GFLOP/s; "epoch" is the rate CFGAN could reach if its epoch were
+ * nothing but these GEMMs.
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct
+{
+	const char *name;
+	int			ta,
+				tb,
+				m,
+				n,
+				k;
+} Shape;
+
+static float *buf_a,
+		   *buf_b,
+		   *buf_c;
+
+/* Seconds of the monotonic clock. */
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* One call at shape s on the shared buffers (C += A B, so no zeroing). */
+static void
+run(const Shape *s)
+{
+	int			lda = s->ta ? s->m : s->k,
+				ldb = s->tb ? s->k : s->n;
+
+	cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
+				s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k,
+				1.0f, buf_a, lda, buf_b, ldb, 1.0f, buf_c, s->n);
+}
+
+/* Best GFLOP/s over 5 runs of `calls` calls of shape s. */
+static double
+rate(const Shape *s, long calls)
+{
+	double		best = 0.0,
+				flop = 2.0 * s->m * s->n * (double) s->k * calls;
+
+	for (int rep = 0; rep < 5; rep++)
+	{
+		double		t0 = now(),
+					r;
+
+		for (long c = 0; c < calls; c++)
+			run(s);
+		r = flop / (now() - t0) / 1e9;
+		if (r > best)
+			best = r;
+	}
+	return best;
+}
+
+/* Allocate the shared buffers, big enough for every shape (n x n at most). */
+static void
+alloc_buffers(long n)
+{
+	buf_a = malloc(sizeof(float) * n);
+	buf_b = malloc(sizeof(float) * n);
+	buf_c = malloc(sizeof(float) * n);
+	if (buf_a == NULL || buf_b == NULL || buf_c == NULL)
+	{
+		fprintf(stderr, "sgemm_probe: out of memory\n");
+		exit(1);
+	}
+	for (long i = 0; i < n; i++)
+	{
+		buf_a[i] = (float) (i % 7) / 7.0f;
+		buf_b[i] = (float) (i % 5) / 5.0f;
+		buf_c[i] = 0.0f;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int			E,
+				C,
+				H = 400,
+				K = 125,
+				BG = 32,
+				BD = 64,
+				SG = 4,
+				SD = 2;
+	long		big;
+
+	if (argc != 3 && argc != 9)
+	{
+		fprintf(stderr, "usage: sgemm_probe E C [H K BG BD SG SD]\n");
+		return 2;
+	}
+	E = atoi(argv[1]);
+	C = atoi(argv[2]);
+	if (argc == 9)
+	{
+		H = atoi(argv[3]);
+		K = atoi(argv[4]);
+		BG = atoi(argv[5]);
+		BD = atoi(argv[6]);
+		SG = atoi(argv[7]);
+		SD = atoi(argv[8]);
+	}
+	openblas_set_num_threads(1);
+	big = 2048L * 2048;
+	if ((long) C * H > big)
+		big = (long) C * H;
+	alloc_buffers(big);
+
+	{
+		Shape		d[] = {
+			{"D: g = h W2^T", 0, 1, BD, C, H},
+			{"D: fake V1", 0, 0, BD, K, C},
+			{"D: dV1 += fake^T dhf", 1, 0, C, K, BD},
+		};
+		Shape		g[] = {
+			{"G: g = h W2^T", 0, 1, BG, C, H},
+			{"G: fake V1", 0, 0, BG, K, C},
+			{"G: dfake = dhf V1^T", 0, 1, BG, C, K},
+			{"G: dh = dg W2", 0, 0, BG, H, C},
+			{"G: dW2 += dg^T h", 1, 0, C, H, BG},
+		};
+		Shape		sq = {"square 2048^3", 0, 0, 2048, 2048, 2048};
+		int			nd = sizeof(d) / sizeof(d[0]),
+					ng = sizeof(g) / sizeof(g[0]);
+		double		flop = 0.0,
+					best = 0.0;
+
+		for (int i = 0; i < nd + ng; i++)
+		{
+			const Shape *s = i < nd ? &d[i] : &g[i - nd];
+			long		calls = 1 + (long) (1e8 / (2.0 * s->m * s->n * (double) s->k));
+
+			printf("%-22s %5d x %5d x %5d  %6.1f\n", s->name, s->m, s->n, s->k, rate(s, calls));
+		}
+		printf("%-22s %5d x %5d x %5d  %6.1f\n", sq.name, sq.m, sq.n, sq.k, rate(&sq, 1));
+
+		/* one epoch of calls: SD passes of ceil(E / BD) D steps, SG of G steps */
+		for (int rep = 0; rep < 3; rep++)
+		{
+			double		t0 = now(),
+						r;
+
+			flop = 0.0;
+			for (int pass = 0; pass < SD + SG; pass++)
+			{
+				int			B = pass < SD ? BD : BG;
+				const Shape *s = pass < SD ? d : g;
+				int			ns = pass < SD ? nd : ng;
+
+				for (int e0 = 0; e0 < E; e0 += B)
+				{
+					int			b = E - e0 < B ? E - e0 : B;
+
+					for (int i = 0; i < ns; i++)
+					{
+						Shape		t = s[i];
+
+						/* the batch is whichever of m, k was B */
+						if (t.m == B)
+							t.m = b;
+						else
+							t.k = b;
+						run(&t);
+						flop += 2.0 * t.m * t.n * (double) t.k;
+					}
+				}
+			}
+			r = flop / (now() - t0) / 1e9;
+			if (r > best)
+				best = r;
+		}
+		printf("%-22s %.2f GFLOP  %6.1f\n", "epoch", flop / 1e9, best);
+	}
+	return 0;
+}
