@@ -96,6 +96,36 @@ SELECT count(*) > 1 AS chunked FROM recgan_model_chunks WHERE name = 'ck_chunked
 SELECT recgan_drop_model('ck_chunked');
 SELECT count(*) AS chunks FROM recgan_model_chunks;
 
+-- a role with privileges on recgan_models only trains, serves and drops a
+-- chunked model (chunks are read and written as their owner), and cannot
+-- read the chunks table itself
+CREATE ROLE ck_trainer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON recgan_models TO ck_trainer;
+GRANT SELECT ON ck TO ck_trainer;
+SET ROLE ck_trainer;
+SET recgan.model_chunk_size = '64kB';
+SELECT count(*) FROM recgan_train('ck', 'ck_role', 'ease', '{"lambda": 10}');
+RESET recgan.model_chunk_size;
+SELECT count(*) FROM recgan_recommend(1, 5, 'ck_role');
+SELECT count(*) FROM recgan_model_chunks;
+RESET ROLE;
+SELECT count(*) AS chunks FROM recgan_model_chunks WHERE name = 'ck_role';
+SET ROLE ck_trainer;
+SELECT recgan_drop_model('ck_role');
+RESET ROLE;
+SELECT count(*) AS chunks FROM recgan_model_chunks WHERE name = 'ck_role';
+
+-- a plain DELETE of a chunked model's row takes its chunks too
+SET recgan.model_chunk_size = '64kB';
+SELECT count(*) FROM recgan_train('ck', 'ck_del', 'ease', '{"lambda": 10}');
+RESET recgan.model_chunk_size;
+SELECT count(*) > 1 AS chunked FROM recgan_model_chunks WHERE name = 'ck_del';
+DELETE FROM recgan_models WHERE name = 'ck_del';
+SELECT count(*) AS chunks FROM recgan_model_chunks WHERE name = 'ck_del';
+REVOKE ALL ON recgan_models FROM ck_trainer;
+DROP OWNED BY ck_trainer;
+DROP ROLE ck_trainer;
+
 -- the chunk size's bounds
 SET recgan.model_chunk_size = '32kB';
 SET recgan.model_chunk_size = '1GB';

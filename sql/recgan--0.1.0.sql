@@ -33,8 +33,8 @@ SELECT pg_catalog.pg_extension_config_dump('recgan_models', '');
 
 -- Models larger than recgan.model_chunk_size: their bytes in order, the
 -- recgan_models row holding a manifest (src/catalog.c).  Written and deleted
--- with the model row, in the same transaction; grant SELECT on it with
--- SELECT on recgan_models.
+-- with the model row, in the same transaction, as the table's owner: roles
+-- need privileges on recgan_models only.
 CREATE TABLE recgan_model_chunks (
 	name			pg_catalog.text NOT NULL,
 	seq				pg_catalog.int4 NOT NULL,
@@ -48,6 +48,18 @@ COMMENT ON TABLE recgan_model_chunks IS
 ALTER TABLE recgan_model_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
 SELECT pg_catalog.pg_extension_config_dump('recgan_model_chunks', '');
+
+CREATE FUNCTION recgan_models_deleted()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'recgan_models_deleted'
+LANGUAGE C;
+
+COMMENT ON FUNCTION recgan_models_deleted() IS
+	'row trigger on recgan_models: a deleted chunked model takes its chunks with it';
+
+CREATE TRIGGER recgan_models_deleted
+	AFTER DELETE ON recgan_models
+	FOR EACH ROW EXECUTE FUNCTION recgan_models_deleted();
 
 -- Every write to recgan_models sends an invalidation message, so that serving
 -- backends skip their catalog probe while nothing changed (src/cache_inval.c).
@@ -220,8 +232,6 @@ BEGIN
 	DELETE FROM @extschema@.recgan_models m
 	WHERE m.name OPERATOR(pg_catalog.=) recgan_drop_model.model;
 	IF FOUND THEN
-		DELETE FROM @extschema@.recgan_model_chunks c
-		WHERE c.name OPERATOR(pg_catalog.=) recgan_drop_model.model;
 		RETURN true;
 	END IF;
 	IF if_exists THEN

@@ -15,14 +15,27 @@
  * them as any model: the engine's checksum covers every byte, so a missing,
  * short or altered chunk is reported as corruption.  Chunks keep a bytea
  * below 512 MB so that pg_dump's hex text of one stays under 1 GB.
+ *
+ * Chunks are read and written as the owner of recgan_model_chunks (a
+ * security-restricted switch, as REFRESH MATERIALIZED VIEW does), so a role
+ * needs privileges on recgan_models only: a reader reaches the chunks of a
+ * manifest it could read with its own privileges and policies, and a
+ * writer's chunk changes roll back with its transaction if it may not
+ * write the model row.
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
 
 #include "catalog.h"
 #include "engine_host.h"
@@ -62,7 +75,40 @@ ManifestOf(bytea *raw, ChunkManifest *man)
 	return true;
 }
 
-/* Delete the chunks stored under name, if any. */
+/* Saved identity of a ChunksAsOwner switch. */
+typedef struct ChunkUser
+{
+	Oid			userid;
+	int			sec_context;
+} ChunkUser;
+
+/*
+ * Become the owner of recgan_model_chunks for the chunk statements (see the
+ * file comment); ChunksAsCaller switches back.  An error in between is
+ * cleaned up by the (sub)transaction's abort, which restores the identity.
+ */
+static void
+ChunksAsOwner(ChunkUser *saved)
+{
+	const char *qualified = RecganCatalogTable("recgan_model_chunks");
+	Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)),
+										 AccessShareLock, false);
+	Relation	rel = table_open(relid, NoLock);
+	Oid			owner = rel->rd_rel->relowner;
+
+	table_close(rel, NoLock);
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+ChunksAsCaller(const ChunkUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/* Delete the chunks stored under name, if any (as the chunks' owner). */
 static void
 ChunksDelete(const char *name)
 {
@@ -75,6 +121,47 @@ ChunksDelete(const char *name)
 							  1, &type, &arg, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "deleting model chunks failed. Please report a bug.");
 	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(recgan_models_deleted);
+
+/*
+ * Row trigger AFTER DELETE on recgan_models: a deleted chunked model takes
+ * its chunks with it (as their owner), whoever deleted it and however
+ * (recgan_drop_model or a DELETE).  Only the first 8 bytes of the model
+ * value are read.
+ */
+Datum
+recgan_models_deleted(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		model;
+	bytea	   *head;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("recgan_models_deleted must be called as a row trigger on DELETE")));
+	desc = RelationGetDescr(td->tg_relation);
+	model = heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "model"), desc, &isnull);
+	if (!isnull)
+	{
+		head = DatumGetByteaPSlice(model, 0, 8);
+		if (VARSIZE_ANY_EXHDR(head) == 8 && memcmp(VARDATA_ANY(head), CHUNK_MAGIC, 8) == 0)
+		{
+			Datum		name = heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "name"), desc,
+											&isnull);
+			ChunkUser	saved;
+
+			ChunksAsOwner(&saved);
+			ChunksDelete(TextDatumGetCString(name));
+			ChunksAsCaller(&saved);
+		}
+	}
+	return PointerGetDatum(NULL);
 }
 
 /*
@@ -92,13 +179,16 @@ ModelEncodeStored(const Model *model, const char *name)
 	ChunkManifest man;
 	SPIPlanPtr	plan;
 	Oid			types[3] = {TEXTOID, INT4OID, BYTEAOID};
+	ChunkUser	saved;
 
 	ENGINE_CALL(model_encoded_size(model, &size, &engine_err));
 	buf = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
 	ENGINE_CALL(model_encode(model, buf + VARHDRSZ, size, &engine_err));
+	ChunksAsOwner(&saved);
 	ChunksDelete(name);
 	if (size <= chunk)
 	{
+		ChunksAsCaller(&saved);
 		SET_VARSIZE(buf, VARHDRSZ + size);
 		return (bytea *) buf;
 	}
@@ -132,6 +222,7 @@ ModelEncodeStored(const Model *model, const char *name)
 		pfree(piece);
 	}
 	SPI_finish();
+	ChunksAsCaller(&saved);
 	pfree(buf);
 	out = palloc(VARHDRSZ + sizeof(man));
 	SET_VARSIZE(out, VARHDRSZ + sizeof(man));
@@ -152,10 +243,12 @@ ModelDecodeStored(const char *name, bytea *raw)
 	Model	   *model;
 	SPIPlanPtr	plan;
 	Oid			types[2] = {TEXTOID, INT4OID};
+	ChunkUser	saved;
 
 	if (!ManifestOf(raw, &man))
 		return ModelDecode(raw);
 	buf = palloc_extended(man.total, MCXT_ALLOC_HUGE);
+	ChunksAsOwner(&saved);
 	SPI_connect();
 	plan = SPI_prepare(psprintf("SELECT data FROM %s WHERE name = $1 AND seq = $2",
 								RecganCatalogTable("recgan_model_chunks")), 2, types);
@@ -196,6 +289,7 @@ ModelDecodeStored(const char *name, bytea *raw)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_finish();
+	ChunksAsCaller(&saved);
 	ENGINE_CALL(model_decode(buf, man.total, &model, &engine_err));
 	pfree(buf);
 	return model;
