@@ -24,14 +24,6 @@ enum
 	NU = 80, NI = 30
 };
 
-/* Ignore the epoch report. */
-static void
-IgnoreEpoch(void *arg, const EpochReport *report)
-{
-	(void) arg;
-	(void) report;
-}
-
 /* A random binary (U x I) matrix; item i's density falls with i (a popularity skew). */
 static void
 random_csr(Csr *csr, int32_t nu, int32_t ni, uint64_t seed)
@@ -60,24 +52,8 @@ static RgStatus
 train(Model *m, const Csr *csr, double lambda, double neighbors)
 {
 	double		opt[2] = {lambda, neighbors};
-	TrainInput	in = {csr, opt, 42};
-	RgError		err;
-	RgStatus	st;
 
-	memset(m, 0, sizeof(*m));
-	m->ops = model_ops_by_name("ease");
-	m->algorithm = m->ops->algorithm;
-	m->n_users = csr->n_rows;
-	m->n_items = csr->n_cols;
-	m->seed = 42;
-	m->threshold = NAN;
-	m->n_hyper = model_n_hyper(m->ops, opt);
-	memcpy(m->hyper, opt, sizeof(double) * m->n_hyper);
-	m->pos = *csr;
-	st = m->ops->train(&in, m, IgnoreEpoch, NULL, &err);
-	if (st != RG_OK)
-		fprintf(stderr, "train: %s (%s)\n", err.message, err.detail);
-	return st;
+	return unit_train(m, "ease", csr, opt, 42);
 }
 
 /* Dense G = X^T X (I, I) in double. */

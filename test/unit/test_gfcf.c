@@ -35,14 +35,6 @@ typedef struct GfcfOpts
 	double		opt[4];
 } GfcfOpts;
 
-/* Ignore the epoch report. */
-static void
-IgnoreEpoch(void *arg, const EpochReport *report)
-{
-	(void) arg;
-	(void) report;
-}
-
 /* A random binary (U x I) matrix of the given density; item NI - 1 is left empty. */
 static void
 random_csr(Csr *csr, int32_t nu, int32_t ni, double density, uint64_t seed, int empty_item)
@@ -71,24 +63,7 @@ random_csr(Csr *csr, int32_t nu, int32_t ni, double density, uint64_t seed, int 
 static RgStatus
 train(Model *m, const Csr *csr, const double *opt, uint64_t seed)
 {
-	TrainInput	in = {csr, opt, seed};
-	RgError		err;
-	RgStatus	st;
-
-	memset(m, 0, sizeof(*m));
-	m->ops = model_ops_by_name("gfcf");
-	m->algorithm = m->ops->algorithm;
-	m->n_users = csr->n_rows;
-	m->n_items = csr->n_cols;
-	m->seed = seed;
-	m->threshold = NAN;
-	m->n_hyper = m->ops->n_options;
-	memcpy(m->hyper, opt, sizeof(double) * m->n_hyper);
-	m->pos = *csr;
-	st = m->ops->train(&in, m, IgnoreEpoch, NULL, &err);
-	if (st != RG_OK)
-		fprintf(stderr, "train: %s (%s)\n", err.message, err.detail);
-	return st;
+	return unit_train(m, "gfcf", csr, opt, seed);
 }
 
 /* The dense normalised matrix A (U, I) in double. */

@@ -22,14 +22,6 @@ enum
 	NU = 3000, NI = 500, F = 16
 };
 
-/* Ignore the epoch report. */
-static void
-IgnoreEpoch(void *arg, const EpochReport *report)
-{
-	(void) arg;
-	(void) report;
-}
-
 /* Long-tailed random positives: user u rates about 5 + u % 40 items, popular ones more often. */
 static void
 random_csr(Csr *csr, uint64_t seed)
@@ -69,18 +61,14 @@ random_csr(Csr *csr, uint64_t seed)
 static RgStatus
 train(Model *m, const Csr *csr, int solver_cholesky, int cg_steps, int epochs, uint64_t seed)
 {
+	const ModelOps *ops = model_ops_by_name("ials");
 	double		opt[RECGAN_MAX_HYPER];
-	TrainInput	in = {csr, opt, seed};
-	RgError		err;
-	RgStatus	st;
 
-	memset(m, 0, sizeof(*m));
-	m->ops = model_ops_by_name("ials");
-	for (int o = 0; o < m->ops->n_options; o++)
+	for (int o = 0; o < ops->n_options; o++)
 	{
-		const char *key = m->ops->options[o].key;
+		const char *key = ops->options[o].key;
 
-		opt[o] = m->ops->options[o].defval;
+		opt[o] = ops->options[o].defval;
 		if (strcmp(key, "factors") == 0)
 			opt[o] = F;
 		else if (strcmp(key, "lambda") == 0)
@@ -96,18 +84,7 @@ train(Model *m, const Csr *csr, int solver_cholesky, int cg_steps, int epochs, u
 		else if (strcmp(key, "validation_fraction") == 0)
 			opt[o] = 0;
 	}
-	m->algorithm = m->ops->algorithm;
-	m->n_users = csr->n_rows;
-	m->n_items = csr->n_cols;
-	m->seed = seed;
-	m->threshold = NAN;
-	m->n_hyper = m->ops->n_options;
-	memcpy(m->hyper, opt, sizeof(double) * m->n_hyper);
-	m->pos = *csr;
-	st = m->ops->train(&in, m, IgnoreEpoch, NULL, &err);
-	if (st != RG_OK)
-		fprintf(stderr, "train: %s (%s)\n", err.message, err.detail);
-	return st;
+	return unit_train(m, "ials", csr, opt, seed);
 }
 
 /* Largest |a - b| / (1 + |b|) over n floats. */

@@ -48,14 +48,6 @@ SeeTrial(void *arg, const TuneTrial *t)
 	s->n++;
 }
 
-/* Ignore the epoch report. */
-static void
-IgnoreEpoch(void *arg, const EpochReport *report)
-{
-	(void) arg;
-	(void) report;
-}
-
 /* A random binary (U x I) matrix with a popularity skew. */
 static void
 random_csr(Csr *csr, uint64_t seed)
@@ -83,18 +75,11 @@ random_csr(Csr *csr, uint64_t seed)
 static void
 template(Model *m, const char *name, const Csr *csr, double *opt)
 {
-	memset(m, 0, sizeof(*m));
-	m->ops = model_ops_by_name(name);
-	m->algorithm = m->ops->algorithm;
-	m->n_users = csr->n_rows;
-	m->n_items = csr->n_cols;
-	m->seed = 42;
-	m->threshold = NAN;
-	for (int i = 0; i < m->ops->n_options; i++)
-		opt[i] = m->ops->options[i].defval;
-	m->n_hyper = model_n_hyper(m->ops, opt);
-	memcpy(m->hyper, opt, sizeof(double) * m->n_hyper);
-	m->pos = *csr;
+	const ModelOps *ops = model_ops_by_name(name);
+
+	for (int i = 0; i < ops->n_options; i++)
+		opt[i] = ops->options[i].defval;
+	unit_model(m, name, csr, opt, 42);
 }
 
 /* A one-option space. */
@@ -157,7 +142,7 @@ ease_from_scratch(const Csr *csr, double lambda)
 	opt[0] = m.hyper[0] = lambda;
 	in = (TrainInput) {&h.fit, opt, 42};
 	model_compute_popularity(&m);
-	if (m.ops->train(&in, &m, IgnoreEpoch, NULL, &err) != RG_OK)
+	if (m.ops->train(&in, &m, unit_ignore_epoch, NULL, &err) != RG_OK)
 		return NAN;
 	holdout_scorer_init(&s, NI, h.n_val_users, TUNE_VALIDATION_K);
 	if (holdout_ndcg(&h, &s, &m, &ndcg, &err) != RG_OK)

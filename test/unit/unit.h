@@ -9,7 +9,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "model.h"
+#include "registry.h"
 #include "rng.h"
 
 static int	unit_passed = 0;
@@ -130,6 +133,51 @@ unit_summary(void)
 {
 	printf("%d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed == 0 && unit_passed > 0 ? 0 : 1;
+}
+
+/* ---- Training a model of the registry in a test. */
+
+/* Ignore a training's epoch reports. */
+static inline void
+unit_ignore_epoch(void *arg, const EpochReport *report)
+{
+	(void) arg;
+	(void) report;
+}
+
+/*
+ * Make m a model of algorithm name on the positives csr, with seed and the
+ * options opt (spec order) stored as training stores them (model_n_hyper):
+ * what m->ops->train expects.
+ */
+static inline void
+unit_model(Model *m, const char *name, const Csr *csr, const double *opt, uint64_t seed)
+{
+	memset(m, 0, sizeof(*m));
+	m->ops = model_ops_by_name(name);
+	m->algorithm = m->ops->algorithm;
+	m->n_users = csr->n_rows;
+	m->n_items = csr->n_cols;
+	m->seed = seed;
+	m->threshold = NAN;
+	m->n_hyper = model_n_hyper(m->ops, opt);
+	memcpy(m->hyper, opt, sizeof(double) * m->n_hyper);
+	m->pos = *csr;
+}
+
+/* Train algorithm name on csr into m (unit_model); a failure is printed. */
+static inline RgStatus
+unit_train(Model *m, const char *name, const Csr *csr, const double *opt, uint64_t seed)
+{
+	TrainInput	in = {csr, opt, seed};
+	RgError		err;
+	RgStatus	st;
+
+	unit_model(m, name, csr, opt, seed);
+	st = m->ops->train(&in, m, unit_ignore_epoch, NULL, &err);
+	if (st != RG_OK)
+		fprintf(stderr, "train: %s (%s)\n", err.message, err.detail);
+	return st;
 }
 
 #endif							/* RECGAN_UNIT_H */
