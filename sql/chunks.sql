@@ -126,6 +126,10 @@ REVOKE ALL ON recgan_models FROM ck_trainer;
 DROP OWNED BY ck_trainer;
 DROP ROLE ck_trainer;
 
+-- the triggers' functions are not callable directly
+SELECT recgan_models_deleted();
+SELECT recgan_models_changed();
+
 -- the chunk size's bounds
 SET recgan.model_chunk_size = '32kB';
 SET recgan.model_chunk_size = '1GB';
