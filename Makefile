@@ -28,7 +28,7 @@ $(ENGINE_OBJS): CFLAGS += -O3 -fno-math-errno -fno-wrapv
 
 OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
-DATA = sql/recgan--0.1.0.sql
+DATA = sql/recgan--0.1.0.sql sql/recgan--0.1.0--0.2.0.sql
 
 REGRESS = basic train recommend serving chunks explain evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input tune
 REGRESS_OPTS = --inputdir=$(srcdir)

@@ -2,7 +2,10 @@
 CREATE EXTENSION recgan;
 
 -- The library loads and links OpenBLAS.
-SELECT recgan_version() LIKE 'recgan 0.1.0 (OpenBLAS %, 1 thread)' AS links_openblas;
+SELECT recgan_version() LIKE 'recgan 0.2.0 (OpenBLAS %, 1 thread)' AS links_openblas;
+
+-- CREATE EXTENSION installs 0.2.0: the frozen 0.1.0 script, then the update.
+SELECT extversion FROM pg_extension WHERE extname = 'recgan';
 
 -- The catalog table exists with the documented columns, in order.
 SELECT attname, format_type(atttypid, atttypmod) AS type, attnotnull

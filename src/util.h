@@ -8,7 +8,7 @@
 #ifndef RECGAN_UTIL_H
 #define RECGAN_UTIL_H
 
-#define RECGAN_VERSION_STR "0.1.0"
+#define RECGAN_VERSION_STR "0.2.0"
 
 #include "portability/instr_time.h"
 
