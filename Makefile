@@ -35,7 +35,7 @@ REGRESS_OPTS = --inputdir=$(srcdir)
 
 # Isolation tests (pg_isolation_regress; run by installcheck after REGRESS):
 # specs in test/isolation/specs, expected output in test/isolation/expected.
-ISOLATION = retrain_recommend train_train drop_recommend schedule_cancel
+ISOLATION = retrain_recommend train_train drop_recommend schedule_cancel deploy_train
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso --load-extension=recgan
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).

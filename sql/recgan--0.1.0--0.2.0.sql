@@ -31,6 +31,13 @@ ALTER TABLE recgan_models
 	ADD CHECK (last_version OPERATOR(pg_catalog.>=) version);
 UPDATE recgan_models SET deployed_at = trained_at;
 
+COMMENT ON TABLE recgan_models IS
+	'trained recgan models: one row per model name, its deployed version (the others are in recgan_model_archive), the model itself in the bytea column';
+COMMENT ON FUNCTION recgan_train(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.jsonb,
+	pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.float8) IS
+	'train a model on a ratings table, view or materialized view and store it as a new version (options deploy, keep_versions); one row per epoch';
+COMMENT ON FUNCTION recgan_drop_model(pg_catalog.text, pg_catalog.bool) IS
+	'delete a stored model, every version of it; true if it existed';
 COMMENT ON COLUMN recgan_models.version IS
 	'the deployed version of the model (see recgan_model_versions)';
 COMMENT ON COLUMN recgan_models.last_version IS

@@ -119,8 +119,9 @@ StoreLockDeployed(Datum *values, const char *nulls, int32 *version, int32 *last,
 					   RECGAN_VERSION_LOCK),
 			  values, nulls, SPI_OK_SELECT);
 	StoreExec(psprintf("SELECT version, last_version, "
-					   "CASE WHEN pg_catalog.jsonb_typeof(metrics -> 'validation') = 'number' "
-					   "THEN (metrics ->> 'validation')::pg_catalog.float8 END "
+					   "CASE WHEN pg_catalog.jsonb_typeof(metrics OPERATOR(pg_catalog.->) 'validation') "
+					   "OPERATOR(pg_catalog.=) 'number' "
+					   "THEN (metrics OPERATOR(pg_catalog.->>) 'validation')::pg_catalog.float8 END "
 					   "FROM %s WHERE name = $1 FOR UPDATE",
 					   RecganCatalogTable("recgan_models")),
 			  values, nulls, SPI_OK_SELECT);
@@ -191,7 +192,7 @@ StorePrune(Datum *values, const char *nulls)
 	const char *archive = RecganCatalogTable("recgan_model_archive");
 	bool		isnull;
 
-	StoreExec(psprintf("SELECT pg_catalog.count(*) > $12 FROM %s WHERE name = $1", archive),
+	StoreExec(psprintf("SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>) $12 FROM %s WHERE name = $1", archive),
 			  values, nulls, SPI_OK_SELECT);
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 		return;

@@ -103,8 +103,9 @@ as_role($node, 'alice', q{SELECT recgan_schedule('best', '1 hour', 'ratings', 'i
 ok( $node->poll_query_until('postgres',
 		q{SELECT count(*) = 1 FROM recgan_runs WHERE model = 'best' AND status = 'succeeded'}),
 	'the scheduled best_score run succeeded');
-like(
-	$node->safe_psql('postgres', q{SELECT message FROM recgan_runs WHERE model = 'best'}),
+my $best_message = $node->safe_psql('postgres', q{SELECT message FROM recgan_runs WHERE model = 'best'});
+note "the run's message: $best_message";
+like($best_message,
 	qr/^version 2 not deployed: validation [0-9.e-]+ is worse than deployed version 1's [0-9.e-]+$/,
 	'its message: version 2 was not deployed, and why');
 is($node->safe_psql('postgres', q{
@@ -120,7 +121,9 @@ as_role($node, 'alice', q{SELECT recgan_unschedule('best')});
 $run = as_role($node, 'alice', q{SELECT recgan_train_async('ratings', 'best', 'ials',
 	'{"factors": 16, "epochs": 8, "deploy": "best_score"}')});
 ok(wait_run($node, $run, "status = 'succeeded'"), 'a better async best_score run succeeded');
-like(run_field($node, $run, 'message'),
+$best_message = run_field($node, $run, 'message');
+note "the run's message: $best_message";
+like($best_message,
 	qr/^version 3 deployed: validation [0-9.e-]+ is not worse than version 1's [0-9.e-]+$/,
 	'its message: version 3 was deployed');
 is($node->safe_psql('postgres', q{SELECT version FROM recgan_models WHERE name = 'best'}), '3',
