@@ -172,7 +172,8 @@ FROM recgan_model_versions v, recgan_model_versions r
 WHERE v.name = 'vc' AND r.name = 'vc_ref' ORDER BY v.version;
 SELECT recgan_deploy('vc', 1);
 SELECT vr_serves('vc', 'vc_ref') AS serves_chunked_v1;
-SELECT header->>'chunks' AS chunks FROM recgan_model_info('vc');
+SELECT header->>'chunks' AS chunks, header->>'model_version' AS chunks_of_version,
+	header->>'manifest_version' AS manifest FROM recgan_model_info('vc');
 SELECT recgan_deploy('vc', 2);
 SELECT vr_serves('vc', 'vc_ref') AS serves_v1_after_deploying_v2;
 SELECT recgan_rollback('vc');

@@ -426,8 +426,9 @@ ModelManifestJson(bytea *raw)
 	if (!ManifestOf(raw, &man))
 		return NULL;
 	return psprintf("{\"format_version\": 1, \"chunked\": true, \"chunks\": %u, "
-					"\"size_bytes\": " UINT64_FORMAT ", \"chunk_size\": " UINT64_FORMAT "}",
-					man.n_chunks, man.total, man.chunk_size);
+					"\"size_bytes\": " UINT64_FORMAT ", \"chunk_size\": " UINT64_FORMAT ", "
+					"\"manifest_version\": %u, \"model_version\": %d}",
+					man.n_chunks, man.total, man.chunk_size, man.version, man.model_version);
 }
 
 /* Decode and validate a model bytea; the result shares nothing with raw. */
