@@ -30,12 +30,12 @@ OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql sql/recgan--0.1.0--0.2.0.sql
 
-REGRESS = basic train recommend serving chunks explain evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input tune
+REGRESS = basic train recommend serving chunks explain evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input tune versions
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # Isolation tests (pg_isolation_regress; run by installcheck after REGRESS):
 # specs in test/isolation/specs, expected output in test/isolation/expected.
-ISOLATION = retrain_recommend train_train drop_recommend schedule_cancel
+ISOLATION = retrain_recommend train_train drop_recommend schedule_cancel deploy_train
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --outputdir=output_iso --load-extension=recgan
 
 # TAP tests run by `make tapcheck` (not folded into installcheck).

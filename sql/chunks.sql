@@ -43,7 +43,8 @@ FROM recgan_recommend_items(ARRAY[1, 2, 3], 5, 'ck_one') a
 	JOIN recgan_recommend_items(ARRAY[1, 2, 3], 5, 'ck_chunked') b USING (rank)
 GROUP BY 1;
 
--- a retrain that rolls back leaves the chunked model and its chunks
+-- a retrain that rolls back leaves the chunked model and its chunks (inside
+-- it, the old version's chunks stay too: it is archived, not deleted)
 BEGIN;
 SELECT count(*) FROM recgan_train('ck', 'ck_chunked', 'popularity');
 SELECT count(*) AS chunks_inside FROM recgan_model_chunks WHERE name = 'ck_chunked';
@@ -84,7 +85,8 @@ ROLLBACK;
 SELECT count(*) FROM recgan_recommend(1, 5, 'ck_chunked');
 RESET recgan.cache_mb;
 
--- a retrain below the chunk size replaces the chunks by one row
+-- a retrain below the chunk size stores one row; the chunks stay with the
+-- archived version they belong to (sql/versions.sql)
 SELECT count(*) FROM recgan_train('ck', 'ck_chunked', 'popularity');
 SELECT count(*) AS chunks FROM recgan_model_chunks WHERE name = 'ck_chunked';
 
@@ -96,11 +98,11 @@ SELECT count(*) > 1 AS chunked FROM recgan_model_chunks WHERE name = 'ck_chunked
 SELECT recgan_drop_model('ck_chunked');
 SELECT count(*) AS chunks FROM recgan_model_chunks;
 
--- a role with privileges on recgan_models only trains, serves and drops a
--- chunked model (chunks are read and written as their owner), and cannot
--- read the chunks table itself
+-- a role with privileges on recgan_models and recgan_model_archive only
+-- trains, serves and drops a chunked model (chunks are read and written as
+-- their owner), and cannot read the chunks table itself
 CREATE ROLE ck_trainer;
-GRANT SELECT, INSERT, UPDATE, DELETE ON recgan_models TO ck_trainer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON recgan_models, recgan_model_archive TO ck_trainer;
 GRANT SELECT ON ck TO ck_trainer;
 SET ROLE ck_trainer;
 SET recgan.model_chunk_size = '64kB';
@@ -122,7 +124,7 @@ RESET recgan.model_chunk_size;
 SELECT count(*) > 1 AS chunked FROM recgan_model_chunks WHERE name = 'ck_del';
 DELETE FROM recgan_models WHERE name = 'ck_del';
 SELECT count(*) AS chunks FROM recgan_model_chunks WHERE name = 'ck_del';
-REVOKE ALL ON recgan_models FROM ck_trainer;
+REVOKE ALL ON recgan_models, recgan_model_archive FROM ck_trainer;
 DROP OWNED BY ck_trainer;
 DROP ROLE ck_trainer;
 

@@ -16,11 +16,15 @@ extern Model *ModelDecode(bytea *raw);
 /*
  * Stored models: the value of recgan_models.model for name, either the model
  * itself or, above recgan.model_chunk_size, a manifest of chunk rows in
- * recgan_model_chunks (written by ModelEncodeStored, read back by
- * ModelDecodeStored through SPI with the caller's privileges).
+ * recgan_model_chunks under (name, version) (written by ModelEncodeStored,
+ * read back by ModelDecodeStored as the chunks' owner).  version is 0 on a
+ * 0.1.0 catalog (CatalogHasVersions false).
  */
-extern bytea *ModelEncodeStored(const Model *model, const char *name);
+extern bytea *ModelEncodeStored(const Model *model, const char *name, int32 version);
 extern Model *ModelDecodeStored(const char *name, bytea *raw);
+
+/* Whether the installed catalog has model versions (0.2.0). */
+extern bool CatalogHasVersions(void);
 
 /* jsonb text describing a chunk manifest, or NULL if raw is a model. */
 extern char *ModelManifestJson(bytea *raw);

@@ -173,6 +173,8 @@ ModelParseOptions(const ModelOps *ops, Jsonb *options, double *values, uint64 *s
 		}
 		if (strcmp(key, "tune") == 0)
 			continue;			/* the search: TuneParse (tune.c) */
+		if (strcmp(key, "deploy") == 0 || strcmp(key, "keep_versions") == 0)
+			continue;			/* versions: VersionsParseOptions (versions.c) */
 		for (i = 0; i < ops->n_options; i++)
 			if (strcmp(ops->options[i].key, key) == 0)
 				break;

@@ -19,8 +19,9 @@ extern const ModelOps *ModelOpsByName(const char *name);
 
 /*
  * Resolve user options against an algorithm's spec; ereport on bad input.
- * Every algorithm also accepts "seed" (default RECGAN_DEFAULT_SEED) and
- * "tune" (skipped here: TuneParse in tune.h reads it).
+ * Every algorithm also accepts "seed" (default RECGAN_DEFAULT_SEED),
+ * "tune" (skipped here: TuneParse in tune.h reads it), "deploy" and
+ * "keep_versions" (skipped here: VersionsParseOptions in versions.h).
  */
 extern void ModelParseOptions(const ModelOps *ops, Jsonb *options,
 							  double *values, uint64 *seed);

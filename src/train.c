@@ -2,9 +2,10 @@
  * train.c
  *	  recgan_train: read a ratings relation, train a model, store it.
  *
- * Everything happens in the caller's transaction: the model row is inserted
- * or replaced only after training succeeded, so an error or a cancel at any
- * point leaves the previous model of that name untouched.  All training
+ * Everything happens in the caller's transaction: the new version of the
+ * model is stored (versions.c) only after training succeeded, so an error or
+ * a cancel at any point leaves the versions of that name and the deployed
+ * one untouched.  All training
  * memory lives in a "recgan train" context deleted at the end.
  */
 #include "postgres.h"
@@ -27,6 +28,7 @@
 #include "tuning.h"
 #include "util.h"
 #include "train.h"
+#include "versions.h"
 
 RecganTrainProgressHookType RecganTrainProgressHook = NULL;
 
@@ -81,44 +83,6 @@ RequiredText(FunctionCallInfo fcinfo, int arg, const char *name)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", name)));
 	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
-}
-
-/* Insert or replace the model row in recgan_models. */
-static void
-StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, Jsonb *options,
-		   double seconds, Jsonb *metrics, bytea *bytes)
-{
-	char	   *sql = psprintf(
-		"INSERT INTO %s AS m (name, algorithm, source, options, n_users, n_items, "
-		"n_interactions, trained_at, train_seconds, metrics, owner, model) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now(), $8, $9, CURRENT_USER, $10) "
-		"ON CONFLICT (name) DO UPDATE SET algorithm = EXCLUDED.algorithm, "
-		"source = EXCLUDED.source, options = EXCLUDED.options, n_users = EXCLUDED.n_users, "
-		"n_items = EXCLUDED.n_items, n_interactions = EXCLUDED.n_interactions, "
-		"trained_at = EXCLUDED.trained_at, train_seconds = EXCLUDED.train_seconds, "
-		"metrics = EXCLUDED.metrics, owner = EXCLUDED.owner, model = EXCLUDED.model",
-		RecganCatalogTable("recgan_models"));
-	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, INT4OID,
-	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID};
-	Datum		values[10];
-	int			rc;
-
-	values[0] = CStringGetTextDatum(name);
-	values[1] = CStringGetTextDatum(ops->name);
-	values[2] = CStringGetTextDatum(ds->source_name);
-	values[3] = JsonbPGetDatum(options);
-	values[4] = Int32GetDatum(ds->n_users);
-	values[5] = Int32GetDatum(ds->n_items);
-	values[6] = Int64GetDatum(CsrNnz(&ds->pos));
-	values[7] = Float8GetDatum(seconds);
-	values[8] = JsonbPGetDatum(metrics);
-	values[9] = PointerGetDatum(bytes);
-
-	SPI_connect();
-	rc = SPI_execute_with_args(sql, 10, types, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "storing the model failed: %s. Please report a bug.", SPI_result_code_string(rc));
-	SPI_finish();
 }
 
 /*
@@ -200,9 +164,9 @@ recgan_train(PG_FUNCTION_ARGS)
 	Model	   *model;
 	TrainInput	in;
 	TrainOutput out;
-	bytea	   *bytes;
-	Jsonb	   *resolved;
 	TuneSpec	tune;
+	VersionPolicy policy;
+	VersionRow	row;
 	bool		tuning;
 	char	   *tune_record = NULL;
 	double		tune_seconds = 0;
@@ -217,6 +181,7 @@ recgan_train(PG_FUNCTION_ARGS)
 		elog(ERROR, "algorithm %s has too many options. Please report a bug.", ops->name);
 	ModelParseOptions(ops, options, opt, &seed);
 	tuning = TuneParse(ops, options, opt, &tune);
+	VersionsParseOptions(options, &policy);
 
 	SourceSpec(fcinfo, source, &spec);
 
@@ -248,10 +213,17 @@ recgan_train(PG_FUNCTION_ARGS)
 	}
 	ENGINE_CALL(ops->train(&in, model, EmitEpoch, &out, &engine_err));
 
-	bytes = ModelEncodeStored(model, name);
-	resolved = ModelOptionsToJsonb(ops, opt, seed);
-	StoreModel(name, ops, ds, resolved, tune_seconds + out.total_seconds,
-			   TrainStats(ds, &out, tune_record), bytes);
+	row.name = name;
+	row.algorithm = ops->name;
+	row.source = ds->source_name;
+	row.options = ModelOptionsToJsonb(ops, opt, seed);
+	row.n_users = ds->n_users;
+	row.n_items = ds->n_items;
+	row.n_interactions = CsrNnz(&ds->pos);
+	row.train_seconds = tune_seconds + out.total_seconds;
+	row.metrics = TrainStats(ds, &out, tune_record);
+	row.validation = out.best_validation;
+	VersionsStore(&row, &policy, model);
 
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextDelete(train_cxt);

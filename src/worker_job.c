@@ -24,11 +24,13 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/memutils.h"
 
 #include "util.h"
 #include "train.h"
+#include "versions.h"
 #include "worker_int.h"
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
@@ -110,25 +112,42 @@ WorkerClaim(int64 run_id, MemoryContext cxt, JobSpec *job)
 	return found;
 }
 
-/* Record success; for a scheduled run, remember the source's change count. */
+/*
+ * Record success: the stored version's metrics and, when the training said
+ * something about deploying it (RecganLastStore), that as the run's message;
+ * for a scheduled run, remember the source's change count.
+ */
 static void
 WorkerRecordSuccess(int64 run_id, const JobSpec *job)
 {
 	Params		p = {0};
 	int32		epoch;
 	double		loss;
+	const VersionOutcome *stored = &RecganLastStore;
 
 	WorkerSlotGetProgress(&epoch, &loss);
 
 	WorkerParamInt8(&p, run_id);
 	WorkerParamAdd(&p, INT4OID, Int32GetDatum(epoch), epoch < 1);
 	WorkerParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), isnan(loss));
-	WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
-				  "epoch = $2, loss = $3, message = NULL, "
-				  "metrics = (SELECT m.metrics FROM %s m WHERE m.name = r.model) "
-				  "WHERE r.run_id = $1",
-				  RecganCatalogTable("recgan_run_history"), RecganCatalogTable("recgan_models")),
-		 &p, SPI_OK_UPDATE);
+	WorkerParamAdd(&p, TEXTOID, CStringGetTextDatum(stored->message), stored->message[0] == '\0');
+	WorkerParamAdd(&p, INT4OID, Int32GetDatum(stored->version), false);
+	if (stored->version > 0)
+		WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
+					  "epoch = $2, loss = $3, message = $4, "
+					  "metrics = COALESCE((SELECT m.metrics FROM %s m WHERE m.name = r.model AND m.version = $5), "
+					  "(SELECT a.metrics FROM %s a WHERE a.name = r.model AND a.version = $5)) "
+					  "WHERE r.run_id = $1",
+					  RecganCatalogTable("recgan_run_history"), RecganCatalogTable("recgan_models"),
+					  RecganCatalogTable("recgan_model_archive")),
+			 &p, SPI_OK_UPDATE);
+	else						/* a 0.1.0 catalog: no versions */
+		WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
+					  "epoch = $2, loss = $3, message = NULL, "
+					  "metrics = (SELECT m.metrics FROM %s m WHERE m.name = r.model) "
+					  "WHERE r.run_id = $1",
+					  RecganCatalogTable("recgan_run_history"), RecganCatalogTable("recgan_models")),
+			 &p, SPI_OK_UPDATE);
 	if (strcmp(job->kind, "scheduled") != 0 || job->source_changes == NULL)
 		return;
 	p.n = 0;
@@ -155,6 +174,7 @@ WorkerTrain(int64 run_id, const JobSpec *job)
 	pgstat_report_activity(STATE_RUNNING,
 						   psprintf("recgan run " INT64_FORMAT ": training model %s", run_id, job->model));
 	WorkerParamJob(&p, job);
+	memset(&RecganLastStore, 0, sizeof(RecganLastStore));
 	RecganTrainProgressHook = WorkerProgress;
 	WorkerExec(psprintf("SELECT pg_catalog.count(*) FROM %s(" JOB_VALUES ")",
 				  RecganCatalogTable("recgan_train")),

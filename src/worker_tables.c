@@ -26,6 +26,7 @@
 #include "options.h"
 #include "tuning.h"
 #include "util.h"
+#include "versions.h"
 #include "worker_int.h"
 
 /* ----------------------------------------------------------------
@@ -167,9 +168,11 @@ WorkerJobEpochs(const JobSpec *job)
 	double	   *opt = palloc0(sizeof(double) * (ops->n_options + 1));
 	uint64		seed;
 	TuneSpec	tune;
+	VersionPolicy policy;
 
 	ModelParseOptions(ops, options, opt, &seed);
 	(void) TuneParse(ops, options, opt, &tune);	/* a bad search fails here, at queue time */
+	VersionsParseOptions(options, &policy);	/* so do bad "deploy", "keep_versions" */
 	for (int i = 0; i < ops->n_options; i++)
 		if (strcmp(ops->options[i].key, "epochs") == 0)
 			return (int) opt[i];

@@ -2,7 +2,8 @@
 # min_new_rows skips until enough rows changed, a job reads only what its
 # owner may read, schedules are private to their owner, scheduling for
 # another role needs membership, superuser jobs are refused unless allowed,
-# and jobs run only in recgan.database.
+# jobs run only in recgan.database, and a best_score schedule stores a worse
+# model undeployed, saying so in the run's message.
 use strict;
 use warnings;
 use FindBin;
@@ -13,6 +14,7 @@ use Test::More;
 use WorkerNode;
 
 my $node = worker_node('schedule');
+my ($rc, $out, $err, $run);
 $node->safe_psql('postgres', q{
 	CREATE TABLE secret AS SELECT * FROM ratings;
 });
@@ -89,8 +91,50 @@ is( $node->safe_psql('postgres',
 	't', 'the change count of the last training is kept on the schedule');
 as_role($node, 'alice', q{SELECT recgan_unschedule('fresh')});
 
+# ---- best_score: a scheduled retrain worse than the deployed version is
+# stored but not deployed, and the run's message says so; a better async
+# one is deployed.  (iALS keeps a validation holdout by default.)
+as_role($node, 'alice', q{
+	SELECT count(*) FROM recgan_train('ratings', 'best', 'ials', '{"factors": 8, "epochs": 5}')});
+my $served = q{SELECT string_agg(item_id::text, ',' ORDER BY rank) FROM recgan_recommend(3, 10, 'best')};
+my $v1_recs = $node->safe_psql('postgres', $served);
+as_role($node, 'alice', q{SELECT recgan_schedule('best', '1 hour', 'ratings', 'ials',
+	'{"factors": 1, "epochs": 1, "deploy": "best_score"}')});
+ok( $node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM recgan_runs WHERE model = 'best' AND status = 'succeeded'}),
+	'the scheduled best_score run succeeded');
+my $best_message = $node->safe_psql('postgres', q{SELECT message FROM recgan_runs WHERE model = 'best'});
+note "the run's message: $best_message";
+like($best_message,
+	qr/^version 2 not deployed: validation [0-9.e-]+ is worse than deployed version 1's [0-9.e-]+$/,
+	'its message: version 2 was not deployed, and why');
+is($node->safe_psql('postgres', q{
+		SELECT string_agg(version || ':' || deployed || ':' || owner, ',' ORDER BY version)
+		FROM recgan_model_versions WHERE name = 'best'}),
+	'1:true:alice,2:false:alice', 'version 2 is stored undeployed, version 1 stays deployed');
+is($node->safe_psql('postgres', $served), $v1_recs, 'version 1 is still served');
+is($node->safe_psql('postgres', q{
+		SELECT r.metrics = v.metrics FROM recgan_runs r, recgan_model_versions v
+		WHERE r.model = 'best' AND v.name = 'best' AND v.version = 2}),
+	't', 'the run records the metrics of the version it stored');
+as_role($node, 'alice', q{SELECT recgan_unschedule('best')});
+$run = as_role($node, 'alice', q{SELECT recgan_train_async('ratings', 'best', 'ials',
+	'{"factors": 16, "epochs": 8, "deploy": "best_score"}')});
+ok(wait_run($node, $run, "status = 'succeeded'"), 'a better async best_score run succeeded');
+$best_message = run_field($node, $run, 'message');
+note "the run's message: $best_message";
+like($best_message,
+	qr/^version 3 deployed: validation [0-9.e-]+ is not worse than version 1's [0-9.e-]+$/,
+	'its message: version 3 was deployed');
+is($node->safe_psql('postgres', q{SELECT version FROM recgan_models WHERE name = 'best'}), '3',
+	'version 3 is deployed');
+($rc, $out, $err) = $node->psql('postgres',
+	q{SELECT recgan_schedule('best', '1 hour', 'ratings', 'ials', '{"deploy": "best"}')},
+	extra_params => [ '-U', 'alice' ]);
+like($err, qr/invalid value "best" for option "deploy"/, 'a bad deploy strategy is refused at schedule time');
+
 # ---- a job reads only what its owner may read
-my $run = as_role($node, 'alice', q{SELECT recgan_train_async('secret', 'stolen', 'popularity')});
+$run = as_role($node, 'alice', q{SELECT recgan_train_async('secret', 'stolen', 'popularity')});
 ok(wait_run($node, $run, "status = 'failed'"), 'async job on an unreadable table failed');
 is(run_field($node, $run, 'message'), 'permission denied for table secret',
 	'the permission error is in recgan_runs.message');
@@ -104,7 +148,7 @@ is($node->safe_psql('postgres',
 	'0', 'no model was written');
 
 # ---- schedules are private; scheduling for another role needs membership
-my ($rc, $out, $err) = $node->psql('postgres',
+($rc, $out, $err) = $node->psql('postgres',
 	q{SELECT recgan_schedule('hers', '1 hour', 'ratings', owner => 'alice')},
 	extra_params => [ '-U', 'bob' ]);
 isnt($rc, 0, 'bob cannot schedule for alice');

@@ -1,7 +1,8 @@
 # Serving: the per-backend model cache follows retrains made in other
 # sessions and ignores rolled-back ones, without probing the catalog while
 # nothing changed; a streaming standby serves the same recommendations as the
-# primary, also without probes, and the new model after a retrain.
+# primary, also without probes, the new model after a retrain, and the
+# deployed version after recgan_deploy and recgan_rollback on the primary.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -96,6 +97,22 @@ my ($ret, $out, $err) = $standby->psql('postgres',
 	q{SELECT count(*) FROM recgan_train('r', 'm2', 'popularity')});
 isnt($ret, 0, 'training on the standby fails');
 like($err, qr/read-only transaction/, '... with the read-only error');
+
+# versions: deploying and rolling back on the primary, the standby session
+# serves the deployed version after replay
+is($primary->safe_psql('postgres',
+	q{SELECT string_agg(version || ':' || algorithm || ':' || deployed, ',' ORDER BY version)
+	  FROM recgan_model_versions WHERE name = 'm'}),
+	'1:itemknn:false,2:ease:false,3:itemknn:true',
+	'three versions (the rolled-back training made none), the newest deployed');
+$primary->safe_psql('postgres', q{SELECT recgan_deploy('m', 2)});
+$primary->wait_for_catchup($standby);
+is($s->query_safe($recs), $ease, 'after recgan_deploy the standby session serves version 2');
+$primary->safe_psql('postgres', q{SELECT recgan_rollback('m')});
+$primary->wait_for_catchup($standby);
+is($s->query_safe($recs), $knn5, 'after recgan_rollback it serves version 3 again');
+is($standby->safe_psql('postgres', q{SELECT version FROM recgan_model_info('m')}), '3',
+	'recgan_model_info on the standby shows the deployed version');
 $s->quit;
 
 $standby->stop;

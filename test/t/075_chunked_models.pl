@@ -1,6 +1,8 @@
 # Models stored in chunks (recgan_model_chunks, above recgan.model_chunk_size)
 # train, are served, survive pg_dump/pg_restore and are served on a streaming
-# standby, with the same recommendations everywhere.
+# standby, with the same recommendations everywhere; so do their versions
+# (restored with their chunks, deployed on the primary and served so on the
+# standby).
 #
 # By default a small iALS model is cut into 64 kB chunks (seconds).  With
 # RECGAN_BIG_MODEL=1 (make bigmodelcheck) it is a model over 1 GB at the
@@ -72,6 +74,27 @@ is($s->query_safe($recs), $want, 'and again');
 is($s->query_safe(q{SELECT recgan_cache_stats()->>'misses'}), '1', 'decoded once, then cached');
 $s->quit;
 
+# a second model with two chunked versions, the older one deployed: every
+# version and its chunks must survive the dump
+$primary->safe_psql('postgres', q{
+	SELECT count(*) FROM recgan_train('r', 'ver', 'ials',
+		'{"factors": 16, "epochs": 1, "validation_fraction": 0}');
+	SELECT count(*) FROM recgan_train('r', 'ver', 'ials',
+		'{"factors": 16, "epochs": 2, "validation_fraction": 0}');
+});
+my $ver_recs = q{SELECT string_agg(item_id || ':' || score, ',' ORDER BY rank)
+	FROM recgan_recommend(7, 10, 'ver')};
+my $ver2 = $primary->safe_psql('postgres', $ver_recs);
+$primary->safe_psql('postgres', q{SELECT recgan_deploy('ver', 1)});
+my $ver1 = $primary->safe_psql('postgres', $ver_recs);
+isnt($ver1, $ver2, 'the two versions of "ver" answer differently');
+my $versions = q{SELECT string_agg(name || ':' || version || ':' || deployed || ':' || size_bytes
+		|| ':' || trained_at, ',' ORDER BY name, version) FROM recgan_model_versions};
+my $ver_chunks = q{SELECT string_agg(version || ':' || n, ',' ORDER BY version)
+	FROM (SELECT version, count(*) AS n FROM recgan_model_chunks WHERE name = 'ver' GROUP BY version) c};
+like($primary->safe_psql('postgres', $ver_chunks), qr/^1:\d+,2:\d+$/,
+	'both versions of "ver" are stored in chunks') unless $big;
+
 # ---- pg_dump / pg_restore
 my $dump = $primary->basedir . '/big.dump';
 $primary->command_ok([ 'pg_dump', '-Fc', '-Z', '0', '-d', $primary->connstr('postgres'), '-f', $dump ],
@@ -81,6 +104,15 @@ $primary->command_ok([ 'pg_restore', '-d', $primary->connstr('dst'), $dump ],
 	'pg_restore into a new database');
 is($primary->safe_psql('dst', $recs), $want, 'the restored model serves the same recommendations');
 is($primary->safe_psql('dst', $fold), $want_fold, 'and the same fold-in');
+is($primary->safe_psql('dst', $versions), $primary->safe_psql('postgres', $versions),
+	'every version is restored, with the same one deployed');
+is($primary->safe_psql('dst', $ver_chunks), $primary->safe_psql('postgres', $ver_chunks),
+	'with its chunks');
+is($primary->safe_psql('dst', $ver_recs), $ver1, 'the restored deployed version serves');
+$primary->safe_psql('dst', q{SELECT recgan_deploy('ver', 2)});
+is($primary->safe_psql('dst', $ver_recs), $ver2, 'the restored archived version deploys and serves');
+is($primary->safe_psql('dst', q{SELECT last_version FROM recgan_models WHERE name = 'ver'}), '2',
+	'the version count is restored');
 $primary->safe_psql('postgres', 'DROP DATABASE dst');
 unlink $dump;
 
@@ -101,8 +133,20 @@ isnt($want2, $want, 'the retrained model answers differently');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', $recs), $want2, 'the standby serves the retrained model');
 is($standby->safe_psql('postgres', q{
-	SELECT count(*) FROM recgan_model_chunks WHERE name = 'big'}), $nchunks,
-	'the old chunks were replaced, not added to');
+	SELECT string_agg(version || ':' || n, ',' ORDER BY version)
+	FROM (SELECT version, count(*) AS n FROM recgan_model_chunks WHERE name = 'big' GROUP BY version) c}),
+	"1:$nchunks,2:$nchunks", 'the new version has chunks of its own, the archived one keeps its');
+
+# deploying the archived version on the primary: the standby serves it; a
+# rollback: the standby serves the retrained one again
+$primary->safe_psql('postgres', q{SELECT recgan_deploy('big', 1)});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', $recs), $want, 'after recgan_deploy the standby serves version 1');
+$primary->safe_psql('postgres', q{SELECT recgan_rollback('big')});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', $recs), $want2, 'after recgan_rollback it serves version 2 again');
+my ($ret, $out, $err) = $standby->psql('postgres', q{SELECT recgan_deploy('big', 1)});
+like($err, qr/read-only transaction/, 'recgan_deploy is refused on the standby');
 
 $standby->stop;
 $primary->stop;

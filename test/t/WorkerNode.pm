@@ -38,6 +38,7 @@ sub worker_setup
 		CREATE ROLE alice LOGIN;
 		CREATE ROLE bob LOGIN;
 		GRANT SELECT, INSERT, UPDATE ON recgan_models TO alice, bob;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON recgan_model_archive TO alice, bob;
 		CREATE TABLE ratings AS
 			SELECT u AS user_id, (u * 7 + k * 13) % 300 AS item_id, 5::real AS rating
 			FROM generate_series(1, 300) u, generate_series(1, 20) k;
