@@ -10,3 +10,53 @@
 -- a new C symbol, so a 0.1.0 catalog running against the 0.2.0 library (between
 -- the package upgrade and ALTER EXTENSION UPDATE) never calls a function with
 -- arguments it was not declared with.
+
+-- Live histories: the source's columns are recorded with each model (NULL for
+-- models trained before 0.2.0), and recgan_recommend / recgan_explain take
+-- live_history, reading the user's current positives from the source.
+ALTER TABLE recgan_models
+	ADD COLUMN user_col pg_catalog.text,
+	ADD COLUMN item_col pg_catalog.text,
+	ADD COLUMN rating_col pg_catalog.text;
+
+COMMENT ON COLUMN recgan_models.user_col IS
+	'user id column of the source at training (NULL: trained before recgan 0.2.0)';
+COMMENT ON COLUMN recgan_models.item_col IS
+	'item id column of the source at training (NULL: trained before recgan 0.2.0)';
+COMMENT ON COLUMN recgan_models.rating_col IS
+	'rating column of the source at training (NULL: every row was a positive, or trained before 0.2.0)';
+
+DROP FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
+	pg_catalog.int8[], pg_catalog.int8[]);
+
+CREATE FUNCTION recgan_recommend(
+	user_id			pg_catalog.int8,
+	k				pg_catalog.int4 DEFAULT 10,
+	model			pg_catalog.text DEFAULT 'default',
+	exclude_seen	pg_catalog.bool DEFAULT true,
+	exclude			pg_catalog.int8[] DEFAULT NULL,
+	candidates		pg_catalog.int8[] DEFAULT NULL,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_recommend'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
+	pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS
+	'top-k items for a user, best first, training positives and exclude skipped, only candidates when given; unknown users get the most popular items; live_history: the user''s current positives in the model''s source instead';
+
+DROP FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4);
+
+CREATE FUNCTION recgan_explain(
+	user_id			pg_catalog.int8,
+	item_id			pg_catalog.int8,
+	model			pg_catalog.text DEFAULT 'default',
+	k				pg_catalog.int4 DEFAULT 10,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS TABLE (history_item_id pg_catalog.int8, contribution pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_explain'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4,
+	pg_catalog.bool) IS
+	'the k items of a known user''s training history that contributed most to an item''s score: exact parts of the score for ease, itemknn and gfcf (they sum to it), similarity to the item for factor and neural models; live_history: of the user''s current positives in the model''s source';

@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "dataset.h"
+#include "live.h"
 #include "util.h"
 #include "topk.h"
 
@@ -72,6 +73,31 @@ GetModelName(FunctionCallInfo fcinfo, int arg)
 }
 
 /*
+ * The live_history argument, when the function's declaration has it (a
+ * 0.1.0 catalog does not); on, the model must fold histories in.
+ */
+static bool
+GetLive(FunctionCallInfo fcinfo, int arg)
+{
+	if (PG_NARGS() <= arg)
+		return false;
+	RequireArg(fcinfo, arg, "live_history");
+	return PG_GETARG_BOOL(arg);
+}
+
+/* Error unless the model can score a history it was not trained on. */
+static void
+RequireFoldIn(const Model *model, const char *name)
+{
+	if (model->ops->no_fold_in != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (%s) cannot use a live history", name, model->ops->name),
+				 errdetail("%s", model->ops->no_fold_in),
+				 errhint("Call it with live_history => false, or use an algorithm with fold-in such as ials or ease.")));
+}
+
+/*
  * Start the result tuplestore, with the row type the executor expects when
  * it gives one: building it from pg_proc instead is a fifth of a cached
  * call's time.
@@ -87,35 +113,20 @@ InitResultSet(FunctionCallInfo fcinfo)
 }
 
 /*
- * Map an int8[] of raw item ids to sorted distinct known item indexes; NULL
- * elements and multi-dimensional arrays are errors; *unknown counts ids the
- * model does not know.
+ * Sorted distinct known item indexes of n raw item ids; *unknown counts
+ * ids the model does not know.
  */
 static int32 *
-MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int32 *unknown)
+MapIds(const Model *model, const int64 *ids, int n, int32 *n_out, int32 *unknown)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int32	   *idx;
+	int32	   *idx = palloc_array(int32, Max(n, 1));
 	int32		m = 0;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-	idx = palloc_array(int32, Max(n, 1));
 	*unknown = 0;
 	for (int i = 0; i < n; i++)
 	{
-		int32		j;
+		int32		j = ids_find(model->item_ids, model->n_items, ids[i]);
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL", what)));
-		j = ids_find(model->item_ids, model->n_items, DatumGetInt64(elems[i]));
 		if (j < 0)
 			(*unknown)++;
 		else
@@ -127,6 +138,52 @@ MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int
 		if (a == 0 || idx[a] != idx[a - 1])
 			idx[(*n_out)++] = idx[a];
 	return idx;
+}
+
+/*
+ * Map an int8[] of raw item ids to sorted distinct known item indexes; NULL
+ * elements and multi-dimensional arrays are errors; *unknown counts ids the
+ * model does not know.
+ */
+static int32 *
+MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int32 *unknown)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int64	   *ids;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	ids = palloc_array(int64, Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", what)));
+		ids[i] = DatumGetInt64(elems[i]);
+	}
+	return MapIds(model, ids, n, n_out, unknown);
+}
+
+/*
+ * The fold-in query of raw user id user_id's live positives in the model's
+ * source (live.c); items the model does not know are left out.
+ */
+static void
+LiveQuery(const char *name, const Model *model, const ModelSource *src, int64 user_id,
+		  ScoreQuery *q)
+{
+	int64	   *ids;
+	int			n = LiveHistory(name, model, src, user_id, &ids);
+	int32		unknown;
+
+	q->user = -1;
+	q->items = MapIds(model, ids, n, &q->n_items, &unknown);
 }
 
 /* Business filters of one call: items to skip, and the only items allowed. */
@@ -283,15 +340,21 @@ RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
 
 PG_FUNCTION_INFO_V1(recgan_recommend);
 
-/* Top-k items for one user; unknown users get the cold-start answer. */
+/*
+ * Top-k items for one user; unknown users get the cold-start answer.  With
+ * live_history the user's current positives in the model's source are
+ * folded in (live.c), known to the model or not; none is a cold start.
+ */
 Datum
 recgan_recommend(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = GetK(fcinfo, 1);
 	char	   *name = GetModelName(fcinfo, 2);
+	bool		live = GetLive(fcinfo, 6);
 	bool		exclude_seen;
 	Model	   *model;
+	const ModelSource *src;
 	Filters		f;
 	ScoreQuery	q;
 	int32		u;
@@ -299,10 +362,18 @@ recgan_recommend(PG_FUNCTION_ARGS)
 	RequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
 	InitResultSet(fcinfo);
-	model = ModelLoad(name);
+	model = ModelLoadSource(name, &src);
+	if (live)
+		RequireFoldIn(model, name);
 	GetFilters(fcinfo, 4, 5, model, &f);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;		/* no user, no rows */
+	if (live)
+	{
+		LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
+		RecommendOne(rsinfo, model, q.n_items > 0 ? &q : NULL, exclude_seen, &f, k);
+		return (Datum) 0;
+	}
 	u = ids_find(model->user_ids, model->n_users, PG_GETARG_INT64(0));
 	if (u >= 0 && exclude_seen && f.n_exclude == 0 && !f.has_candidates)
 		RecommendKnownUser(rsinfo, model, u, k);
@@ -486,7 +557,9 @@ PG_FUNCTION_INFO_V1(recgan_explain);
 
 /*
  * The k items of a known user's history that contributed most to the
- * score of an item, with their contributions, best first.
+ * score of an item, with their contributions, best first.  With
+ * live_history the history is the user's current positives in the model's
+ * source, and the user need not be known.
  */
 Datum
 recgan_explain(PG_FUNCTION_ARGS)
@@ -494,7 +567,9 @@ recgan_explain(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = GetModelName(fcinfo, 2);
 	int32		k = GetK(fcinfo, 3);
+	bool		live = GetLive(fcinfo, 4);
 	Model	   *model;
+	const ModelSource *src;
 	ScoreQuery	q;
 	int32		j;
 	float	   *contrib;
@@ -502,17 +577,29 @@ recgan_explain(PG_FUNCTION_ARGS)
 	int32		got;
 
 	InitResultSet(fcinfo);
-	model = ModelLoad(name);
+	model = ModelLoadSource(name, &src);
 	if (!model->ops->additive && model->ops->similar == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s models cannot explain a score", model->ops->name),
 				 errdetail("Their scores do not depend on the user's history."),
 				 errhint("Use an ease, itemknn or gfcf model for exact explanations.")));
+	if (live)
+		RequireFoldIn(model, name);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;		/* no user or no item, no rows */
-	model_user_query(model, ExplainFind(model, name, PG_GETARG_INT64(0), true), &q);
-	j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
+	if (live)
+	{
+		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
+		LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
+	}
+	else
+	{
+		model_user_query(model, ExplainFind(model, name, PG_GETARG_INT64(0), true), &q);
+		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
+	}
+	if (q.n_items == 0)
+		return (Datum) 0;		/* no history, nothing contributed */
 	contrib = ExplainContributions(model, &q, j);
 	k = Min(k, Max(q.n_items, 1));
 	top = palloc_array(int32, k);

@@ -83,26 +83,36 @@ RequiredText(FunctionCallInfo fcinfo, int arg, const char *name)
 	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
 }
 
-/* Insert or replace the model row in recgan_models. */
+/*
+ * Insert or replace the model row in recgan_models, with the source's
+ * columns (for live histories) when the catalog has them (version 0.2.0).
+ */
 static void
-StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, Jsonb *options,
-		   double seconds, Jsonb *metrics, bytea *bytes)
+StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, const DatasetSpec *spec,
+		   Jsonb *options, double seconds, Jsonb *metrics, bytea *bytes)
 {
+	bool		cols = RecganCatalogHasColumn("recgan_models", "user_col");
 	char	   *sql = psprintf(
 		"INSERT INTO %s AS m (name, algorithm, source, options, n_users, n_items, "
-		"n_interactions, trained_at, train_seconds, metrics, owner, model) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now(), $8, $9, CURRENT_USER, $10) "
+		"n_interactions, trained_at, train_seconds, metrics, owner, model%s) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.now(), $8, $9, CURRENT_USER, $10%s) "
 		"ON CONFLICT (name) DO UPDATE SET algorithm = EXCLUDED.algorithm, "
 		"source = EXCLUDED.source, options = EXCLUDED.options, n_users = EXCLUDED.n_users, "
 		"n_items = EXCLUDED.n_items, n_interactions = EXCLUDED.n_interactions, "
 		"trained_at = EXCLUDED.trained_at, train_seconds = EXCLUDED.train_seconds, "
-		"metrics = EXCLUDED.metrics, owner = EXCLUDED.owner, model = EXCLUDED.model",
-		RecganCatalogTable("recgan_models"));
-	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, INT4OID,
-	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID};
-	Datum		values[10];
+		"metrics = EXCLUDED.metrics, owner = EXCLUDED.owner, model = EXCLUDED.model%s",
+		RecganCatalogTable("recgan_models"),
+		cols ? ", user_col, item_col, rating_col" : "",
+		cols ? ", $11, $12, $13" : "",
+		cols ? ", user_col = EXCLUDED.user_col, item_col = EXCLUDED.item_col, "
+		"rating_col = EXCLUDED.rating_col" : "");
+	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, INT4OID,
+	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[13];
+	char		nulls[13];
 	int			rc;
 
+	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(ops->name);
 	values[2] = CStringGetTextDatum(ds->source_name);
@@ -113,9 +123,13 @@ StoreModel(const char *name, const ModelOps *ops, const Dataset *ds, Jsonb *opti
 	values[7] = Float8GetDatum(seconds);
 	values[8] = JsonbPGetDatum(metrics);
 	values[9] = PointerGetDatum(bytes);
+	values[10] = CStringGetTextDatum(spec->user_col);
+	values[11] = CStringGetTextDatum(spec->item_col);
+	values[12] = spec->rating_col ? CStringGetTextDatum(spec->rating_col) : (Datum) 0;
+	nulls[12] = spec->rating_col ? ' ' : 'n';
 
 	SPI_connect();
-	rc = SPI_execute_with_args(sql, 10, types, values, NULL, false, 0);
+	rc = SPI_execute_with_args(sql, cols ? 13 : 10, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "storing the model failed: %s. Please report a bug.", SPI_result_code_string(rc));
 	SPI_finish();
@@ -250,7 +264,7 @@ recgan_train(PG_FUNCTION_ARGS)
 
 	bytes = ModelEncodeStored(model, name);
 	resolved = ModelOptionsToJsonb(ops, opt, seed);
-	StoreModel(name, ops, ds, resolved, tune_seconds + out.total_seconds,
+	StoreModel(name, ops, ds, &spec, resolved, tune_seconds + out.total_seconds,
 			   TrainStats(ds, &out, tune_record), bytes);
 
 	MemoryContextSwitchTo(old_cxt);
