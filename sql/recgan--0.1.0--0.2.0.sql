@@ -29,6 +29,17 @@ COMMENT ON COLUMN recgan_models.rating_col IS
 DROP FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
 	pg_catalog.int8[], pg_catalog.int8[]);
 
+-- recgan_recommend's row type, named: the executor takes a named composite's
+-- descriptor from the type cache, while a RETURNS TABLE function's is built
+-- from pg_proc's argument arrays at every call (ExecInitFunctionScan).
+CREATE TYPE recgan_recommendation AS (
+	item_id		pg_catalog.int8,
+	score		pg_catalog.float4,
+	rank		pg_catalog.int4);
+
+COMMENT ON TYPE recgan_recommendation IS
+	'a row of recgan_recommend: an item, its score and its rank (1 = best)';
+
 CREATE FUNCTION recgan_recommend(
 	user_id			pg_catalog.int8,
 	k				pg_catalog.int4 DEFAULT 10,
@@ -37,7 +48,7 @@ CREATE FUNCTION recgan_recommend(
 	exclude			pg_catalog.int8[] DEFAULT NULL,
 	candidates		pg_catalog.int8[] DEFAULT NULL,
 	live_history	pg_catalog.bool DEFAULT false)
-RETURNS TABLE (item_id pg_catalog.int8, score pg_catalog.float4, rank pg_catalog.int4)
+RETURNS SETOF recgan_recommendation
 AS 'MODULE_PATHNAME', 'recgan_recommend'
 LANGUAGE C STABLE PARALLEL SAFE;
 
