@@ -151,6 +151,13 @@ INSERT INTO lv VALUES (1, 5, 4.5);
 SELECT item_id, rank FROM recgan_recommend(1, 2, 'lv_ease', live_history => true);
 DROP TABLE lv;
 ALTER TABLE lv_saved RENAME TO lv;
+-- names from a hand-edited catalog row stay names, never SQL
+UPDATE recgan_models SET source = 'lv; DROP TABLE lv' WHERE name = 'lv_ease';
+SELECT lv_try($$SELECT * FROM recgan_recommend(1, 3, 'lv_ease', live_history => true)$$);
+UPDATE recgan_models SET source = 'public.lv', user_col = 'user_id OR true' WHERE name = 'lv_ease';
+SELECT lv_try($$SELECT * FROM recgan_recommend(1, 3, 'lv_ease', live_history => true)$$);
+UPDATE recgan_models SET user_col = 'user_id' WHERE name = 'lv_ease';
+SELECT count(*) AS lv_rows_still_there FROM lv;
 -- a model trained before 0.2.0 records no columns
 UPDATE recgan_models SET user_col = NULL WHERE name = 'lv_knn';
 SELECT lv_try($$SELECT * FROM recgan_recommend(1, 3, 'lv_knn', live_history => true)$$);
