@@ -97,6 +97,35 @@ EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
+-- the live query may run the caller's code: here a view whose function
+-- retrains the served model and serves it, evicting the cached copy the
+-- outer call holds; the outer call loads the model again
+CREATE FUNCTION lv_meddle() RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_setting('lv.meddle', true) = 'on' THEN
+		PERFORM set_config('lv.meddle', 'off', false);
+		PERFORM count(*) FROM recgan_train('lv_view', 'lv_v', 'ease', '{"lambda": 2}');
+		PERFORM count(*) FROM recgan_recommend(1, 3, 'lv_v');
+	END IF;
+	RETURN true;
+END $$;
+CREATE VIEW lv_view AS SELECT * FROM lv WHERE lv_meddle();
+SELECT count(*) FROM recgan_train('lv_view', 'lv_v', 'ease', '{"lambda": 1}');
+SELECT count(*) FROM recgan_recommend(1, 3, 'lv_v');
+SELECT (recgan_cache_stats()->>'misses')::int AS misses_before,
+	   (recgan_cache_stats()->>'hits')::int AS hits_before \gset
+SET lv.meddle = on;
+SELECT item_id, rank FROM recgan_recommend(1, 3, 'lv_v', live_history => true);
+-- loads: the outer call's first (a hit), the nested call's (a miss: the new
+-- version), the outer call's again after the eviction (a miss: the version its
+-- statement's snapshot sees, the old one; without the second load the call
+-- scored with freed memory and answered 3, 8, 7)
+SELECT (recgan_cache_stats()->>'hits')::int - :hits_before AS hits,
+	   (recgan_cache_stats()->>'misses')::int - :misses_before AS misses,
+	   current_setting('lv.meddle') AS meddled;
+SELECT options->>'lambda' AS lv_v_retrained_by_the_view FROM recgan_models WHERE name = 'lv_v';
+RESET lv.meddle;
+
 -- row-level security on the source: the caller's live history is what the
 -- caller may see; without SELECT on the source, an error
 CREATE ROLE regress_live_reader;
@@ -173,4 +202,6 @@ GROUP BY m ORDER BY m;
 SELECT recgan_drop_model(name) FROM recgan_models WHERE name LIKE 'lv%' ORDER BY name;
 DROP FUNCTION lv_answer(int8, text, bool, int);
 DROP FUNCTION lv_try(text);
+DROP VIEW lv_view;
+DROP FUNCTION lv_meddle();
 DROP TABLE lv;

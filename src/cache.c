@@ -89,6 +89,7 @@ static uint64 cache_hits = 0;
 static uint64 cache_misses = 0;
 static uint64 memo_hits = 0;
 static uint64 probes = 0;		/* catalog lookups (hits, misses and errors) */
+static uint64 evictions = 0;	/* entries dropped (a model pointer may be stale) */
 
 /* Drop one entry and its memory. */
 static void
@@ -97,6 +98,17 @@ CacheEvict(CacheEntry *e)
 	dlist_delete(&e->lru);
 	cache_bytes -= e->bytes;
 	MemoryContextDelete(e->cxt);
+	evictions++;
+}
+
+/*
+ * The number of entries evicted so far in this backend: a model returned by
+ * ModelLoad stays valid while it does not change.
+ */
+uint64
+ModelCacheEvictions(void)
+{
+	return evictions;
 }
 
 /* Evict least recently used entries until need more bytes fit. */

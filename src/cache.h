@@ -24,6 +24,12 @@ typedef struct ModelSource
 	char	   *rating_col;		/* NULL: every row was a positive */
 } ModelSource;
 
+/*
+ * Entries evicted so far in this backend: code that may run other recgan
+ * calls between loading a model and using it loads it again if this moved.
+ */
+extern uint64 ModelCacheEvictions(void);
+
 /* ModelLoad, also giving the model's source (owned by the cache). */
 extern Model *ModelLoadSource(const char *name, const ModelSource **source);
 

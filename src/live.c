@@ -131,7 +131,8 @@ LivePlanGet(const char *sql, int nargs)
 /*
  * Read the item ids of raw user id user_id's live positives into *items (in
  * the current memory context, in no order, duplicates kept); return their
- * number.  Rows with a NULL item are left out.
+ * number.  Rows with a NULL item are left out.  model and src are not used
+ * once the query has run: it may run code that evicts them from the cache.
  */
 int
 LiveHistory(const char *name, const Model *model, const ModelSource *src, int64 user_id,
@@ -150,7 +151,8 @@ LiveHistory(const char *name, const Model *model, const ModelSource *src, int64 
 	if (SPI_processed > MaxAllocSize / sizeof(int64))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("user " INT64_FORMAT " has too many rows in %s", user_id, src->source)));
+				 errmsg("user " INT64_FORMAT " has too many rows in the source of model \"%s\"",
+						user_id, name)));
 	*items = MemoryContextAlloc(outer, Max(SPI_processed, 1) * sizeof(int64));
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{

@@ -172,18 +172,28 @@ MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int
 
 /*
  * The fold-in query of raw user id user_id's live positives in the model's
- * source (live.c); items the model does not know are left out.
+ * source (live.c); items the model does not know are left out.  The query
+ * may run the caller's code (a view's functions) that evicts cached models,
+ * so the model to use from here on is returned: the same one, or the one
+ * loaded again.
  */
-static void
-LiveQuery(const char *name, const Model *model, const ModelSource *src, int64 user_id,
+static Model *
+LiveQuery(const char *name, Model *model, const ModelSource *src, int64 user_id,
 		  ScoreQuery *q)
 {
+	uint64		evictions = ModelCacheEvictions();
 	int64	   *ids;
 	int			n = LiveHistory(name, model, src, user_id, &ids);
 	int32		unknown;
 
+	if (ModelCacheEvictions() != evictions)
+	{
+		model = ModelLoad(name);
+		RequireFoldIn(model, name);
+	}
 	q->user = -1;
 	q->items = MapIds(model, ids, n, &q->n_items, &unknown);
+	return model;
 }
 
 /* Business filters of one call: items to skip, and the only items allowed. */
@@ -365,12 +375,13 @@ recgan_recommend(PG_FUNCTION_ARGS)
 	model = ModelLoadSource(name, &src);
 	if (live)
 		RequireFoldIn(model, name);
+	if (live && !PG_ARGISNULL(0))
+		model = LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
 	GetFilters(fcinfo, 4, 5, model, &f);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;		/* no user, no rows */
 	if (live)
 	{
-		LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
 		RecommendOne(rsinfo, model, q.n_items > 0 ? &q : NULL, exclude_seen, &f, k);
 		return (Datum) 0;
 	}
@@ -590,8 +601,8 @@ recgan_explain(PG_FUNCTION_ARGS)
 		return (Datum) 0;		/* no user or no item, no rows */
 	if (live)
 	{
+		model = LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
 		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
-		LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
 	}
 	else
 	{
