@@ -86,6 +86,21 @@ SELECT count(*) AS frozen_explain_user_1 FROM recgan_explain(1, 3, 'lv_ease');
 SELECT count(*) AS live_explain_user_1 FROM recgan_explain(1, 3, 'lv_ease', live_history => true);
 SELECT * FROM recgan_explain(100, 7, 'lv_ease');	-- not live: unknown user
 
+-- recgan_recommend_all with live histories: one scan of the source; for
+-- every user of the model the same rows as recgan_recommend live (user 2 has
+-- no rows left: the cold-start answer); off, the frozen answer
+CREATE FUNCTION lv_all_answer(m text, live bool) RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(user_id || '/' || item_id || ':' || score::text, ' ' ORDER BY user_id, rank)
+	FROM recgan_recommend_all(5, m, live_history => live) $$;
+SELECT m, lv_all_answer(m, true) = (SELECT string_agg(u || '/' || item_id || ':' || score::text, ' ' ORDER BY u, rank)
+		FROM generate_series(1, 8) u, recgan_recommend(u, 5, m, live_history => true)) AS all_is_each_live,
+	   lv_all_answer(m, false) = (SELECT string_agg(user_id || '/' || item_id || ':' || score::text, ' ' ORDER BY user_id, rank)
+		FROM recgan_recommend_all(5, m)) AS off_is_default,
+	   lv_all_answer(m, true) <> lv_all_answer(m, false) AS live_differs
+FROM unnest(ARRAY['lv_ease', 'lv_knn', 'lv_ials']) m ORDER BY m;
+SELECT user_id, item_id, rank FROM recgan_recommend_all(2, 'lv_ease', candidates => ARRAY[5, 6, 7],
+	live_history => true) WHERE user_id IN (1, 2) ORDER BY user_id, rank;
+
 -- errors below as SQLSTATE: message
 CREATE FUNCTION lv_try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -141,6 +156,10 @@ SELECT lv_answer(100, 'lv_ease', true) = (SELECT string_agg(item_id || ':' || sc
 	FROM recgan_recommend_items(ARRAY[5], 5, 'lv_ease')) AS reader_sees_item_5_only;
 SELECT count(*) AS reader_sees_nothing_of_user_1 FROM recgan_explain(1, 3, 'lv_ease', live_history => true)
 WHERE history_item_id > 5;
+SELECT (SELECT string_agg(item_id || ':' || score::text, ' ' ORDER BY rank)
+		FROM recgan_recommend_all(5, 'lv_ease', live_history => true) WHERE user_id = 1)
+	 = (SELECT string_agg(item_id || ':' || score::text, ' ' ORDER BY rank)
+		FROM recgan_recommend_items(ARRAY[1, 2, 4], 5, 'lv_ease')) AS reader_all_sees_items_up_to_5;
 RESET ROLE;
 SELECT count(*) AS owner_sees_item_9_of_user_1 FROM recgan_explain(1, 3, 'lv_ease', live_history => true)
 WHERE history_item_id > 5;
@@ -161,6 +180,8 @@ DROP ROLE regress_live_reader;
 -- models without fold-in refuse the option; bad inputs
 SELECT lv_try($$SELECT * FROM recgan_recommend(1, 3, 'lv_gmf', live_history => true)$$);
 SELECT lv_try($$SELECT * FROM recgan_explain(1, 3, 'lv_gmf', live_history => true)$$);
+SELECT lv_try($$SELECT * FROM recgan_recommend_all(3, 'lv_gmf', live_history => true)$$);
+SELECT lv_try($$SELECT * FROM recgan_recommend_all(3, 'lv_ease', live_history => NULL)$$);
 SELECT count(*) AS gmf_off_ok FROM recgan_recommend(1, 3, 'lv_gmf');
 SELECT lv_try($$SELECT * FROM recgan_recommend(1, 3, 'lv_ease', live_history => NULL)$$);
 SELECT lv_try($$SELECT * FROM recgan_explain(1, 3, 'lv_ease', live_history => NULL)$$);
@@ -190,6 +211,7 @@ SELECT count(*) AS lv_rows_still_there FROM lv;
 -- a model trained before 0.2.0 records no columns
 UPDATE recgan_models SET user_col = NULL WHERE name = 'lv_knn';
 SELECT lv_try($$SELECT * FROM recgan_recommend(1, 3, 'lv_knn', live_history => true)$$);
+SELECT lv_try($$SELECT * FROM recgan_recommend_all(3, 'lv_knn', live_history => true)$$);
 SELECT count(*) AS knn_off_ok FROM recgan_recommend(1, 3, 'lv_knn');
 
 -- a model trained with threshold NULL: every row is a positive, also live
@@ -202,6 +224,7 @@ GROUP BY m ORDER BY m;
 SELECT recgan_drop_model(name) FROM recgan_models WHERE name LIKE 'lv%' ORDER BY name;
 DROP FUNCTION lv_answer(int8, text, bool, int);
 DROP FUNCTION lv_try(text);
+DROP FUNCTION lv_all_answer(text, bool);
 DROP VIEW lv_view;
 DROP FUNCTION lv_meddle();
 DROP TABLE lv;

@@ -12,8 +12,9 @@
 -- arguments it was not declared with.
 
 -- Live histories: the source's columns are recorded with each model (NULL for
--- models trained before 0.2.0), and recgan_recommend / recgan_explain take
--- live_history, reading the user's current positives from the source.
+-- models trained before 0.2.0), and recgan_recommend, recgan_recommend_all and
+-- recgan_explain take live_history, reading users' current positives from the
+-- source.
 ALTER TABLE recgan_models
 	ADD COLUMN user_col pg_catalog.text,
 	ADD COLUMN item_col pg_catalog.text,
@@ -55,6 +56,23 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
 	pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS
 	'top-k items for a user, best first, training positives and exclude skipped, only candidates when given; unknown users get the most popular items; live_history: the user''s current positives in the model''s source instead';
+
+DROP FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text, pg_catalog.int8[], pg_catalog.int8[]);
+
+CREATE FUNCTION recgan_recommend_all(
+	k				pg_catalog.int4 DEFAULT 10,
+	model			pg_catalog.text DEFAULT 'default',
+	exclude			pg_catalog.int8[] DEFAULT NULL,
+	candidates		pg_catalog.int8[] DEFAULT NULL,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS TABLE (user_id pg_catalog.int8, item_id pg_catalog.int8, score pg_catalog.float4,
+			   rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_recommend_all'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text, pg_catalog.int8[], pg_catalog.int8[],
+	pg_catalog.bool) IS
+	'top-k unseen items for every user the model was trained on, scored in blocks; live_history: from their current positives in the model''s source, read by one scan';
 
 DROP FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4);
 

@@ -40,6 +40,7 @@
 #include "utils/regproc.h"
 
 #include "cache.h"
+#include "dataset.h"
 #include "live.h"
 
 #define LIVE_PLANS 8
@@ -69,12 +70,10 @@ LiveRelation(const char *source)
 	return NULL;				/* not reached */
 }
 
-/* The text of the live history query of this source and rule. */
-static char *
-LiveQuery(const char *name, const ModelSource *src, bool all_positive)
+/* Error unless the catalog row records the source's columns this rule needs. */
+static void
+LiveCheckSource(const char *name, const ModelSource *src, bool all_positive)
 {
-	StringInfoData sql;
-
 	if (src->source == NULL || src->user_col == NULL || src->item_col == NULL ||
 		(!all_positive && src->rating_col == NULL))
 		ereport(ERROR,
@@ -82,6 +81,15 @@ LiveQuery(const char *name, const ModelSource *src, bool all_positive)
 				 errmsg("model \"%s\" does not record the columns of its source", name),
 				 errdetail("Models trained before recgan 0.2.0 store only the source relation."),
 				 errhint("Retrain it with recgan_train to use live_history.")));
+}
+
+/* The text of the live history query of this source and rule. */
+static char *
+LiveQuery(const char *name, const ModelSource *src, bool all_positive)
+{
+	StringInfoData sql;
+
+	LiveCheckSource(name, src, all_positive);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT %s::pg_catalog.int8 FROM %s WHERE %s OPERATOR(pg_catalog.=) $1",
 					 quote_identifier(src->item_col), LiveRelation(src->source),
@@ -164,4 +172,26 @@ LiveHistory(const char *name, const Model *model, const ModelSource *src, int64 
 	}
 	SPI_finish();
 	return n;
+}
+
+/*
+ * Read the live positives of every user in the model's source, by one scan
+ * (dataset.c's reader, with the training's rule): n (user, item) raw id
+ * pairs, sorted and distinct, in *users and *items; n is returned.  As for
+ * LiveHistory, model and src are not used once the source has been read.
+ */
+int64
+LiveHistoryAll(const char *name, const Model *model, const ModelSource *src, int64 **users,
+			   int64 **items)
+{
+	bool		all_positive = isnan(model->threshold);
+	DatasetSpec spec;
+
+	LiveCheckSource(name, src, all_positive);
+	spec.source = pstrdup(src->source);
+	spec.user_col = pstrdup(src->user_col);
+	spec.item_col = pstrdup(src->item_col);
+	spec.rating_col = all_positive ? NULL : pstrdup(src->rating_col);
+	spec.threshold = model->threshold;
+	return DatasetLoadPairs(&spec, users, items);
 }

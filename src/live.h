@@ -15,4 +15,11 @@
 extern int	LiveHistory(const char *name, const Model *model, const ModelSource *src,
 						int64 user_id, int64 **items);
 
+/*
+ * The live positives of every user in model's source, by one scan: n raw
+ * (user, item) pairs sorted and distinct in *users and *items.
+ */
+extern int64 LiveHistoryAll(const char *name, const Model *model, const ModelSource *src,
+							int64 **users, int64 **items);
+
 #endif							/* RECGAN_LIVE_H */

@@ -434,16 +434,74 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Live histories of every user of the model, as fold-in queries. */
+typedef struct LiveAll
+{
+	int64	   *offsets;		/* (U + 1) user u's items: items[offsets[u]..offsets[u + 1]) */
+	int32	   *items;			/* item indexes, ascending per user */
+} LiveAll;
+
+/*
+ * Read the live positives of every user in the model's source (one scan)
+ * and group those of the model's users by user; other users and unknown
+ * items are left out.  Returns the model to use from here on (loaded again
+ * if reading the source evicted it, as in LiveQuery).
+ */
+static Model *
+LiveQueryAll(const char *name, Model *model, const ModelSource *src, LiveAll *live)
+{
+	uint64		evictions = ModelCacheEvictions();
+	int64	   *users;
+	int64	   *items;
+	int64		n = LiveHistoryAll(name, model, src, &users, &items);
+	int64		at = 0;
+
+	if (ModelCacheEvictions() != evictions)
+	{
+		model = ModelLoad(name);
+		RequireFoldIn(model, name);
+	}
+	live->offsets = palloc_extended((Size) (model->n_users + 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	live->items = palloc_extended(Max(n, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	live->offsets[0] = 0;
+	/* pairs and user ids are both sorted by raw id: one merge */
+	for (int32 u = 0; u < model->n_users; u++)
+	{
+		int64		m = live->offsets[u];
+
+		while (at < n && users[at] < model->user_ids[u])
+			at++;
+		for (; at < n && users[at] == model->user_ids[u]; at++)
+		{
+			int32		j = ids_find(model->item_ids, model->n_items, items[at]);
+
+			if (j >= 0)
+				live->items[m++] = j;	/* ascending: index order is id order */
+		}
+		live->offsets[u + 1] = m;
+	}
+	pfree(users);
+	pfree(items);
+	return model;
+}
+
 PG_FUNCTION_INFO_V1(recgan_recommend_all);
 
-/* Top-k unseen items for every user of the model, scored in blocks. */
+/*
+ * Top-k unseen items for every user of the model, scored in blocks.  With
+ * live_history each user's current positives in the source (read by one
+ * scan) are folded in instead; a user with none gets the cold-start answer.
+ */
 Datum
 recgan_recommend_all(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = GetK(fcinfo, 0);
 	char	   *name = GetModelName(fcinfo, 1);
+	bool		live = GetLive(fcinfo, 4);
 	Model	   *model;
+	const ModelSource *src;
+	LiveAll		la;
 	Filters		f;
 	ScoreQuery *queries;
 	float	   *scores;			/* (Q, I) */
@@ -453,7 +511,12 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 	int			block;
 
 	InitResultSet(fcinfo);
-	model = ModelLoad(name);
+	model = ModelLoadSource(name, &src);
+	if (live)
+	{
+		RequireFoldIn(model, name);
+		model = LiveQueryAll(name, model, src, &la);
+	}
 	GetFilters(fcinfo, 2, 3, model, &f);
 	kk = Min(k, model->n_items);
 	block = ModelScoreBlockSize(model);
@@ -469,12 +532,25 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		for (int q = 0; q < nq; q++)
-			model_user_query(model, u0 + q, &queries[q]);
+		{
+			int32		u = u0 + q;
+
+			if (!live)
+				model_user_query(model, u, &queries[q]);
+			else
+			{
+				queries[q].user = -1;
+				queries[q].items = la.items + la.offsets[u];
+				queries[q].n_items = (int32) (la.offsets[u + 1] - la.offsets[u]);
+			}
+		}
 		model->ops->score(model, queries, nq, scores);
 		for (int q = 0; q < nq; q++)
 		{
 			float	   *row = scores + (Size) q * model->n_items;
 
+			if (live && queries[q].n_items == 0)	/* cold start, as recgan_recommend */
+				memcpy(row, model->popularity, model->n_items * sizeof(float));
 			ExcludeItems(row, queries[q].items, queries[q].n_items);
 			ApplyFilters(&f, row, model->n_items);
 			EmitTopK(rsinfo, model, row, kk, heap, top, true, model->user_ids[u0 + q]);
