@@ -131,7 +131,8 @@ LivePlanGet(const char *sql, int nargs)
 		}
 		at = n_live_plans++;
 	}
-	memmove(&live_plans[1], &live_plans[0], at * sizeof(LivePlan));
+	for (; at > 0; at--)		/* move it to the front */
+		live_plans[at] = live_plans[at - 1];
 	live_plans[0] = found;
 	return found.plan;
 }
