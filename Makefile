@@ -30,7 +30,7 @@ OBJS = $(BACKEND_OBJS) $(ENGINE_OBJS)
 
 DATA = sql/recgan--0.1.0.sql sql/recgan--0.1.0--0.2.0.sql
 
-REGRESS = basic train recommend serving chunks explain evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input tune versions
+REGRESS = basic train recommend serving chunks explain evaluate split worker cfgan sgan gfcf bpr_lightgcn ials ncf_cgan bad_input tune versions live
 REGRESS_OPTS = --inputdir=$(srcdir)
 
 # Isolation tests (pg_isolation_regress; run by installcheck after REGRESS):

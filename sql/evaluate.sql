@@ -130,6 +130,31 @@ SELECT pg_temp.err(q) FROM (VALUES
 ) v(q);
 SELECT count(*) AS train_rows_intact FROM ev_train;
 
+-- the test source may run the caller's code: a view whose function retrains
+-- the evaluated model (as itemknn) and serves it while the test rows are
+-- read; the evaluation loads the model again and scores the popularity
+-- version its statement's snapshot sees, as without the view
+CREATE FUNCTION ev_meddle() RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_setting('ev.meddle', true) = 'on' THEN
+		PERFORM set_config('ev.meddle', 'off', false);
+		PERFORM count(*) FROM recgan_train('ev_train', 'ev_pop', 'itemknn');
+		PERFORM count(*) FROM recgan_recommend(1, 3, 'ev_pop');
+	END IF;
+	RETURN true;
+END $$;
+CREATE VIEW ev_meddle_test AS SELECT * FROM ev_test WHERE ev_meddle();
+SELECT array_agg(metric || k || ':' || round(value::numeric, 4) ORDER BY metric, k) AS popularity
+FROM recgan_evaluate('ev_pop', 'ev_test') \gset
+SET ev.meddle = on;
+SELECT array_agg(metric || k || ':' || round(value::numeric, 4) ORDER BY metric, k) = :'popularity'
+	AS same_as_popularity
+FROM recgan_evaluate('ev_pop', 'ev_meddle_test');
+SELECT current_setting('ev.meddle') AS meddled, algorithm FROM recgan_models WHERE name = 'ev_pop';
+RESET ev.meddle;
+DROP VIEW ev_meddle_test;
+DROP FUNCTION ev_meddle();
+
 SET client_min_messages = warning;
 DROP SCHEMA "Eval Schema" CASCADE;
 RESET client_min_messages;

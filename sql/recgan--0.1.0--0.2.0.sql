@@ -193,17 +193,18 @@ BEGIN
 	-- (an UPDATE: the model row never disappears), then leaves the archive.
 	INSERT INTO @extschema@.recgan_model_archive AS a (name, version, algorithm, source, options,
 		n_users, n_items, n_interactions, trained_at, train_seconds, metrics, owner, model,
-		deployed_at)
+		deployed_at, user_col, item_col, rating_col)
 	SELECT m.name, m.version, m.algorithm, m.source, m.options, m.n_users, m.n_items,
 		   m.n_interactions, m.trained_at, m.train_seconds, m.metrics, m.owner, m.model,
-		   m.deployed_at
+		   m.deployed_at, m.user_col, m.item_col, m.rating_col
 	FROM @extschema@.recgan_models m WHERE m.name OPERATOR(pg_catalog.=) recgan_deploy.model;
 	UPDATE @extschema@.recgan_models m
 	SET (algorithm, source, options, n_users, n_items, n_interactions, trained_at,
-		 train_seconds, metrics, owner, model, version, deployed_at) =
+		 train_seconds, metrics, owner, model, version, deployed_at, user_col, item_col,
+		 rating_col) =
 		(SELECT a.algorithm, a.source, a.options, a.n_users, a.n_items, a.n_interactions,
 				a.trained_at, a.train_seconds, a.metrics, a.owner, a.model, a.version,
-				pg_catalog.clock_timestamp()
+				pg_catalog.clock_timestamp(), a.user_col, a.item_col, a.rating_col
 		 FROM @extschema@.recgan_model_archive a
 		 WHERE a.name OPERATOR(pg_catalog.=) recgan_deploy.model
 			AND a.version OPERATOR(pg_catalog.=) recgan_deploy.version)
@@ -282,3 +283,88 @@ $info$;
 
 COMMENT ON FUNCTION recgan_model_info(pg_catalog.text) IS
 	'catalog row of a model (its deployed version) plus its validated header (checksum checked)';
+
+-- Live histories: the source's columns are recorded with each model (NULL for
+-- models trained before 0.2.0), and recgan_recommend, recgan_recommend_all and
+-- recgan_explain take live_history, reading users' current positives from the
+-- source.
+ALTER TABLE recgan_models
+	ADD COLUMN user_col pg_catalog.text,
+	ADD COLUMN item_col pg_catalog.text,
+	ADD COLUMN rating_col pg_catalog.text;
+
+COMMENT ON COLUMN recgan_models.user_col IS
+	'user id column of the source at training (NULL: trained before recgan 0.2.0)';
+COMMENT ON COLUMN recgan_models.item_col IS
+	'item id column of the source at training (NULL: trained before recgan 0.2.0)';
+COMMENT ON COLUMN recgan_models.rating_col IS
+	'rating column of the source at training (NULL: every row was a positive, or trained before 0.2.0)';
+
+-- Archived versions keep them too (recgan_deploy moves them with the version).
+ALTER TABLE recgan_model_archive
+	ADD COLUMN user_col pg_catalog.text,
+	ADD COLUMN item_col pg_catalog.text,
+	ADD COLUMN rating_col pg_catalog.text;
+
+DROP FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
+	pg_catalog.int8[], pg_catalog.int8[]);
+
+-- recgan_recommend's row type, named: the executor takes a named composite's
+-- descriptor from the type cache, while a RETURNS TABLE function's is built
+-- from pg_proc's argument arrays at every call (ExecInitFunctionScan).
+CREATE TYPE recgan_recommendation AS (
+	item_id		pg_catalog.int8,
+	score		pg_catalog.float4,
+	rank		pg_catalog.int4);
+
+COMMENT ON TYPE recgan_recommendation IS
+	'a row of recgan_recommend: an item, its score and its rank (1 = best)';
+
+CREATE FUNCTION recgan_recommend(
+	user_id			pg_catalog.int8,
+	k				pg_catalog.int4 DEFAULT 10,
+	model			pg_catalog.text DEFAULT 'default',
+	exclude_seen	pg_catalog.bool DEFAULT true,
+	exclude			pg_catalog.int8[] DEFAULT NULL,
+	candidates		pg_catalog.int8[] DEFAULT NULL,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS SETOF recgan_recommendation
+AS 'MODULE_PATHNAME', 'recgan_recommend'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
+	pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS
+	'top-k items for a user, best first, training positives and exclude skipped, only candidates when given; unknown users get the most popular items; live_history: the user''s current positives in the model''s source instead';
+
+DROP FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text, pg_catalog.int8[], pg_catalog.int8[]);
+
+CREATE FUNCTION recgan_recommend_all(
+	k				pg_catalog.int4 DEFAULT 10,
+	model			pg_catalog.text DEFAULT 'default',
+	exclude			pg_catalog.int8[] DEFAULT NULL,
+	candidates		pg_catalog.int8[] DEFAULT NULL,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS TABLE (user_id pg_catalog.int8, item_id pg_catalog.int8, score pg_catalog.float4,
+			   rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_recommend_all'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend_all(pg_catalog.int4, pg_catalog.text, pg_catalog.int8[], pg_catalog.int8[],
+	pg_catalog.bool) IS
+	'top-k unseen items for every user the model was trained on, scored in blocks; live_history: from their current positives in the model''s source, read by one scan';
+
+DROP FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4);
+
+CREATE FUNCTION recgan_explain(
+	user_id			pg_catalog.int8,
+	item_id			pg_catalog.int8,
+	model			pg_catalog.text DEFAULT 'default',
+	k				pg_catalog.int4 DEFAULT 10,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS TABLE (history_item_id pg_catalog.int8, contribution pg_catalog.float4, rank pg_catalog.int4)
+AS 'MODULE_PATHNAME', 'recgan_explain'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4,
+	pg_catalog.bool) IS
+	'the k items of a known user''s training history that contributed most to an item''s score: exact parts of the score for ease, itemknn and gfcf (they sum to it), similarity to the item for factor and neural models; live_history: of the user''s current positives in the model''s source';

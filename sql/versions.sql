@@ -264,6 +264,17 @@ SELECT q, vr_try(q) FROM (VALUES
 SELECT version FROM recgan_models WHERE name = 'vm';
 SELECT recgan_model_size(NULL) AS null_size, recgan_model_size('\x00') AS one_byte;
 
+-- A version keeps its source's columns: deploying an older one keeps
+-- live histories working (they read user_col, item_col, rating_col).
+SELECT count(*) FROM recgan_train('vr', 'vlive', 'ease', '{"lambda": 10}', threshold => 4);
+SELECT count(*) FROM recgan_train('vr', 'vlive', 'itemknn', threshold => 4);
+SELECT recgan_deploy('vlive', 1);
+SELECT version, algorithm, user_col, item_col, rating_col FROM recgan_models WHERE name = 'vlive';
+SELECT version, algorithm, user_col, item_col, rating_col FROM recgan_model_archive WHERE name = 'vlive';
+SELECT (SELECT array_agg(item_id ORDER BY rank) FROM recgan_recommend(3, 5, 'vlive', live_history => true))
+	 = (SELECT array_agg(item_id ORDER BY rank) FROM recgan_recommend(3, 5, 'vlive')) AS live_same_as_frozen;
+SELECT recgan_drop_model('vlive');
+
 SELECT count(*) FILTER (WHERE recgan_drop_model(name)) AS dropped FROM recgan_models
 WHERE name IN ('vm', 'vm_pop', 'vm_knn', 'vm_once', 'vb', 'vc_ref');
 SELECT count(*) AS left_over FROM recgan_model_archive;

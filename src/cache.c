@@ -54,6 +54,7 @@
 #include "utils/snapmgr.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
+#include "lib/stringinfo.h"
 #include "storage/itemptr.h"
 #include "utils/tuplestore.h"
 #include "utils/builtins.h"
@@ -77,6 +78,7 @@ typedef struct CacheEntry
 	Model	   *model;
 	Size		bytes;
 	UserTop    *memo;			/* (U) memoized top lists, allocated on first use */
+	ModelSource source;			/* the row's source and columns, for live histories */
 	uint64		confirmed;		/* generation of its last stable probe, 0 if none */
 } CacheEntry;
 
@@ -87,6 +89,7 @@ static uint64 cache_hits = 0;
 static uint64 cache_misses = 0;
 static uint64 memo_hits = 0;
 static uint64 probes = 0;		/* catalog lookups (hits, misses and errors) */
+static uint64 evictions = 0;	/* entries dropped (a model pointer may be stale) */
 
 /* Drop one entry and its memory. */
 static void
@@ -95,6 +98,17 @@ CacheEvict(CacheEntry *e)
 	dlist_delete(&e->lru);
 	cache_bytes -= e->bytes;
 	MemoryContextDelete(e->cxt);
+	evictions++;
+}
+
+/*
+ * The number of entries evicted so far in this backend: a model returned by
+ * ModelLoad stays valid while it does not change.
+ */
+uint64
+ModelCacheEvictions(void)
+{
+	return evictions;
 }
 
 /* Evict least recently used entries until need more bytes fit. */
@@ -114,7 +128,14 @@ typedef struct RowVersion
 	TransactionId xmin;
 	ItemPointerData tid;
 	bytea	   *raw;			/* detoasted copy, when asked for */
+	char	   *text[4];		/* with raw: source, user_col, item_col, rating_col */
 } RowVersion;
+
+/*
+ * The row's text columns a live history needs, in RowVersion.text order;
+ * user_col, item_col and rating_col exist from version 0.2.0 on.
+ */
+static const char *const source_columns[4] = {"source", "user_col", "item_col", "rating_col"};
 
 /* The catalog relation, its primary key and the model column, per backend. */
 static Oid	models_relid = InvalidOid;
@@ -168,7 +189,16 @@ LookupDirect(const char *name, RowVersion *rv, bool want_bytes)
 		rv->xmin = DatumGetTransactionId(slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull));
 		ItemPointerCopy(&slot->tts_tid, &rv->tid);
 		if (want_bytes)
+		{
 			rv->raw = DatumGetByteaPCopy(slot_getattr(slot, models_attnum, &isnull));
+			for (int c = 0; c < 4; c++)
+			{
+				AttrNumber	att = get_attnum(models_relid, source_columns[c]);
+				Datum		d = att > 0 ? slot_getattr(slot, att, &isnull) : (Datum) 0;
+
+				rv->text[c] = att > 0 && !isnull ? TextDatumGetCString(d) : NULL;
+			}
+		}
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -186,12 +216,26 @@ LookupSpi(const char *name, RowVersion *rv, bool want_bytes)
 	MemoryContext outer = CurrentMemoryContext;
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			types[1] = {TEXTOID};
-	char	   *sql = psprintf("SELECT xmin, ctid%s FROM %s WHERE name = $1",
-							   want_bytes ? ", model" : "", RecganCatalogTable("recgan_models"));
+	StringInfoData sql;
 	bool		isnull;
+	int			col[4];			/* SPI column of each source column, 0 if none */
+	int			n_cols = 3;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, want_bytes ? "SELECT xmin, ctid, model" : "SELECT xmin, ctid");
+	for (int c = 0; c < 4; c++)
+	{
+		col[c] = 0;
+		if (want_bytes && get_attnum(models_relid, source_columns[c]) > 0)
+		{
+			appendStringInfo(&sql, ", %s", source_columns[c]);
+			col[c] = ++n_cols;
+		}
+	}
+	appendStringInfo(&sql, " FROM %s WHERE name = $1", RecganCatalogTable("recgan_models"));
 
 	SPI_connect();
-	if (SPI_execute_with_args(sql, 1, types, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql.data, 1, types, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "model lookup failed. Please report a bug.");
 	rv->found = (SPI_processed == 1);
 	if (rv->found)
@@ -206,6 +250,8 @@ LookupSpi(const char *name, RowVersion *rv, bool want_bytes)
 			MemoryContext spi_cxt = MemoryContextSwitchTo(outer);
 
 			rv->raw = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+			for (int c = 0; c < 4; c++)
+				rv->text[c] = col[c] ? SPI_getvalue(tup, desc, col[c]) : NULL;
 			MemoryContextSwitchTo(spi_cxt);
 		}
 	}
@@ -280,15 +326,30 @@ CacheDecode(const char *name, bytea *raw, MemoryContext *cxt_out)
 	return model;
 }
 
+/* Copy a row's source columns into a ModelSource allocated in cxt. */
+static void
+SourceCopy(MemoryContext cxt, const RowVersion *rv, ModelSource *src)
+{
+	char	   *copy[4];
+
+	for (int c = 0; c < 4; c++)
+		copy[c] = rv->text[c] ? MemoryContextStrdup(cxt, rv->text[c]) : NULL;
+	src->source = copy[0];
+	src->user_col = copy[1];
+	src->item_col = copy[2];
+	src->rating_col = copy[3];
+}
+
 /*
  * Return the decoded model of this name: from the cache without a catalog
  * probe when nothing can have changed (file comment), from the cache after
  * a probe when the row is unchanged, else decoded anew.  The model is owned
  * by the cache: callers must not modify or free it, and must not keep it
- * past the current call.
+ * past the current call.  With source non-NULL, *source gets where the
+ * model's row says it was trained from (owned like the model).
  */
 Model *
-ModelLoad(const char *name)
+ModelLoadSource(const char *name, const ModelSource **source)
 {
 	RowVersion	rv;
 	Model	   *model;
@@ -310,6 +371,8 @@ ModelLoad(const char *name)
 	{
 		dlist_move_head(&cache_lru, &e->lru);
 		cache_hits++;
+		if (source)
+			*source = &e->source;
 		return e->model;
 	}
 	LookupRow(name, &rv, false, direct);
@@ -318,6 +381,8 @@ ModelLoad(const char *name)
 		dlist_move_head(&cache_lru, &e->lru);
 		e->confirmed = stable ? gen : 0;
 		cache_hits++;
+		if (source)
+			*source = &e->source;
 		return e->model;
 	}
 	if (e != NULL)
@@ -333,7 +398,12 @@ ModelLoad(const char *name)
 	if (bytes > (Size) recgan_cache_mb * 1024 * 1024)
 	{
 		/* too big to keep: it lives as long as the caller's context */
+		ModelSource *src = MemoryContextAlloc(cxt, sizeof(ModelSource));
+
+		SourceCopy(cxt, &rv, src);
 		MemoryContextSetParent(cxt, CurrentMemoryContext);
+		if (source)
+			*source = src;
 		return model;
 	}
 	CacheMakeRoom(bytes);
@@ -345,10 +415,20 @@ ModelLoad(const char *name)
 	e->model = model;
 	e->bytes = bytes;
 	e->memo = NULL;
+	SourceCopy(cxt, &rv, &e->source);
 	e->confirmed = stable ? gen : 0;
 	dlist_push_head(&cache_lru, &e->lru);
 	cache_bytes += bytes;
+	if (source)
+		*source = &e->source;
 	return model;
+}
+
+/* The decoded model of this name (ModelLoadSource without the source). */
+Model *
+ModelLoad(const char *name)
+{
+	return ModelLoadSource(name, NULL);
 }
 
 /* The cache entry holding this decoded model, or NULL if it is not cached. */

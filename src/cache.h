@@ -15,6 +15,24 @@
  */
 extern Model *ModelLoad(const char *name);
 
+/* Where a model was trained from, as its recgan_models row says. */
+typedef struct ModelSource
+{
+	char	   *source;			/* quoted, qualified relation name */
+	char	   *user_col;		/* NULL: trained before version 0.2.0 */
+	char	   *item_col;
+	char	   *rating_col;		/* NULL: every row was a positive */
+} ModelSource;
+
+/*
+ * Entries evicted so far in this backend: code that may run other recgan
+ * calls between loading a model and using it loads it again if this moved.
+ */
+extern uint64 ModelCacheEvictions(void);
+
+/* ModelLoad, also giving the model's source (owned by the cache). */
+extern Model *ModelLoadSource(const char *name, const ModelSource **source);
+
 /* Register the invalidation callbacks and shared counter (cache_inval.c). */
 extern void CacheInit(void);
 

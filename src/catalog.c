@@ -108,11 +108,7 @@ ManifestOf(bytea *raw, ChunkManifest *man)
 bool
 CatalogHasVersions(void)
 {
-	const char *qualified = RecganCatalogTable("recgan_model_chunks");
-	Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)),
-										 AccessShareLock, false);
-
-	return get_attnum(relid, "version") != InvalidAttrNumber;
+	return RecganCatalogHasColumn("recgan_model_chunks", "version");
 }
 
 /* Saved identity of a ChunksAsOwner switch. */

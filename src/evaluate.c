@@ -549,6 +549,7 @@ recgan_evaluate(PG_FUNCTION_ARGS)
 	MemoryContext ctx,
 				old;
 	Model	   *model;
+	uint64		evictions;
 	int64	   *users,
 			   *items,
 				n_pairs;
@@ -582,10 +583,13 @@ recgan_evaluate(PG_FUNCTION_ARGS)
 
 	k = EvalParseK(PG_GETARG_ARRAYTYPE_P(2), &nk);
 	model = ModelLoad(model_name);
+	evictions = ModelCacheEvictions();
 	spec.threshold = PG_ARGISNULL(6) ? model->threshold : PG_GETARG_FLOAT8(6);
 	if (isnan(spec.threshold))
 		spec.rating_col = NULL;
 	n_pairs = DatasetLoadPairs(&spec, &users, &items);
+	if (ModelCacheEvictions() != evictions)
+		model = ModelLoad(model_name);	/* the source's code evicted it */
 
 	EvalBuildTestSet(&ts, model, users, items, n_pairs, sampled > 0, &n_candidates);
 	if (ts.n_users == 0)

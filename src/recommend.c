@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "dataset.h"
+#include "live.h"
 #include "util.h"
 #include "topk.h"
 
@@ -72,6 +73,31 @@ GetModelName(FunctionCallInfo fcinfo, int arg)
 }
 
 /*
+ * The live_history argument, when the function's declaration has it (a
+ * 0.1.0 catalog does not); on, the model must fold histories in.
+ */
+static bool
+GetLive(FunctionCallInfo fcinfo, int arg)
+{
+	if (PG_NARGS() <= arg)
+		return false;
+	RequireArg(fcinfo, arg, "live_history");
+	return PG_GETARG_BOOL(arg);
+}
+
+/* Error unless the model can score a history it was not trained on. */
+static void
+RequireFoldIn(const Model *model, const char *name)
+{
+	if (model->ops->no_fold_in != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model \"%s\" (%s) cannot use a live history", name, model->ops->name),
+				 errdetail("%s", model->ops->no_fold_in),
+				 errhint("Call it with live_history => false, or use an algorithm with fold-in such as ials or ease.")));
+}
+
+/*
  * Start the result tuplestore, with the row type the executor expects when
  * it gives one: building it from pg_proc instead is a fifth of a cached
  * call's time.
@@ -87,35 +113,20 @@ InitResultSet(FunctionCallInfo fcinfo)
 }
 
 /*
- * Map an int8[] of raw item ids to sorted distinct known item indexes; NULL
- * elements and multi-dimensional arrays are errors; *unknown counts ids the
- * model does not know.
+ * Sorted distinct known item indexes of n raw item ids; *unknown counts
+ * ids the model does not know.
  */
 static int32 *
-MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int32 *unknown)
+MapIds(const Model *model, const int64 *ids, int n, int32 *n_out, int32 *unknown)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int32	   *idx;
+	int32	   *idx = palloc_array(int32, Max(n, 1));
 	int32		m = 0;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-	idx = palloc_array(int32, Max(n, 1));
 	*unknown = 0;
 	for (int i = 0; i < n; i++)
 	{
-		int32		j;
+		int32		j = ids_find(model->item_ids, model->n_items, ids[i]);
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL", what)));
-		j = ids_find(model->item_ids, model->n_items, DatumGetInt64(elems[i]));
 		if (j < 0)
 			(*unknown)++;
 		else
@@ -127,6 +138,62 @@ MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int
 		if (a == 0 || idx[a] != idx[a - 1])
 			idx[(*n_out)++] = idx[a];
 	return idx;
+}
+
+/*
+ * Map an int8[] of raw item ids to sorted distinct known item indexes; NULL
+ * elements and multi-dimensional arrays are errors; *unknown counts ids the
+ * model does not know.
+ */
+static int32 *
+MapItems(const Model *model, ArrayType *arr, const char *what, int32 *n_out, int32 *unknown)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int64	   *ids;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	ids = palloc_array(int64, Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", what)));
+		ids[i] = DatumGetInt64(elems[i]);
+	}
+	return MapIds(model, ids, n, n_out, unknown);
+}
+
+/*
+ * The fold-in query of raw user id user_id's live positives in the model's
+ * source (live.c); items the model does not know are left out.  The query
+ * may run the caller's code (a view's functions) that evicts cached models,
+ * so the model to use from here on is returned: the same one, or the one
+ * loaded again.
+ */
+static Model *
+LiveQuery(const char *name, Model *model, const ModelSource *src, int64 user_id,
+		  ScoreQuery *q)
+{
+	uint64		evictions = ModelCacheEvictions();
+	int64	   *ids;
+	int			n = LiveHistory(name, model, src, user_id, &ids);
+	int32		unknown;
+
+	if (ModelCacheEvictions() != evictions)
+	{
+		model = ModelLoad(name);
+		RequireFoldIn(model, name);
+	}
+	q->user = -1;
+	q->items = MapIds(model, ids, n, &q->n_items, &unknown);
+	return model;
 }
 
 /* Business filters of one call: items to skip, and the only items allowed. */
@@ -283,15 +350,21 @@ RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
 
 PG_FUNCTION_INFO_V1(recgan_recommend);
 
-/* Top-k items for one user; unknown users get the cold-start answer. */
+/*
+ * Top-k items for one user; unknown users get the cold-start answer.  With
+ * live_history the user's current positives in the model's source are
+ * folded in (live.c), known to the model or not; none is a cold start.
+ */
 Datum
 recgan_recommend(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = GetK(fcinfo, 1);
 	char	   *name = GetModelName(fcinfo, 2);
+	bool		live = GetLive(fcinfo, 6);
 	bool		exclude_seen;
 	Model	   *model;
+	const ModelSource *src;
 	Filters		f;
 	ScoreQuery	q;
 	int32		u;
@@ -299,10 +372,19 @@ recgan_recommend(PG_FUNCTION_ARGS)
 	RequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
 	InitResultSet(fcinfo);
-	model = ModelLoad(name);
+	model = ModelLoadSource(name, &src);
+	if (live)
+		RequireFoldIn(model, name);
+	if (live && !PG_ARGISNULL(0))
+		model = LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
 	GetFilters(fcinfo, 4, 5, model, &f);
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;		/* no user, no rows */
+	if (live)
+	{
+		RecommendOne(rsinfo, model, q.n_items > 0 ? &q : NULL, exclude_seen, &f, k);
+		return (Datum) 0;
+	}
 	u = ids_find(model->user_ids, model->n_users, PG_GETARG_INT64(0));
 	if (u >= 0 && exclude_seen && f.n_exclude == 0 && !f.has_candidates)
 		RecommendKnownUser(rsinfo, model, u, k);
@@ -352,16 +434,74 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Live histories of every user of the model, as fold-in queries. */
+typedef struct LiveAll
+{
+	int64	   *offsets;		/* (U + 1) user u's items: items[offsets[u]..offsets[u + 1]) */
+	int32	   *items;			/* item indexes, ascending per user */
+} LiveAll;
+
+/*
+ * Read the live positives of every user in the model's source (one scan)
+ * and group those of the model's users by user; other users and unknown
+ * items are left out.  Returns the model to use from here on (loaded again
+ * if reading the source evicted it, as in LiveQuery).
+ */
+static Model *
+LiveQueryAll(const char *name, Model *model, const ModelSource *src, LiveAll *live)
+{
+	uint64		evictions = ModelCacheEvictions();
+	int64	   *users;
+	int64	   *items;
+	int64		n = LiveHistoryAll(name, model, src, &users, &items);
+	int64		at = 0;
+
+	if (ModelCacheEvictions() != evictions)
+	{
+		model = ModelLoad(name);
+		RequireFoldIn(model, name);
+	}
+	live->offsets = palloc_extended((Size) (model->n_users + 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	live->items = palloc_extended(Max(n, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
+	live->offsets[0] = 0;
+	/* pairs and user ids are both sorted by raw id: one merge */
+	for (int32 u = 0; u < model->n_users; u++)
+	{
+		int64		m = live->offsets[u];
+
+		while (at < n && users[at] < model->user_ids[u])
+			at++;
+		for (; at < n && users[at] == model->user_ids[u]; at++)
+		{
+			int32		j = ids_find(model->item_ids, model->n_items, items[at]);
+
+			if (j >= 0)
+				live->items[m++] = j;	/* ascending: index order is id order */
+		}
+		live->offsets[u + 1] = m;
+	}
+	pfree(users);
+	pfree(items);
+	return model;
+}
+
 PG_FUNCTION_INFO_V1(recgan_recommend_all);
 
-/* Top-k unseen items for every user of the model, scored in blocks. */
+/*
+ * Top-k unseen items for every user of the model, scored in blocks.  With
+ * live_history each user's current positives in the source (read by one
+ * scan) are folded in instead; a user with none gets the cold-start answer.
+ */
 Datum
 recgan_recommend_all(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int32		k = GetK(fcinfo, 0);
 	char	   *name = GetModelName(fcinfo, 1);
+	bool		live = GetLive(fcinfo, 4);
 	Model	   *model;
+	const ModelSource *src;
+	LiveAll		la;
 	Filters		f;
 	ScoreQuery *queries;
 	float	   *scores;			/* (Q, I) */
@@ -371,7 +511,12 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 	int			block;
 
 	InitResultSet(fcinfo);
-	model = ModelLoad(name);
+	model = ModelLoadSource(name, &src);
+	if (live)
+	{
+		RequireFoldIn(model, name);
+		model = LiveQueryAll(name, model, src, &la);
+	}
 	GetFilters(fcinfo, 2, 3, model, &f);
 	kk = Min(k, model->n_items);
 	block = ModelScoreBlockSize(model);
@@ -387,12 +532,25 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		for (int q = 0; q < nq; q++)
-			model_user_query(model, u0 + q, &queries[q]);
+		{
+			int32		u = u0 + q;
+
+			if (!live)
+				model_user_query(model, u, &queries[q]);
+			else
+			{
+				queries[q].user = -1;
+				queries[q].items = la.items + la.offsets[u];
+				queries[q].n_items = (int32) (la.offsets[u + 1] - la.offsets[u]);
+			}
+		}
 		model->ops->score(model, queries, nq, scores);
 		for (int q = 0; q < nq; q++)
 		{
 			float	   *row = scores + (Size) q * model->n_items;
 
+			if (live && queries[q].n_items == 0)	/* cold start, as recgan_recommend */
+				memcpy(row, model->popularity, model->n_items * sizeof(float));
 			ExcludeItems(row, queries[q].items, queries[q].n_items);
 			ApplyFilters(&f, row, model->n_items);
 			EmitTopK(rsinfo, model, row, kk, heap, top, true, model->user_ids[u0 + q]);
@@ -486,7 +644,9 @@ PG_FUNCTION_INFO_V1(recgan_explain);
 
 /*
  * The k items of a known user's history that contributed most to the
- * score of an item, with their contributions, best first.
+ * score of an item, with their contributions, best first.  With
+ * live_history the history is the user's current positives in the model's
+ * source, and the user need not be known.
  */
 Datum
 recgan_explain(PG_FUNCTION_ARGS)
@@ -494,7 +654,9 @@ recgan_explain(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = GetModelName(fcinfo, 2);
 	int32		k = GetK(fcinfo, 3);
+	bool		live = GetLive(fcinfo, 4);
 	Model	   *model;
+	const ModelSource *src;
 	ScoreQuery	q;
 	int32		j;
 	float	   *contrib;
@@ -502,17 +664,29 @@ recgan_explain(PG_FUNCTION_ARGS)
 	int32		got;
 
 	InitResultSet(fcinfo);
-	model = ModelLoad(name);
+	model = ModelLoadSource(name, &src);
 	if (!model->ops->additive && model->ops->similar == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s models cannot explain a score", model->ops->name),
 				 errdetail("Their scores do not depend on the user's history."),
 				 errhint("Use an ease, itemknn or gfcf model for exact explanations.")));
+	if (live)
+		RequireFoldIn(model, name);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;		/* no user or no item, no rows */
-	model_user_query(model, ExplainFind(model, name, PG_GETARG_INT64(0), true), &q);
-	j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
+	if (live)
+	{
+		model = LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
+		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
+	}
+	else
+	{
+		model_user_query(model, ExplainFind(model, name, PG_GETARG_INT64(0), true), &q);
+		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
+	}
+	if (q.n_items == 0)
+		return (Datum) 0;		/* no history, nothing contributed */
 	contrib = ExplainContributions(model, &q, j);
 	k = Min(k, Max(q.n_items, 1));
 	top = palloc_array(int32, k);

@@ -223,6 +223,9 @@ recgan_train(PG_FUNCTION_ARGS)
 	row.train_seconds = tune_seconds + out.total_seconds;
 	row.metrics = TrainStats(ds, &out, tune_record);
 	row.validation = out.best_validation;
+	row.user_col = spec.user_col;
+	row.item_col = spec.item_col;
+	row.rating_col = spec.rating_col;
 	VersionsStore(&row, &policy, model);
 
 	MemoryContextSwitchTo(old_cxt);

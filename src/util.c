@@ -69,6 +69,20 @@ RecganCatalogTable(const char *table)
 	return quote_qualified_identifier(get_namespace_name(nsp), table);
 }
 
+/*
+ * Whether one of the extension's tables has this column: columns added by an
+ * upgrade script are missing until ALTER EXTENSION recgan UPDATE has run.
+ */
+bool
+RecganCatalogHasColumn(const char *table, const char *column)
+{
+	Oid			ext = get_extension_oid("recgan", true);
+	Oid			nsp = OidIsValid(ext) ? ExtensionSchema(ext) : InvalidOid;
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+	return OidIsValid(relid) && get_attnum(relid, column) > 0;
+}
+
 /* Seconds elapsed since start. */
 double
 RecganElapsed(instr_time start)

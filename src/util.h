@@ -18,6 +18,9 @@ extern void RecganThreadsSetup(void);
 /* Quoted, schema-qualified name of one of the extension's tables. */
 extern char *RecganCatalogTable(const char *table);
 
+/* Whether an extension table has a column (added columns exist after UPDATE). */
+extern bool RecganCatalogHasColumn(const char *table, const char *column);
+
 /* Seconds since start. */
 extern double RecganElapsed(instr_time start);
 

@@ -43,8 +43,8 @@
 /* First key of the advisory lock a training of a name takes ("RGMV"). */
 #define RECGAN_VERSION_LOCK 0x52474D56
 
-/* The parameters every store statement gets ($1 .. $12). */
-#define STORE_NARGS 12
+/* The parameters every store statement gets ($1 .. $15). */
+#define STORE_NARGS 15
 
 VersionOutcome RecganLastStore;
 
@@ -75,7 +75,7 @@ static void
 StoreExec(const char *sql, Datum *values, const char *nulls, int expect)
 {
 	static const Oid types[STORE_NARGS] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, INT4OID,
-	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, INT4OID, INT4OID};
+	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
 	int			rc = SPI_execute_with_args(sql, STORE_NARGS, (Oid *) types, values, nulls,
 										   false, 0);
 
@@ -86,9 +86,10 @@ StoreExec(const char *sql, Datum *values, const char *nulls, int expect)
 
 /* The columns a version row has in both tables, in one order. */
 #define VERSION_COLUMNS "name, algorithm, source, options, n_users, n_items, n_interactions, " \
-	"trained_at, train_seconds, metrics, owner, model, version"
-/* Those columns of a new version: $1 .. $11 (trained now, by the caller). */
-#define NEW_VERSION_VALUES "$1, $2, $3, $4, $5, $6, $7, pg_catalog.now(), $8, $9, CURRENT_USER, $10, $11"
+	"trained_at, train_seconds, metrics, owner, model, version, user_col, item_col, rating_col"
+/* Those columns of a new version: $1 .. $11, $13 .. $15 (trained now, by the caller). */
+#define NEW_VERSION_VALUES "$1, $2, $3, $4, $5, $6, $7, pg_catalog.now(), $8, $9, CURRENT_USER, $10, $11, " \
+	"$13, $14, $15"
 
 /* Insert or replace the model row as a 0.1.0 catalog wants it. */
 static void
@@ -229,6 +230,10 @@ VersionsStore(const VersionRow *row, const VersionPolicy *policy, const Model *m
 	values[7] = Float8GetDatum(row->train_seconds);
 	values[8] = JsonbPGetDatum(row->metrics);
 	values[11] = Int32GetDatum(policy->keep - 1);
+	values[12] = CStringGetTextDatum(row->user_col);
+	values[13] = CStringGetTextDatum(row->item_col);
+	values[14] = row->rating_col ? CStringGetTextDatum(row->rating_col) : (Datum) 0;
+	nulls[14] = row->rating_col ? ' ' : 'n';
 
 	SPI_connect();
 	if (!CatalogHasVersions())

@@ -38,6 +38,9 @@ typedef struct VersionRow
 	double		train_seconds;
 	Jsonb	   *metrics;
 	double		validation;		/* metrics' "validation", NaN if none */
+	const char *user_col;		/* the source's columns, for live histories */
+	const char *item_col;
+	const char *rating_col;		/* NULL: every row is a positive */
 } VersionRow;
 
 /*

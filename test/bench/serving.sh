@@ -13,7 +13,10 @@
 # for every served model (ease, and cfgan when that algorithm exists), and
 # reports TPS, the ratio to SELECT 1 under the same protocol, and p50/p99
 # latency from pgbench's per-transaction log (gaps between a client's
-# completion stamps).  Also times recgan_recommend_all(10).
+# completion stamps).  Then the latency (mean, p99) of the EASE model with
+# live_history => true (the user's positives read from u1_base, 80,000 rows,
+# at each call), prepared statements, without and with an index on the user
+# column.  Also times recgan_recommend_all(10).
 # Prints a markdown table and writes it to test/bench/out/serving.md.
 
 set -u
@@ -49,7 +52,7 @@ for m in $MODELS; do
 	as_pg sh -c "printf '%s\n' '\\set uid random(1, 943)' \"SELECT * FROM recgan_recommend(:uid, 10, '$m');\" > $bench_dir/$m.sql"
 done
 
-# Run one pgbench script under protocol $2; print "tps p50_ms p99_ms".
+# Run one pgbench script under protocol $2; print "tps p50_ms p99_ms mean_ms".
 run_pgbench() {
 	local name=$1 mode=$2 out
 	rm -f "$bench_dir"/log_"$name".*
@@ -63,25 +66,34 @@ run_pgbench() {
 	# completion stamps (clients run back to back, without think time).
 	cat "$bench_dir"/log_"$name".* |
 		awk '{ t = $5 * 1000000 + $6; if ($1 in prev) print t - prev[$1]; prev[$1] = t }' | sort -n |
-		awk -v tps="$tps" '{ v[NR] = $1 } END {
+		awk -v tps="$tps" '{ v[NR] = $1; sum += $1 } END {
 			p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1];
 			p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1];
-			printf "%s %.3f %.3f\n", tps, p50 / 1000, p99 / 1000 }'
+			printf "%s %.3f %.3f %.3f\n", tps, p50 / 1000, p99 / 1000, sum / NR / 1000 }'
 }
 
 say "pgbench: 2 clients, ${DURATION}s per script and protocol"
 rows=""
 for mode in prepared simple; do
-	read -r base_tps base_p50 base_p99 < <(run_pgbench select1 "$mode")
+	read -r base_tps base_p50 base_p99 _ < <(run_pgbench select1 "$mode")
 	rows="$rows${rows:+
 }| $mode | SELECT 1 | $(printf '%.0f' "$base_tps") | 100 % | $base_p50 | $base_p99 |"
 	for m in $MODELS; do
-		read -r tps p50 p99 < <(run_pgbench "$m" "$mode")
+		read -r tps p50 p99 _ < <(run_pgbench "$m" "$mode")
 		ratio=$(awk -v a="$tps" -v b="$base_tps" 'BEGIN { printf "%.0f", 100 * a / b }')
 		rows="$rows
 | $mode | recgan_recommend(:uid, 10, '$m') | $(printf '%.0f' "$tps") | $ratio % | $p50 | $p99 |"
 	done
 done
+
+# Live histories: the same EASE model, each call reading the user's rows of
+# u1_base (80,000 rows) first by a sequential scan, then through an index.
+as_pg sh -c "printf '%s\n' '\\set uid random(1, 943)' \"SELECT * FROM recgan_recommend(:uid, 10, 'ease', live_history => true);\" > $bench_dir/live.sql"
+say "live histories: ${DURATION}s each, prepared, without and with an index on user_id"
+read -r _ _ live_seq_p99 live_seq_mean < <(run_pgbench live prepared)
+recgan_psql -q -c "CREATE INDEX u1_base_user ON u1_base (user_id)" -c "ANALYZE u1_base" >/dev/null
+read -r _ _ live_idx_p99 live_idx_mean < <(run_pgbench live prepared)
+recgan_psql -q -c "DROP INDEX u1_base_user" >/dev/null
 
 all_s=$(recgan_psql -Atq <<'SQL'
 SELECT count(*) FROM recgan_recommend_all(10, 'ease');  -- warm the cache
@@ -123,6 +135,13 @@ out="$RECGAN_SRC/test/bench/out/serving.md"
 	echo "| protocol | script | TPS | vs SELECT 1 | p50 ms | p99 ms |"
 	echo "| --- | --- | --- | --- | --- | --- |"
 	echo "$rows"
+	echo
+	echo "recgan_recommend(:uid, 10, 'ease', live_history => true), prepared, user's rows read from u1_base (80,000 rows) at each call:"
+	echo
+	echo "| u1_base | mean ms | p99 ms |"
+	echo "| --- | --- | --- |"
+	echo "| no index on user_id (sequential scan) | $live_seq_mean | $live_seq_p99 |"
+	echo "| btree index on user_id | $live_idx_mean | $live_idx_p99 |"
 	echo
 	echo "recgan_recommend_all(10, 'ease'), 943 users: ${all_s} s (model cached)."
 	echo "$gowalla_line"

@@ -2,7 +2,8 @@
 # sessions and ignores rolled-back ones, without probing the catalog while
 # nothing changed; a streaming standby serves the same recommendations as the
 # primary, also without probes, the new model after a retrain, and the
-# deployed version after recgan_deploy and recgan_rollback on the primary.
+# deployed version after recgan_deploy and recgan_rollback on the primary;
+# live histories on the standby read the replayed source.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -93,6 +94,18 @@ $primary->safe_psql('postgres',
 	q{SELECT count(*) FROM recgan_train('r', 'm', 'itemknn', '{"neighbors": 5}')});
 $primary->wait_for_catchup($standby);
 is($s->query_safe($recs), $knn5, 'after replay the standby session serves the new model');
+
+# live histories on the standby read the replicated source, as the primary does
+my $live = q{SELECT string_agg(item_id::text, ',' ORDER BY rank)
+	FROM recgan_recommend(3, 10, 'm', live_history => true)};
+is($s->query_safe($live), $knn5, 'standby: live, unchanged source: the frozen answer (itemknn)');
+$primary->safe_psql('postgres', q{INSERT INTO r SELECT 3, i, 5 FROM generate_series(1, 40) i WHERE i % 7 = 0});
+$primary->wait_for_catchup($standby);
+my $live_primary = $primary->safe_psql('postgres', $live);
+isnt($live_primary, $knn5, 'primary: user 3\'s new rows change the live answer');
+is($s->query_safe($live), $live_primary, 'standby: the replayed rows change the live answer alike');
+is($s->query_safe($recs), $knn5, 'standby: the frozen answer is unchanged');
+
 my ($ret, $out, $err) = $standby->psql('postgres',
 	q{SELECT count(*) FROM recgan_train('r', 'm2', 'popularity')});
 isnt($ret, 0, 'training on the standby fails');
