@@ -368,3 +368,21 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION recgan_explain(pg_catalog.int8, pg_catalog.int8, pg_catalog.text, pg_catalog.int4,
 	pg_catalog.bool) IS
 	'the k items of a known user''s training history that contributed most to an item''s score: exact parts of the score for ease, itemknn and gfcf (they sum to it), similarity to the item for factor and neural models; live_history: of the user''s current positives in the model''s source';
+
+-- Serving: recgan_recommend's item ids as one array, from a scalar function
+-- (no function scan, no tuplestore): the cheapest call for a hot path.
+CREATE FUNCTION recgan_recommend_ids(
+	user_id			pg_catalog.int8,
+	k				pg_catalog.int4 DEFAULT 10,
+	model			pg_catalog.text DEFAULT 'default',
+	exclude_seen	pg_catalog.bool DEFAULT true,
+	exclude			pg_catalog.int8[] DEFAULT NULL,
+	candidates		pg_catalog.int8[] DEFAULT NULL,
+	live_history	pg_catalog.bool DEFAULT false)
+RETURNS pg_catalog.int8[]
+AS 'MODULE_PATHNAME', 'recgan_recommend_ids'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION recgan_recommend_ids(pg_catalog.int8, pg_catalog.int4, pg_catalog.text, pg_catalog.bool,
+	pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS
+	'the item ids recgan_recommend returns, in rank order, as one array (NULL for a NULL user): a scalar call, cheaper than the set-returning one';

@@ -33,6 +33,23 @@ SELECT bool_and(a.item_id = b.item_id AND a.score = b.score) AS same
 FROM recgan_recommend_all(3, 'ease') a
 JOIN LATERAL recgan_recommend(a.user_id, 3, 'ease') b ON b.rank = a.rank;
 
+-- recgan_recommend_ids: the same item ids in rank order, as one array, for
+-- known and unknown users, every k, and every filter.
+SELECT count(*) AS calls,
+	   count(*) FILTER (WHERE recgan_recommend_ids(u, k, m, s, e, c) IS DISTINCT FROM
+		   (SELECT coalesce(array_agg(r.item_id ORDER BY r.rank), '{}')
+			FROM recgan_recommend(u, k, m, s, e, c) r)) AS different
+FROM generate_series(1, 5) u, generate_series(1, 6) k, unnest(ARRAY['default', 'ease']) m,
+	 unnest(ARRAY[true, false]) s,
+	 (VALUES (NULL::int8[]), ('{100}'), ('{101, 999}')) e(e),
+	 (VALUES (NULL::int8[]), ('{102, 103, 104}')) c(c);
+SELECT recgan_recommend_ids(1, 3, 'ease') AS ids,
+	   recgan_recommend_ids(NULL, 3, 'ease') AS null_user;
+SELECT recgan_recommend_ids(1, 0, 'ease');
+SELECT recgan_recommend_ids(1, 3, NULL);
+SELECT recgan_recommend_ids(1, 3, 'ease', NULL);
+SELECT recgan_recommend_ids(1, 3, 'no_such_model');
+
 -- Bad arguments.
 SELECT * FROM recgan_recommend(1, 0);
 SELECT * FROM recgan_recommend(1, -3);

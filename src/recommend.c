@@ -113,6 +113,38 @@ InitResultSet(FunctionCallInfo fcinfo)
 }
 
 /*
+ * Where one user's top k goes: rows of the result set (recgan_recommend), or
+ * item ids in rank order (recgan_recommend_ids, which skips the set-returning
+ * machinery: a function scan and its tuplestore cost more than the scoring
+ * of a cached model).
+ */
+typedef struct RecSink
+{
+	ReturnSetInfo *rsinfo;		/* rows here, or NULL */
+	int64	   *ids;			/* else k item ids here (Recommend allocates) */
+	int32		n;				/* how many so far */
+} RecSink;
+
+/* Rank rank + 1 of the answer: item index item with its score. */
+static void
+SinkPut(RecSink *out, const Model *model, int32 item, float score, int32 rank)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false};
+
+	if (out->rsinfo == NULL)
+	{
+		out->ids[out->n++] = model->item_ids[item];
+		return;
+	}
+	values[0] = Int64GetDatum(model->item_ids[item]);
+	values[1] = Float4GetDatum(score);
+	values[2] = Int32GetDatum(rank + 1);
+	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
+	out->n++;
+}
+
+/*
  * Sorted distinct known item indexes of n raw item ids; *unknown counts
  * ids the model does not know.
  */
@@ -278,11 +310,13 @@ EmitTopK(ReturnSetInfo *rsinfo, const Model *model, const float *scores, int32 k
  * exclude_history is set.  Filters apply in both cases.
  */
 static void
-RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
+RecommendOne(RecSink *out, const Model *model, const ScoreQuery *q,
 			 bool exclude_history, const Filters *f, int32 k)
 {
 	int32		kk = Min(k, model->n_items);
 	float	   *scores = palloc_array(float, model->n_items);
+	int32	   *top = palloc_array(int32, Max(kk, 1));
+	int32		got;
 
 	if (q == NULL)
 		memcpy(scores, model->popularity, model->n_items * sizeof(float));
@@ -294,8 +328,9 @@ RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
 			ExcludeItems(scores, q->items, q->n_items);
 	}
 	ApplyFilters(f, scores, model->n_items);
-	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
-			 false, 0);
+	got = topk_select(scores, model->n_items, kk, palloc_array(int32, Max(kk, 1)), top);
+	for (int32 r = 0; r < got; r++)
+		SinkPut(out, model, top[r], scores[top[r]], r);
 }
 
 /*
@@ -305,7 +340,7 @@ RecommendOne(ReturnSetInfo *rsinfo, const Model *model, const ScoreQuery *q,
  * order (score, then item index) is total.
  */
 static void
-RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
+RecommendKnownUser(RecSink *out, const Model *model, int32 u, int32 k)
 {
 	const UserTop *memo = ModelMemoGet(model, u);
 	int32		kk = Min(k, model->n_items);
@@ -337,29 +372,20 @@ RecommendKnownUser(ReturnSetInfo *rsinfo, const Model *model, int32 u, int32 k)
 		got = memo->n;
 	}
 	for (int32 r = 0; r < Min(kk, got); r++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false};
-
-		values[0] = Int64GetDatum(model->item_ids[top[r]]);
-		values[1] = Float4GetDatum(top_scores[r]);
-		values[2] = Int32GetDatum(r + 1);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+		SinkPut(out, model, top[r], top_scores[r], r);
 }
 
-PG_FUNCTION_INFO_V1(recgan_recommend);
-
 /*
- * Top-k items for one user; unknown users get the cold-start answer.  With
- * live_history the user's current positives in the model's source are
- * folded in (live.c), known to the model or not; none is a cold start.
+ * One user's top k into out (the arguments of recgan_recommend and
+ * recgan_recommend_ids: user_id, k, model, exclude_seen, exclude,
+ * candidates, live_history); false for a NULL user.  Unknown users get the
+ * cold-start answer.  With live_history the user's current positives in the
+ * model's source are folded in (live.c), known to the model or not; none is
+ * a cold start.
  */
-Datum
-recgan_recommend(PG_FUNCTION_ARGS)
+static bool
+Recommend(FunctionCallInfo fcinfo, RecSink *out, int32 k)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int32		k = GetK(fcinfo, 1);
 	char	   *name = GetModelName(fcinfo, 2);
 	bool		live = GetLive(fcinfo, 6);
 	bool		exclude_seen;
@@ -371,7 +397,6 @@ recgan_recommend(PG_FUNCTION_ARGS)
 
 	RequireArg(fcinfo, 3, "exclude_seen");
 	exclude_seen = PG_GETARG_BOOL(3);
-	InitResultSet(fcinfo);
 	model = ModelLoadSource(name, &src);
 	if (live)
 		RequireFoldIn(model, name);
@@ -379,22 +404,60 @@ recgan_recommend(PG_FUNCTION_ARGS)
 		model = LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
 	GetFilters(fcinfo, 4, 5, model, &f);
 	if (PG_ARGISNULL(0))
-		return (Datum) 0;		/* no user, no rows */
+		return false;			/* no user, no answer */
+	if (out->rsinfo == NULL)
+		out->ids = palloc_array(int64, Max(Min(k, model->n_items), 1));
 	if (live)
 	{
-		RecommendOne(rsinfo, model, q.n_items > 0 ? &q : NULL, exclude_seen, &f, k);
-		return (Datum) 0;
+		RecommendOne(out, model, q.n_items > 0 ? &q : NULL, exclude_seen, &f, k);
+		return true;
 	}
 	u = ids_find(model->user_ids, model->n_users, PG_GETARG_INT64(0));
 	if (u >= 0 && exclude_seen && f.n_exclude == 0 && !f.has_candidates)
-		RecommendKnownUser(rsinfo, model, u, k);
+		RecommendKnownUser(out, model, u, k);
 	else
 	{
 		if (u >= 0)
 			model_user_query(model, u, &q);
-		RecommendOne(rsinfo, model, u >= 0 ? &q : NULL, exclude_seen, &f, k);
+		RecommendOne(out, model, u >= 0 ? &q : NULL, exclude_seen, &f, k);
 	}
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(recgan_recommend);
+
+/* Top-k (item_id, score, rank) rows for one user (see Recommend). */
+Datum
+recgan_recommend(PG_FUNCTION_ARGS)
+{
+	RecSink		out = {(ReturnSetInfo *) fcinfo->resultinfo, NULL, 0};
+	int32		k = GetK(fcinfo, 1);
+
+	InitResultSet(fcinfo);
+	Recommend(fcinfo, &out, k);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(recgan_recommend_ids);
+
+/*
+ * The same top k as recgan_recommend, as an array of item ids in rank
+ * order (NULL for a NULL user): a scalar function, for the hot path.
+ */
+Datum
+recgan_recommend_ids(PG_FUNCTION_ARGS)
+{
+	RecSink		out = {NULL, NULL, 0};
+	int32		k = GetK(fcinfo, 1);
+	Datum	   *elems;
+
+	if (!Recommend(fcinfo, &out, k))
+		PG_RETURN_NULL();
+	elems = palloc_array(Datum, Max(out.n, 1));
+	for (int32 r = 0; r < out.n; r++)
+		elems[r] = Int64GetDatum(out.ids[r]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, out.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+										  TYPALIGN_DOUBLE));
 }
 
 PG_FUNCTION_INFO_V1(recgan_recommend_items);
@@ -410,6 +473,7 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 	Filters		f;
 	ScoreQuery	q;
 	int32		unknown;
+	RecSink		out = {NULL, NULL, 0};
 
 	RequireArg(fcinfo, 0, "items");
 	InitResultSet(fcinfo);
@@ -427,10 +491,8 @@ recgan_recommend_items(PG_FUNCTION_ARGS)
 				 errmsg("%s models cannot recommend for a list of items", model->ops->name),
 				 errdetail("%s", model->ops->no_fold_in),
 				 errhint("Use recgan_recommend for a known user, or an algorithm with fold-in such as ials or ease.")));
-	if (q.n_items > 0)
-		RecommendOne(rsinfo, model, &q, true, &f, k);
-	else
-		RecommendOne(rsinfo, model, NULL, false, &f, k);
+	out.rsinfo = rsinfo;
+	RecommendOne(&out, model, q.n_items > 0 ? &q : NULL, q.n_items > 0, &f, k);
 	return (Datum) 0;
 }
 

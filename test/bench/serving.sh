@@ -10,6 +10,8 @@
 # (-M simple: every call parsed and planned) on:
 #   select1     SELECT 1
 #   <model>     SELECT * FROM recgan_recommend(:uid, 10, '<model>'), uid random in 1..943
+#   <model>_ids SELECT recgan_recommend_ids(:uid, 10, '<model>'): the same items as
+#               one array, from a scalar function (no function scan, no tuplestore)
 # for every served model (ease, and cfgan when that algorithm exists), and
 # reports TPS, the ratio to SELECT 1 under the same protocol, and p50/p99
 # latency from pgbench's per-transaction log (gaps between a client's
@@ -50,6 +52,7 @@ as_pg mkdir -p "$bench_dir"
 as_pg sh -c "echo 'SELECT 1;' > $bench_dir/select1.sql"
 for m in $MODELS; do
 	as_pg sh -c "printf '%s\n' '\\set uid random(1, 943)' \"SELECT * FROM recgan_recommend(:uid, 10, '$m');\" > $bench_dir/$m.sql"
+	as_pg sh -c "printf '%s\n' '\\set uid random(1, 943)' \"SELECT recgan_recommend_ids(:uid, 10, '$m');\" > $bench_dir/${m}_ids.sql"
 done
 
 # Run one pgbench script under protocol $2; print "tps p50_ms p99_ms mean_ms".
@@ -79,10 +82,16 @@ for mode in prepared simple; do
 	rows="$rows${rows:+
 }| $mode | SELECT 1 | $(printf '%.0f' "$base_tps") | 100 % | $base_p50 | $base_p99 |"
 	for m in $MODELS; do
-		read -r tps p50 p99 _ < <(run_pgbench "$m" "$mode")
-		ratio=$(awk -v a="$tps" -v b="$base_tps" 'BEGIN { printf "%.0f", 100 * a / b }')
-		rows="$rows
-| $mode | recgan_recommend(:uid, 10, '$m') | $(printf '%.0f' "$tps") | $ratio % | $p50 | $p99 |"
+		for script in "$m" "${m}_ids"; do
+			read -r tps p50 p99 _ < <(run_pgbench "$script" "$mode")
+			ratio=$(awk -v a="$tps" -v b="$base_tps" 'BEGIN { printf "%.0f", 100 * a / b }')
+			case $script in
+				*_ids) call="recgan_recommend_ids(:uid, 10, '$m')" ;;
+				*) call="recgan_recommend(:uid, 10, '$m')" ;;
+			esac
+			rows="$rows
+| $mode | $call | $(printf '%.0f' "$tps") | $ratio % | $p50 | $p99 |"
+		done
 	done
 done
 
