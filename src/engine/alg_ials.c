@@ -132,6 +132,12 @@ SolveRow(float *out, const float *gram, const float *other, const int32_t *hist,
 	int			one = 1,
 				info = 0;
 
+	/* no history: the right-hand side is 0, and so is the solution (exactly, as sposv finds it) */
+	if (n == 0)
+	{
+		memset(out, 0, sizeof(float) * f);
+		return RG_OK;
+	}
 	for (int32_t h = 0; h < n; h++)
 		memcpy(rows + (size_t) h * f, other + (size_t) hist[h] * f, sizeof(float) * f);
 	memcpy(a, gram, sizeof(float) * f * f);
