@@ -195,9 +195,15 @@ CholeskySolveUpper(float *restrict a, float *restrict b, int f)
 	{
 		const float *ak = a + (size_t) k * f;
 		float		t = b[k];
+		v8			s = {0, 0, 0, 0, 0, 0, 0, 0};
+		int			c = k + 1;
 
-		for (int c = k + 1; c < f; c++)
+		/* to the next multiple of 8, then 8 partial sums (a fixed order) */
+		for (; c < f && (c & 7) != 0; c++)
 			t -= ak[c] * b[c];
+		for (; c < f; c += 8)
+			s += *(const v8 *) (ak + c) * *(const v8 *) (b + c);
+		t -= ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 		b[k] = t / ak[k];
 	}
 	return 0;
