@@ -5,8 +5,9 @@
  *
  * The relation name is resolved with regclass semantics (quoting, schema
  * qualification and search_path behave as in SQL), and the rows are read by
- * an ordinary query with the caller's privileges.  Rows are fetched through a
- * cursor in batches, so the SPI tuple table never holds the whole relation.
+ * an ordinary query with the caller's privileges.  Each row goes straight from
+ * the executor's slot into the raw arrays (a DestReceiver, RawRowsReceiver):
+ * no SPI tuple table, no tuple formed per row.
  */
 #include "postgres.h"
 
@@ -17,15 +18,15 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
 #include "dataset.h"
-
-#define FETCH_BATCH 50000
 
 /* Raw rows read from a relation. */
 typedef struct RawRows
@@ -113,27 +114,40 @@ ReadQuery(StringInfo sql, const DatasetSpec *spec, const char *qualified, bool a
 	appendStringInfo(sql, " FROM %s", qualified);
 }
 
-/* Append the rows of the last SPI fetch; rows with a NULL id are counted. */
-static void
-RawRowsAppendFetched(RawRows *raw)
+/* A DestReceiver appending each row of the read query to a RawRows. */
+typedef struct RawRowsReceiver
 {
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		null_u,
-					null_i,
-					null_p;
-		Datum		u = SPI_getbinval(tup, desc, 1, &null_u);
-		Datum		i = SPI_getbinval(tup, desc, 2, &null_i);
-		Datum		p = SPI_getbinval(tup, desc, 3, &null_p);
+	DestReceiver pub;
+	RawRows    *raw;
+} RawRowsReceiver;
 
-		if (null_u || null_i)
-			raw->n_null_ids++;
-		else
-			RawRowsAppend(raw, DatumGetInt64(u), DatumGetInt64(i),
-						  !null_p && DatumGetBool(p));
-	}
+/* Append one row (user, item, is_positive); a row with a NULL id is counted. */
+static bool
+RawRowsReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RawRows    *raw = ((RawRowsReceiver *) self)->raw;
+
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[0] || slot->tts_isnull[1])
+		raw->n_null_ids++;
+	else
+		RawRowsAppend(raw, DatumGetInt64(slot->tts_values[0]), DatumGetInt64(slot->tts_values[1]),
+					  !slot->tts_isnull[2] && DatumGetBool(slot->tts_values[2]));
+	if ((raw->n & 0xFFFF) == 0)
+		CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/* Nothing to set up or release: the arrays belong to the caller. */
+static void
+RawRowsStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+/* Nothing to release at the end of the query. */
+static void
+RawRowsNoop(DestReceiver *self)
+{
 }
 
 /* Read (user, item, is_positive) for every row of the relation. */
@@ -145,9 +159,11 @@ ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
 	char	   *qualified = ResolveSource(spec->source, &relid);
 	bool		all_positive = spec->rating_col == NULL || isnan(spec->threshold);
 	StringInfoData sql;
-	Portal		portal;
+	RawRowsReceiver receiver = {{RawRowsReceive, RawRowsStartup, RawRowsNoop, RawRowsNoop, DestNone}, raw};
+	SPIExecuteOptions options = {0};
 	Oid			argtypes[1] = {FLOAT8OID};
-	Datum		args[1] = {Float8GetDatum(spec->threshold)};
+	SPIPlanPtr	plan;
+	int			rc;
 
 	CheckColumn(relid, qualified, spec->user_col, false);
 	CheckColumn(relid, qualified, spec->item_col, false);
@@ -162,23 +178,25 @@ ReadRows(const DatasetSpec *spec, RawRows *raw, char **source_name)
 	raw->items = palloc_extended(raw->cap * sizeof(int64), MCXT_ALLOC_HUGE);
 	raw->positive = palloc_extended(raw->cap * sizeof(bool), MCXT_ALLOC_HUGE);
 
-	SPI_connect();
-	portal = SPI_cursor_open_with_args(NULL, sql.data, all_positive ? 0 : 1,
-									   argtypes, args, NULL, true, 0);
-	for (;;)
+	if (!all_positive)
 	{
-		MemoryContext spi_cxt;
-
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		spi_cxt = MemoryContextSwitchTo(outer);
-		RawRowsAppendFetched(raw);
-		MemoryContextSwitchTo(spi_cxt);
-		SPI_freetuptable(SPI_tuptable);
+		options.params = makeParamList(1);
+		options.params->params[0].value = Float8GetDatum(spec->threshold);
+		options.params->params[0].isnull = false;
+		options.params->params[0].pflags = PARAM_FLAG_CONST;
+		options.params->params[0].ptype = FLOAT8OID;
 	}
-	SPI_cursor_close(portal);
+	options.read_only = true;
+	options.dest = &receiver.pub;
+	SPI_connect();
+	plan = SPI_prepare(sql.data, all_positive ? 0 : 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "preparing the read of %s failed: %s. Please report a bug.", qualified,
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc < 0)
+		elog(ERROR, "reading %s failed: %s. Please report a bug.", qualified,
+			 SPI_result_code_string(rc));
 	SPI_finish();
 
 	*source_name = MemoryContextStrdup(outer, qualified);
@@ -230,12 +248,77 @@ SortedDistinct(const int64 *ids, int64 n, int32 *n_out, const char *what)
 	return out;
 }
 
+/*
+ * Sorted distinct ids and each id's dense index: a direct table over the id
+ * range when it is at most 4 ids per row (plus 1024), as ids from a sequence
+ * are, else the sorted array and a binary search.  Same ids and indexes
+ * either way.
+ */
+typedef struct IdMap
+{
+	int64	   *ids;			/* (n) sorted distinct ids */
+	int32		n;
+	int64		base;			/* smallest id */
+	int32	   *index;			/* (span) dense index of base + k, or -1; NULL: search ids */
+} IdMap;
+
+/* Build the map of ids[0..n) (n > 0). */
+static void
+IdMapBuild(IdMap *map, const int64 *ids, int64 n, const char *what)
+{
+	int64		lo = ids[0],
+				hi = ids[0];
+	uint64		span;
+	int32		m = 0;
+
+	for (int64 p = 1; p < n; p++)
+	{
+		lo = Min(lo, ids[p]);
+		hi = Max(hi, ids[p]);
+	}
+	span = (uint64) hi - (uint64) lo + 1;	/* wraps to 0 for the full int64 range */
+	map->base = lo;
+	map->index = NULL;
+	if (span == 0 || span > (uint64) n * 4 + 1024 || span > PG_INT32_MAX)
+	{
+		map->ids = SortedDistinct(ids, n, &map->n, what);
+		return;
+	}
+	map->index = palloc_extended(span * sizeof(int32), MCXT_ALLOC_HUGE);
+	memset(map->index, 0xFF, span * sizeof(int32));
+	for (int64 p = 0; p < n; p++)
+		map->index[ids[p] - lo] = 0;
+	for (uint64 k = 0; k < span; k++)
+		if (map->index[k] == 0)
+			m++;
+	map->ids = palloc_extended(Max(m, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	m = 0;
+	for (uint64 k = 0; k < span; k++)
+		if (map->index[k] == 0)
+		{
+			map->ids[m] = lo + (int64) k;
+			map->index[k] = m++;
+		}
+	map->n = m;
+}
+
+/* Dense index of an id of the map. */
+static inline int32
+IdMapFind(const IdMap *map, int64 id)
+{
+	if (map->index == NULL)
+		return ids_find(map->ids, map->n, id);
+	return map->index[id - map->base];
+}
+
 /* Read a relation into user/item maps and a CSR of positives. */
 Dataset *
 DatasetLoad(const DatasetSpec *spec)
 {
 	Dataset    *ds = palloc0(sizeof(Dataset));
 	RawRows		raw;
+	IdMap		users,
+				items;
 	int32	   *rows;
 	int32	   *cols;
 	int64		n_pos = 0;
@@ -248,8 +331,12 @@ DatasetLoad(const DatasetSpec *spec)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s has no rows with a user and an item id", ds->source_name)));
 
-	ds->user_ids = SortedDistinct(raw.users, raw.n, &ds->n_users, "users");
-	ds->item_ids = SortedDistinct(raw.items, raw.n, &ds->n_items, "items");
+	IdMapBuild(&users, raw.users, raw.n, "users");
+	IdMapBuild(&items, raw.items, raw.n, "items");
+	ds->user_ids = users.ids;
+	ds->n_users = users.n;
+	ds->item_ids = items.ids;
+	ds->n_items = items.n;
 
 	rows = palloc_extended(raw.n * sizeof(int32), MCXT_ALLOC_HUGE);
 	cols = palloc_extended(raw.n * sizeof(int32), MCXT_ALLOC_HUGE);
@@ -259,8 +346,8 @@ DatasetLoad(const DatasetSpec *spec)
 			CHECK_FOR_INTERRUPTS();
 		if (!raw.positive[p])
 			continue;
-		rows[n_pos] = ids_find(ds->user_ids, ds->n_users, raw.users[p]);
-		cols[n_pos] = ids_find(ds->item_ids, ds->n_items, raw.items[p]);
+		rows[n_pos] = IdMapFind(&users, raw.users[p]);
+		cols[n_pos] = IdMapFind(&items, raw.items[p]);
 		n_pos++;
 	}
 	if (n_pos == 0)
@@ -273,6 +360,10 @@ DatasetLoad(const DatasetSpec *spec)
 	csr_from_pairs(&ds->pos, ds->n_users, ds->n_items, rows, cols, n_pos);
 	pfree(rows);
 	pfree(cols);
+	if (users.index)
+		pfree(users.index);
+	if (items.index)
+		pfree(items.index);
 	pfree(raw.users);
 	pfree(raw.items);
 	pfree(raw.positive);

@@ -118,6 +118,72 @@ ncf_mlp_forward(NcfCache *c, const NcfParams *p, const NcfDims *d,
 	relu_forward(c->a3, c->a3, (int64_t) B * d->L3);
 }
 
+/*
+ * GMF alone (no tower): z (B) = (p_r * q_r) . h + b, fused, without the
+ * output layer's sgemm of width 1.  The dot in eight interleaved partial
+ * sums (a fixed order).
+ */
+RECGAN_VECTOR_CLONES static void
+gmf_head_forward(float *z, const float *pe, const float *qe, const float *h, float b, int B,
+				 int G)
+{
+	for (int r = 0; r < B; r++)
+	{
+		const float *pr = pe + (size_t) r * G,
+				   *qr = qe + (size_t) r * G;
+		float		s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+		int			k = 0;
+		float		t;
+
+		for (; k + 8 <= G; k += 8)
+			for (int l = 0; l < 8; l++)
+				s[l] += (pr[k + l] * qr[k + l]) * h[k + l];
+		t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+		for (; k < G; k++)
+			t += (pr[k] * qr[k]) * h[k];
+		z[r] = t + b;
+	}
+}
+
+/* y (n) += (a x1) x2 elementwise (x1, x2 and y distinct). */
+static inline void
+add_scaled_product(float *restrict y, float a, const float *restrict x1,
+				   const float *restrict x2, int n)
+{
+	for (int k = 0; k < n; k++)
+		y[k] += (a * x1[k]) * x2[k];
+}
+
+/* y (n) += a (x1 x2) elementwise (x1, x2 and y distinct). */
+static inline void
+add_scaled_hadamard(float *restrict y, float a, const float *restrict x1,
+					const float *restrict x2, int n)
+{
+	for (int k = 0; k < n; k++)
+		y[k] += a * (x1[k] * x2[k]);
+}
+
+/*
+ * Backward of gmf_head_forward from dz (B): dh += sum_r dz_r (p_r * q_r)
+ * (rows in order), and each pair's embedding gradients straight into the
+ * tables: dP[u_r] += (dz_r h) * q_r, dQ[i_r] += (dz_r h) * p_r, the same
+ * products and the same order of additions as the unfused layers.
+ */
+RECGAN_VECTOR_CLONES static void
+gmf_head_backward(NcfParams *g, const float *dz, const float *pe, const float *qe,
+				  const float *h, const int32_t *users, const int32_t *items, int B, int G)
+{
+	for (int r = 0; r < B; r++)
+	{
+		const float *pr = pe + (size_t) r * G,
+				   *qr = qe + (size_t) r * G;
+
+		add_scaled_hadamard(g->h, dz[r], pr, qr, G);
+		add_scaled_product(g->P + (size_t) users[r] * G, dz[r], h, qr, G);
+		add_scaled_product(g->Q + (size_t) items[r] * G, dz[r], h, pr, G);
+	}
+}
+
 /* z (B): the logits of the batch (see ncfnet.h). */
 void
 ncf_forward(float *z, NcfCache *c, const NcfParams *p, const NcfDims *d,
@@ -129,6 +195,11 @@ ncf_forward(float *z, NcfCache *c, const NcfParams *p, const NcfDims *d,
 
 	embedding_forward(c->p, users, p->P, B, G);
 	embedding_forward(c->q, items, p->Q, B, G);
+	if (d->M == 0 && (branches & NCF_GMF))
+	{
+		gmf_head_forward(z, c->p, c->q, p->h, p->b[0], B, G);
+		return;
+	}
 	if (mlp)
 		ncf_mlp_forward(c, p, d, users, items, B);
 	for (int r = 0; r < B; r++)
@@ -183,6 +254,16 @@ ncf_backward(NcfParams *g, NcfCache *c, const float *dz, const NcfParams *p,
 	int			O = ncf_out_width(d),
 				G = d->G;
 
+	if (d->M == 0 && (branches & NCF_GMF))
+	{
+		double		db = 0;
+
+		gmf_head_backward(g, dz, c->p, c->q, p->h, users, items, B, G);
+		for (int r = 0; r < B; r++)
+			db += dz[r];
+		g->b[0] += (float) db;
+		return;
+	}
 	linear_backward(c->dcat, g->h, g->b, dz, c->cat, p->h, B, O, 1);
 	if (branches & NCF_GMF)
 	{

@@ -775,26 +775,33 @@ sample_permutation(int32_t *idx, int64_t n, Rng *rng)
 void
 rows_sum(float *out, const float *table, const int32_t *idx, int n, int D)
 {
+	rows_sum_ld(out, table, D, idx, n, D);
+}
+
+/* rows_sum over a table whose rows are ld floats apart (D <= ld), vectorised for AVX2 too. */
+RECGAN_VECTOR_CLONES void
+rows_sum_ld(float *out, const float *table, size_t ld, const int32_t *idx, int n, int D)
+{
 	int			r = 0;
 
 	memset(out, 0, (size_t) D * sizeof(float));
 	for (; r + 8 <= n; r += 8)
 	{
-		const float *t0 = table + (size_t) idx[r] * D,
-				   *t1 = table + (size_t) idx[r + 1] * D,
-				   *t2 = table + (size_t) idx[r + 2] * D,
-				   *t3 = table + (size_t) idx[r + 3] * D,
-				   *t4 = table + (size_t) idx[r + 4] * D,
-				   *t5 = table + (size_t) idx[r + 5] * D,
-				   *t6 = table + (size_t) idx[r + 6] * D,
-				   *t7 = table + (size_t) idx[r + 7] * D;
+		const float *t0 = table + (size_t) idx[r] * ld,
+				   *t1 = table + (size_t) idx[r + 1] * ld,
+				   *t2 = table + (size_t) idx[r + 2] * ld,
+				   *t3 = table + (size_t) idx[r + 3] * ld,
+				   *t4 = table + (size_t) idx[r + 4] * ld,
+				   *t5 = table + (size_t) idx[r + 5] * ld,
+				   *t6 = table + (size_t) idx[r + 6] * ld,
+				   *t7 = table + (size_t) idx[r + 7] * ld;
 
 		for (int j = 0; j < D; j++)
 			out[j] += ((t0[j] + t1[j]) + (t2[j] + t3[j])) + ((t4[j] + t5[j]) + (t6[j] + t7[j]));
 	}
 	for (; r < n; r++)
 	{
-		const float *t = table + (size_t) idx[r] * D;
+		const float *t = table + (size_t) idx[r] * ld;
 
 		for (int j = 0; j < D; j++)
 			out[j] += t[j];

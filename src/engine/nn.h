@@ -155,6 +155,9 @@ void		embedding_backward(float *dtable, const float *dout,
  * weight rows of the items in their history).
  */
 void		rows_sum(float *out, const float *table, const int32_t *idx, int n, int D);
+/* rows_sum over a table whose rows are ld floats apart (D <= ld). */
+void		rows_sum_ld(float *out, const float *table, size_t ld, const int32_t *idx, int n,
+						int D);
 
 /* ---- Elementwise product and row-wise dot, for factor models */
 

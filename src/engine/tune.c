@@ -26,7 +26,9 @@
  *    default) and scored at TUNE_VALIDATION_K, the loop's default cutoff.
  *  - Dense EASE searching lambda alone computes X^T X of the fit once and
  *    solves each lambda from it (ease_dense_solve copies its active block): bit-identical to
- *    training each trial from scratch, without the Gram of each.
+ *    training each trial from scratch, without the Gram of each.  Not when
+ *    the fit has fewer users than items with positives: training solves
+ *    through the users then (ease_dense_through_users), and so does each trial.
  *
  * The best trial is the first with the highest validation value; its
  * options go back to the caller, who trains the stored model on all
@@ -273,7 +275,8 @@ EaseLambdaOnly(const Search *s)
 	const ModelOps *ops = s->model->ops;
 
 	return ops == &ease_ops && s->in->opt[OptionIndex(ops, "neighbors")] == 0 &&
-		s->spec->n_params == 1 && s->spec->params[0].option == OptionIndex(ops, "lambda");
+		s->spec->n_params == 1 && s->spec->params[0].option == OptionIndex(ops, "lambda") &&
+		!ease_dense_through_users(&s->h.fit);
 }
 
 /* Closed-form models: the holdout, its scorer, the EASE Gram. */

@@ -76,5 +76,6 @@ extern RgStatus tune_run(const TrainInput *in, const Model *model, const TuneSpe
 extern RgStatus ease_gram(const Csr *x, int n, float **out, RgError *err);
 extern RgStatus ease_dense_solve(const float *xtx, int n, double lambda, float **b_out,
 								 RgError *err);
+extern bool ease_dense_through_users(const Csr *x);
 
 #endif							/* RECGAN_TUNE_H */

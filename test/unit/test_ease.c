@@ -1,8 +1,9 @@
 /*
  * test_ease.c
- *	  Unit tests of sparse EASE (alg_ease.c, neighbors > 0), run without a
- *	  server by `make unitcheck`: with K = I - 1 the sparse weights are dense
- *	  EASE's; with a small K they match a naive dense twin (candidates by a
+ *	  Unit tests of EASE (alg_ease.c), run without a server by `make
+ *	  unitcheck`: dense EASE through the users (fewer users than items) and
+ *	  through the items against a naive double twin; with K = I - 1 the
+ *	  sparse weights are dense EASE's; with a small K they match a naive dense twin (candidates by a
  *	  full sort, the system solved by Gaussian elimination); scoring, fold-in
  *	  and similar items against the weights; the same bits at any thread
  *	  count; validation of decoded indexes; the stored hyperparameter count.
@@ -17,6 +18,7 @@
 #include "parallel.h"
 #include "registry.h"
 #include "rng.h"
+#include "tune.h"
 #include "unit.h"
 
 enum
@@ -189,6 +191,157 @@ test_full_neighbours_equal_dense(void)
 		  maxdiff, maxb);
 }
 
+/*
+ * B of dense EASE in double, naively: P = (X^T X + lambda I)^-1 by
+ * Gauss-Jordan elimination with partial pivoting on [G | I],
+ * B[i][j] = -P[i][j] / P[j][j], B[j][j] = 0.
+ */
+static double *
+naive_dense(const Csr *csr, double lambda)
+{
+	int32_t		ni = csr->n_cols;
+	double	   *g = dense_gram(csr);
+	double	   *p = calloc((size_t) ni * ni, sizeof(double));	/* becomes G^-1 */
+	double	   *b = malloc(sizeof(double) * ni * ni);
+
+	for (int32_t i = 0; i < ni; i++)
+	{
+		g[(size_t) i * ni + i] += lambda;
+		p[(size_t) i * ni + i] = 1;
+	}
+	for (int32_t c = 0; c < ni; c++)
+	{
+		int32_t		piv = c;
+		double		d;
+
+		for (int32_t r = c + 1; r < ni; r++)
+			if (fabs(g[(size_t) r * ni + c]) > fabs(g[(size_t) piv * ni + c]))
+				piv = r;
+		for (int32_t k = 0; k < ni; k++)
+		{
+			double		t = g[(size_t) c * ni + k];
+
+			g[(size_t) c * ni + k] = g[(size_t) piv * ni + k];
+			g[(size_t) piv * ni + k] = t;
+			t = p[(size_t) c * ni + k];
+			p[(size_t) c * ni + k] = p[(size_t) piv * ni + k];
+			p[(size_t) piv * ni + k] = t;
+		}
+		d = g[(size_t) c * ni + c];
+		for (int32_t k = 0; k < ni; k++)
+		{
+			g[(size_t) c * ni + k] /= d;
+			p[(size_t) c * ni + k] /= d;
+		}
+		for (int32_t r = 0; r < ni; r++)
+		{
+			double		f = g[(size_t) r * ni + c];
+
+			if (r == c || f == 0)
+				continue;
+			for (int32_t k = 0; k < ni; k++)
+			{
+				g[(size_t) r * ni + k] -= f * g[(size_t) c * ni + k];
+				p[(size_t) r * ni + k] -= f * p[(size_t) c * ni + k];
+			}
+		}
+	}
+	for (int32_t i = 0; i < ni; i++)
+		for (int32_t j = 0; j < ni; j++)
+			b[(size_t) i * ni + j] = i == j ? 0 : -p[(size_t) i * ni + j] / p[(size_t) j * ni + j];
+	free(g);
+	free(p);
+	return b;
+}
+
+/* Max |a - b| over (n, n) float weights against double ones, and max |b| into *maxb. */
+static double
+max_diff(const float *a, const double *b, int32_t n, double *maxb)
+{
+	double		d = 0;
+
+	*maxb = 0;
+	for (size_t p = 0; p < (size_t) n * n; p++)
+	{
+		d = fmax(d, fabs(a[p] - b[p]));
+		*maxb = fmax(*maxb, fabs(b[p]));
+	}
+	return d;
+}
+
+/*
+ * Fewer users than items (and more items than one panel): dense EASE solves
+ * through the users (Woodbury); its B matches the naive double twin and the
+ * item-side solve (the tuner's ease_dense_solve), with an empty user row and
+ * two items without positives (their rows and columns of B zero).
+ */
+static void
+test_dense_through_users(void)
+{
+	static const double lambdas[] = {0.5, 10, 200};
+	enum
+	{
+		NUW = 100, NIW = 300
+	};
+	Csr			base,
+				csr,
+				other;
+	int32_t    *rows = malloc(sizeof(int32_t) * NUW * NIW);
+	int32_t    *cols = malloc(sizeof(int32_t) * NUW * NIW);
+	int64_t		n = 0;
+
+	/* users 1..NUW, items 1..NIW of I = NIW + 2: user 0, items 0 and NIW + 1 empty */
+	random_csr(&base, NUW, NIW, 5);
+	for (int32_t u = 0; u < NUW; u++)
+		for (int64_t p = base.indptr[u]; p < base.indptr[u + 1]; p++)
+		{
+			rows[n] = u + 1;
+			cols[n] = base.indices[p] + 1;
+			n++;
+		}
+	csr_from_pairs(&csr, NUW + 1, NIW + 2, rows, cols, n);
+	CHECK(ease_dense_through_users(&csr), "%d users, %d items: through the users", NUW, NIW);
+	random_csr(&other, 4 * NUW, NIW, 5);
+	CHECK(!ease_dense_through_users(&other), "%d users, %d items: through the items", 4 * NUW, NIW);
+	random_csr(&other, NUW / 10, NIW / 10, 5);
+	CHECK(!ease_dense_through_users(&other), "%d users, %d items (one panel): through the items",
+		  NUW / 10, NIW / 10);
+	for (int l = 0; l < 3; l++)
+	{
+		Model		m;
+		float	   *gram;
+		float	   *item_side;
+		double	   *naive = naive_dense(&csr, lambdas[l]);
+		double		maxb,
+					d;
+		RgError		err;
+
+		CHECK(train(&m, &csr, lambdas[l], 0) == RG_OK, "lambda %g: trains", lambdas[l]);
+		d = max_diff(m.tensors[0].data, naive, NIW + 2, &maxb);
+		CHECK(d <= 1e-5 * fmax(1, maxb), "lambda %g: through the users vs naive double: max diff %g, max |B| %g",
+			  lambdas[l], d, maxb);
+		CHECK(ease_gram(&csr, NIW + 2, &gram, &err) == RG_OK &&
+			  ease_dense_solve(gram, NIW + 2, lambdas[l], &item_side, &err) == RG_OK,
+			  "lambda %g: item-side solve", lambdas[l]);
+		d = max_diff(item_side, naive, NIW + 2, &maxb);
+		CHECK(d <= 1e-5 * fmax(1, maxb), "lambda %g: item side vs naive double: max diff %g",
+			  lambdas[l], d);
+		for (int32_t i = 0; i < NIW + 2; i++)
+		{
+			bool		empty = i == 0 || i == NIW + 1;
+			bool		zero = true;
+
+			for (int32_t j = 0; j < NIW + 2 && empty; j++)
+				zero = zero && m.tensors[0].data[(size_t) i * (NIW + 2) + j] == 0 &&
+					m.tensors[0].data[(size_t) j * (NIW + 2) + i] == 0;
+			CHECK(zero, "lambda %g: item %d without positives has a zero row and column", lambdas[l], i);
+		}
+		free(naive);
+	}
+	free(rows);
+	free(cols);
+}
+
 /* Small K: candidates and weights of the naive twin. */
 static void
 test_small_k_naive_twin(void)
@@ -315,6 +468,7 @@ main(void)
 {
 	rg_host_malloc();
 	RUN(test_full_neighbours_equal_dense);
+	RUN(test_dense_through_users);
 	RUN(test_small_k_naive_twin);
 	RUN(test_score_and_similar);
 	RUN(test_threads);

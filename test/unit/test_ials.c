@@ -3,7 +3,8 @@
  *	  Unit tests of iALS (alg_ials.c), run without a server by `make
  *	  unitcheck`: the conjugate-gradient half-sweeps split over threads give
  *	  the same bits at 1, 2 and 3 threads (rows cut by work, plain C kernels),
- *	  CG with as many steps as factors lands on the exact (Cholesky) solution,
+ *	  CG with 4 steps per factor lands on the exact (Cholesky) solution, with
+ *	  our factorisation (F a multiple of 8) and LAPACK's,
  *	  and a seed fixes the model.  Exit status 0 only when every check passed.
  */
 #include <math.h>
@@ -57,6 +58,9 @@ random_csr(Csr *csr, uint64_t seed)
 	free(seen);
 }
 
+/* Factors of the models train() builds (F unless a test sets it). */
+static int	factors = F;
+
 /* Train ials on csr into m with its defaults but these; epochs, no validation. */
 static RgStatus
 train(Model *m, const Csr *csr, int solver_cholesky, int cg_steps, int epochs, uint64_t seed)
@@ -70,7 +74,7 @@ train(Model *m, const Csr *csr, int solver_cholesky, int cg_steps, int epochs, u
 
 		opt[o] = ops->options[o].defval;
 		if (strcmp(key, "factors") == 0)
-			opt[o] = F;
+			opt[o] = factors;
 		else if (strcmp(key, "lambda") == 0)
 			opt[o] = 5;
 		else if (strcmp(key, "init_std") == 0)
@@ -124,10 +128,14 @@ test_threads(void)
 	parallel_set_threads(1);
 }
 
-/* CG with F steps solves each row's system: one epoch matches the exact solver. */
+/*
+ * CG with 4 F steps solves each row's system: one epoch matches the exact
+ * solver, at F = 16 (our Cholesky, F a multiple of 8) and F = 12 (LAPACK's).
+ */
 static void
 test_cg_exact(void)
 {
+	static const int fs[] = {F, 12};
 	Csr			csr;
 	Model		cg,
 				chol;
@@ -136,16 +144,23 @@ test_cg_exact(void)
 
 	random_csr(&csr, 8);
 	parallel_set_threads(2);
-	CHECK(train(&cg, &csr, 0, 4 * F, 1, 5) == RG_OK, "train cg");
-	CHECK(train(&chol, &csr, 1, 3, 1, 5) == RG_OK, "train cholesky");
-	dx = max_rel(cg.tensors[0].data, chol.tensors[0].data, (size_t) NU * F);
-	dy = max_rel(cg.tensors[1].data, chol.tensors[1].data, (size_t) NI * F);
-	printf("     cg (%d steps) vs cholesky after one epoch: X %.2e, Y %.2e\n", 4 * F, dx, dy);
-	CHECK(dx < 1e-3 && dy < 1e-3, "cg off the exact solution: X %g, Y %g", dx, dy);
-	/* and 3 steps are not the exact solution: the test can tell them apart */
-	CHECK(train(&cg, &csr, 0, 1, 1, 5) == RG_OK, "train cg 1 step");
-	dy = max_rel(cg.tensors[1].data, chol.tensors[1].data, (size_t) NI * F);
-	CHECK(dy > 1e-3, "one CG step already exact (%g): the comparison cannot fail", dy);
+	for (int t = 0; t < 2; t++)
+	{
+		factors = fs[t];
+		CHECK(train(&cg, &csr, 0, 4 * factors, 1, 5) == RG_OK, "train cg");
+		CHECK(train(&chol, &csr, 1, 3, 1, 5) == RG_OK, "train cholesky");
+		dx = max_rel(cg.tensors[0].data, chol.tensors[0].data, (size_t) NU * factors);
+		dy = max_rel(cg.tensors[1].data, chol.tensors[1].data, (size_t) NI * factors);
+		printf("     F %d: cg (%d steps) vs cholesky after one epoch: X %.2e, Y %.2e\n",
+			   factors, 4 * factors, dx, dy);
+		CHECK(dx < 1e-3 && dy < 1e-3, "F %d: cg off the exact solution: X %g, Y %g", factors, dx, dy);
+		/* and 1 step is not the exact solution: the test can tell them apart */
+		CHECK(train(&cg, &csr, 0, 1, 1, 5) == RG_OK, "train cg 1 step");
+		dy = max_rel(cg.tensors[1].data, chol.tensors[1].data, (size_t) NI * factors);
+		CHECK(dy > 1e-3, "F %d: one CG step already exact (%g): the comparison cannot fail",
+			  factors, dy);
+	}
+	factors = F;
 	parallel_set_threads(1);
 }
 
