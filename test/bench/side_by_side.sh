@@ -118,7 +118,11 @@ print(run["train_s"], run["metrics"]["NDCG@10"])' "$json")
 	recgan_psql -q -c "INSERT INTO sbs VALUES ('$m', $r, 'reference', ${line% *}, ${line#* }, ${line% *})"
 }
 
-# Train model $1 in recgan (round $2) and evaluate it on u1.test.
+# Train model $1 in recgan (round $2) and evaluate it on u1.test.  Each
+# round trains a new model name, dropped afterwards: like the reference,
+# recgan starts from nothing (a retrain of an existing name would also move
+# its previous version to recgan_model_archive, a copy of the model's bytes
+# that belongs to versioning, not to training).
 run_recgan() {
 	local m=$1 r=$2 opts=${RECGAN_OPTS[$1]}
 	case "$ITERATIVE" in *" $m "*) opts="$opts'::jsonb || '$FIXED" ;; esac
@@ -126,12 +130,13 @@ run_recgan() {
 SET client_min_messages = warning;
 SET recgan.threads = 1;
 SELECT clock_timestamp() AS t0 \gset
-CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'sbs_$m', '${ALGORITHM[$m]:-$m}',
+CREATE TEMP TABLE t AS SELECT * FROM recgan_train('u1_base', 'sbs_${m}_$r', '${ALGORITHM[$m]:-$m}',
 	'$opts'::jsonb, threshold => 4);
 SELECT extract(epoch FROM clock_timestamp() - :'t0') AS wall \gset
 INSERT INTO sbs SELECT '$m', $r, 'recgan', :wall,
-	(SELECT value FROM recgan_evaluate('sbs_$m', 'u1_test', '{10}') WHERE metric = 'ndcg'),
+	(SELECT value FROM recgan_evaluate('sbs_${m}_$r', 'u1_test', '{10}') WHERE metric = 'ndcg'),
 	(SELECT sum(seconds) FROM t);
+SELECT recgan_drop_model('sbs_${m}_$r') \g /dev/null
 SQL
 }
 
