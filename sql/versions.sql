@@ -1,6 +1,7 @@
 -- Model versions: every training stores a new version; recgan_deploy and
 -- recgan_rollback choose the one served; best_score promotion; pruning;
 -- chunked versions; dropping; row-level security; bad inputs.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
 SET client_min_messages = notice;
 
@@ -277,6 +278,7 @@ SELECT recgan_drop_model('vlive');
 
 SELECT count(*) FILTER (WHERE recgan_drop_model(name)) AS dropped FROM recgan_models
 WHERE name IN ('vm', 'vm_pop', 'vm_knn', 'vm_once', 'vb', 'vc_ref');
-SELECT count(*) AS left_over FROM recgan_model_archive;
+SELECT count(*) AS left_over FROM recgan_model_archive
+WHERE name IN ('va', 'vb', 'vc', 'vc_ref', 'vlive', 'vm', 'vm_knn', 'vm_once', 'vm_pop', 'vo');
 DROP TABLE vr, vr_ck;
 DROP FUNCTION vr_versions(text), vr_try(text), vr_serves(text, text);
