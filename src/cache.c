@@ -111,6 +111,16 @@ ModelCacheEvictions(void)
 	return evictions;
 }
 
+/*
+ * model, loaded as name when ModelCacheEvictions() was since, or the model
+ * loaded again if an eviction may have freed it since then.
+ */
+Model *
+ModelReloadIfEvicted(const char *name, Model *model, uint64 since)
+{
+	return evictions == since ? model : ModelLoad(name);
+}
+
 /* Evict least recently used entries until need more bytes fit. */
 static void
 CacheMakeRoom(Size need)

@@ -30,6 +30,9 @@ typedef struct ModelSource
  */
 extern uint64 ModelCacheEvictions(void);
 
+/* The model again, from ModelLoad, if an entry was evicted since that count. */
+extern Model *ModelReloadIfEvicted(const char *name, Model *model, uint64 since);
+
 /* ModelLoad, also giving the model's source (owned by the cache). */
 extern Model *ModelLoadSource(const char *name, const ModelSource **source);
 

@@ -160,6 +160,14 @@ ChunksExec(const char *sql, const char *name, int32 version, int expect)
 	ChunksAsCaller(&saved);
 }
 
+/* Delete every row of name in one of the catalog tables, as the chunks' owner. */
+static void
+DeleteAllOfName(const char *table, const char *name)
+{
+	ChunksExec(psprintf("DELETE FROM %s WHERE name = $1", RecganCatalogTable(table)),
+			   name, 0, SPI_OK_DELETE);
+}
+
 /* Column n of a trigger's old row, which must not be NULL. */
 static Datum
 TriggerOldColumn(TriggerData *td, const char *column)
@@ -208,19 +216,13 @@ recgan_models_deleted(PG_FUNCTION_ARGS)
 
 	if (CatalogHasVersions())
 	{
-		ChunksExec(psprintf("DELETE FROM %s WHERE name = $1",
-							RecganCatalogTable("recgan_model_archive")),
-				   name, 0, SPI_OK_DELETE);
-		ChunksExec(psprintf("DELETE FROM %s WHERE name = $1",
-							RecganCatalogTable("recgan_model_chunks")),
-				   name, 0, SPI_OK_DELETE);
+		DeleteAllOfName("recgan_model_archive", name);
+		DeleteAllOfName("recgan_model_chunks", name);
 		return PointerGetDatum(NULL);
 	}
 	head = DatumGetByteaPSlice(TriggerOldColumn(td, "model"), 0, 8);
 	if (VARSIZE_ANY_EXHDR(head) == 8 && memcmp(VARDATA_ANY(head), CHUNK_MAGIC, 8) == 0)
-		ChunksExec(psprintf("DELETE FROM %s WHERE name = $1",
-							RecganCatalogTable("recgan_model_chunks")),
-				   name, 0, SPI_OK_DELETE);
+		DeleteAllOfName("recgan_model_chunks", name);
 	return PointerGetDatum(NULL);
 }
 
@@ -270,9 +272,7 @@ ModelEncodeStored(const Model *model, const char *name, int32 version)
 	buf = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
 	ENGINE_CALL(model_encode(model, buf + VARHDRSZ, size, &engine_err));
 	if (version == 0)
-		ChunksExec(psprintf("DELETE FROM %s WHERE name = $1",
-							RecganCatalogTable("recgan_model_chunks")),
-				   name, 0, SPI_OK_DELETE);
+		DeleteAllOfName("recgan_model_chunks", name);
 	if (size <= chunk)
 	{
 		SET_VARSIZE(buf, VARHDRSZ + size);

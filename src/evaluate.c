@@ -588,8 +588,7 @@ recgan_evaluate(PG_FUNCTION_ARGS)
 	if (isnan(spec.threshold))
 		spec.rating_col = NULL;
 	n_pairs = DatasetLoadPairs(&spec, &users, &items);
-	if (ModelCacheEvictions() != evictions)
-		model = ModelLoad(model_name);	/* the source's code evicted it */
+	model = ModelReloadIfEvicted(model_name, model, evictions);	/* the source's code may evict it */
 
 	EvalBuildTestSet(&ts, model, users, items, n_pairs, sampled > 0, &n_candidates);
 	if (ts.n_users == 0)

@@ -85,7 +85,7 @@ LiveCheckSource(const char *name, const ModelSource *src, bool all_positive)
 
 /* The text of the live history query of this source and rule. */
 static char *
-LiveQuery(const char *name, const ModelSource *src, bool all_positive)
+LiveQueryText(const char *name, const ModelSource *src, bool all_positive)
 {
 	StringInfoData sql;
 
@@ -149,7 +149,7 @@ LiveHistory(const char *name, const Model *model, const ModelSource *src, int64 
 {
 	MemoryContext outer = CurrentMemoryContext;
 	bool		all_positive = isnan(model->threshold);
-	char	   *sql = LiveQuery(name, src, all_positive);
+	char	   *sql = LiveQueryText(name, src, all_positive);
 	Datum		args[2] = {Int64GetDatum(user_id), Float8GetDatum(model->threshold)};
 	int			n = 0;
 

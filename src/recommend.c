@@ -218,11 +218,8 @@ LiveQuery(const char *name, Model *model, const ModelSource *src, int64 user_id,
 	int			n = LiveHistory(name, model, src, user_id, &ids);
 	int32		unknown;
 
-	if (ModelCacheEvictions() != evictions)
-	{
-		model = ModelLoad(name);
-		RequireFoldIn(model, name);
-	}
+	model = ModelReloadIfEvicted(name, model, evictions);
+	RequireFoldIn(model, name);
 	q->user = -1;
 	q->items = MapIds(model, ids, n, &q->n_items, &unknown);
 	return model;
@@ -282,10 +279,10 @@ ApplyFilters(const Filters *f, float *scores, int32 n_items)
 		scores[f->candidates[c]] = f->saved[c];
 }
 
-/* Emit the top k of one score row as ([user_id,] item_id, score, rank) rows. */
+/* Emit the top k of one score row as (user_id, item_id, score, rank) rows. */
 static void
-EmitTopK(ReturnSetInfo *rsinfo, const Model *model, const float *scores, int32 k,
-		 int32 *heap, int32 *top, bool with_user, int64 user_id)
+EmitUserTopK(ReturnSetInfo *rsinfo, const Model *model, const float *scores, int32 k,
+			 int32 *heap, int32 *top, int64 user_id)
 {
 	int32		got = topk_select(scores, model->n_items, k, heap, top);
 
@@ -293,15 +290,24 @@ EmitTopK(ReturnSetInfo *rsinfo, const Model *model, const float *scores, int32 k
 	{
 		Datum		values[4];
 		bool		nulls[4] = {false};
-		int			c = 0;
 
-		if (with_user)
-			values[c++] = Int64GetDatum(user_id);
-		values[c++] = Int64GetDatum(model->item_ids[top[r]]);
-		values[c++] = Float4GetDatum(scores[top[r]]);
-		values[c++] = Int32GetDatum(r + 1);
+		values[0] = Int64GetDatum(user_id);
+		values[1] = Int64GetDatum(model->item_ids[top[r]]);
+		values[2] = Float4GetDatum(scores[top[r]]);
+		values[3] = Int32GetDatum(r + 1);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+/* The top k of one score row (k at most the model's items) into out. */
+static void
+SinkTopK(RecSink *out, const Model *model, const float *scores, int32 k)
+{
+	int32	   *top = palloc_array(int32, Max(k, 1));
+	int32		got = topk_select(scores, model->n_items, k, palloc_array(int32, Max(k, 1)), top);
+
+	for (int32 r = 0; r < got; r++)
+		SinkPut(out, model, top[r], scores[top[r]], r);
 }
 
 /*
@@ -313,10 +319,7 @@ static void
 RecommendOne(RecSink *out, const Model *model, const ScoreQuery *q,
 			 bool exclude_history, const Filters *f, int32 k)
 {
-	int32		kk = Min(k, model->n_items);
 	float	   *scores = palloc_array(float, model->n_items);
-	int32	   *top = palloc_array(int32, Max(kk, 1));
-	int32		got;
 
 	if (q == NULL)
 		memcpy(scores, model->popularity, model->n_items * sizeof(float));
@@ -328,9 +331,7 @@ RecommendOne(RecSink *out, const Model *model, const ScoreQuery *q,
 			ExcludeItems(scores, q->items, q->n_items);
 	}
 	ApplyFilters(f, scores, model->n_items);
-	got = topk_select(scores, model->n_items, kk, palloc_array(int32, Max(kk, 1)), top);
-	for (int32 r = 0; r < got; r++)
-		SinkPut(out, model, top[r], scores[top[r]], r);
+	SinkTopK(out, model, scores, Min(k, model->n_items));
 }
 
 /*
@@ -518,11 +519,8 @@ LiveQueryAll(const char *name, Model *model, const ModelSource *src, LiveAll *li
 	int64		n = LiveHistoryAll(name, model, src, &users, &items);
 	int64		at = 0;
 
-	if (ModelCacheEvictions() != evictions)
-	{
-		model = ModelLoad(name);
-		RequireFoldIn(model, name);
-	}
+	model = ModelReloadIfEvicted(name, model, evictions);
+	RequireFoldIn(model, name);
 	live->offsets = palloc_extended((Size) (model->n_users + 1) * sizeof(int64), MCXT_ALLOC_HUGE);
 	live->items = palloc_extended(Max(n, 1) * sizeof(int32), MCXT_ALLOC_HUGE);
 	live->offsets[0] = 0;
@@ -615,7 +613,7 @@ recgan_recommend_all(PG_FUNCTION_ARGS)
 				memcpy(row, model->popularity, model->n_items * sizeof(float));
 			ExcludeItems(row, queries[q].items, queries[q].n_items);
 			ApplyFilters(&f, row, model->n_items);
-			EmitTopK(rsinfo, model, row, kk, heap, top, true, model->user_ids[u0 + q]);
+			EmitUserTopK(rsinfo, model, row, kk, heap, top, model->user_ids[u0 + q]);
 		}
 	}
 	return (Datum) 0;
@@ -627,12 +625,11 @@ PG_FUNCTION_INFO_V1(recgan_similar_items);
 Datum
 recgan_similar_items(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RecSink		out = {(ReturnSetInfo *) fcinfo->resultinfo, NULL, 0};
 	int32		k = GetK(fcinfo, 1);
 	char	   *name = GetModelName(fcinfo, 2);
 	Model	   *model;
 	int32		i;
-	int32		kk;
 	float	   *scores;
 
 	InitResultSet(fcinfo);
@@ -647,12 +644,10 @@ recgan_similar_items(PG_FUNCTION_ARGS)
 	i = ids_find(model->item_ids, model->n_items, PG_GETARG_INT64(0));
 	if (i < 0)
 		return (Datum) 0;		/* an item the model does not know has no neighbours */
-	kk = Min(k, model->n_items);
 	scores = palloc_array(float, model->n_items);
 	model->ops->similar(model, i, scores);
 	scores[i] = -INFINITY;
-	EmitTopK(rsinfo, model, scores, kk, palloc_array(int32, kk), palloc_array(int32, kk),
-			 false, 0);
+	SinkTopK(&out, model, scores, Min(k, model->n_items));
 	return (Datum) 0;
 }
 
@@ -738,15 +733,10 @@ recgan_explain(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return (Datum) 0;		/* no user or no item, no rows */
 	if (live)
-	{
 		model = LiveQuery(name, model, src, PG_GETARG_INT64(0), &q);
-		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
-	}
 	else
-	{
 		model_user_query(model, ExplainFind(model, name, PG_GETARG_INT64(0), true), &q);
-		j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
-	}
+	j = ExplainFind(model, name, PG_GETARG_INT64(1), false);
 	if (q.n_items == 0)
 		return (Datum) 0;		/* no history, nothing contributed */
 	contrib = ExplainContributions(model, &q, j);

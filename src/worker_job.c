@@ -124,6 +124,7 @@ WorkerRecordSuccess(int64 run_id, const JobSpec *job)
 	int32		epoch;
 	double		loss;
 	const VersionOutcome *stored = &RecganLastStore;
+	char	   *metrics;
 
 	WorkerSlotGetProgress(&epoch, &loss);
 
@@ -132,22 +133,17 @@ WorkerRecordSuccess(int64 run_id, const JobSpec *job)
 	WorkerParamAdd(&p, FLOAT8OID, Float8GetDatum(loss), isnan(loss));
 	WorkerParamAdd(&p, TEXTOID, CStringGetTextDatum(stored->message), stored->message[0] == '\0');
 	WorkerParamAdd(&p, INT4OID, Int32GetDatum(stored->version), false);
-	if (stored->version > 0)
-		WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
-					  "epoch = $2, loss = $3, message = $4, "
-					  "metrics = COALESCE((SELECT m.metrics FROM %s m WHERE m.name = r.model AND m.version = $5), "
-					  "(SELECT a.metrics FROM %s a WHERE a.name = r.model AND a.version = $5)) "
-					  "WHERE r.run_id = $1",
-					  RecganCatalogTable("recgan_run_history"), RecganCatalogTable("recgan_models"),
-					  RecganCatalogTable("recgan_model_archive")),
-			 &p, SPI_OK_UPDATE);
-	else						/* a 0.1.0 catalog: no versions */
-		WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
-					  "epoch = $2, loss = $3, message = NULL, "
-					  "metrics = (SELECT m.metrics FROM %s m WHERE m.name = r.model) "
-					  "WHERE r.run_id = $1",
-					  RecganCatalogTable("recgan_run_history"), RecganCatalogTable("recgan_models")),
-			 &p, SPI_OK_UPDATE);
+	if (stored->version > 0)	/* the version's row, deployed or archived */
+		metrics = psprintf("COALESCE((SELECT m.metrics FROM %s m WHERE m.name = r.model AND m.version = $5), "
+						   "(SELECT a.metrics FROM %s a WHERE a.name = r.model AND a.version = $5))",
+						   RecganCatalogTable("recgan_models"), RecganCatalogTable("recgan_model_archive"));
+	else						/* a 0.1.0 catalog: no versions, no message */
+		metrics = psprintf("(SELECT m.metrics FROM %s m WHERE m.name = r.model)",
+						   RecganCatalogTable("recgan_models"));
+	WorkerExec(psprintf("UPDATE %s r SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), "
+				  "epoch = $2, loss = $3, message = $4, metrics = %s WHERE r.run_id = $1",
+				  RecganCatalogTable("recgan_run_history"), metrics),
+		 &p, SPI_OK_UPDATE);
 	if (strcmp(job->kind, "scheduled") != 0 || job->source_changes == NULL)
 		return;
 	p.n = 0;
