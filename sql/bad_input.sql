@@ -419,6 +419,25 @@ INSERT INTO bi_cases (q) VALUES
 ($$SELECT * FROM recgan_explain(1, 1, 'bi_pop')$$),
 ($$SELECT * FROM recgan_explain(1, 1, 'bi_cgan')$$),
 ($$SELECT * FROM recgan_explain(1, 1, 'no_such_model')$$);
+-- recgan_recommend_ids (appended, so the case numbers above stay)
+INSERT INTO bi_cases (q) VALUES
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(NULL, 5, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(1, NULL, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(1, 5, NULL)$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease', NULL)$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease', live_history => NULL)$$),
+($$SELECT recgan_recommend_ids(1, 0, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(1, -1, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(1, 2147483647, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(-9223372036854775808, 5, 'bi_ease')$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease', exclude => '{NULL}')$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease', exclude => '{{1,2},{3,4}}')$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease', candidates => '{}')$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_ease', candidates => '{NULL}')$$),
+($$SELECT recgan_recommend_ids(1, 5, 'bi_cgan', live_history => true)$$),
+($$SELECT recgan_recommend_ids(1, 5, 'no_such_model')$$),
+($$SELECT recgan_recommend_ids(1, 5, '''; DROP TABLE bi; --')$$);
 
 \set ECHO all
 SELECT count(*) >= 80 AS at_least_80_cases FROM bi_cases;
