@@ -146,6 +146,38 @@ RESET ROLE;
 DROP FUNCTION regress_reader_recommend(text);
 DROP POLICY regress_hide_ease ON recgan_models;
 ALTER TABLE recgan_models DISABLE ROW LEVEL SECURITY;
+-- a user's direct access to the catalog is decided once and kept until the
+-- table's privileges or the roles change: a REVOKE counts at once, also a
+-- lost membership, also inside one transaction
+SET ROLE regress_recgan_reader;
+SELECT cardinality(recgan_recommend_ids(1, 3, 'sv_ease')) AS reader_served;
+SELECT cardinality(recgan_recommend_ids(1, 3, 'sv_ease')) AS reader_served_again;
+RESET ROLE;
 REVOKE SELECT ON recgan_models FROM regress_recgan_reader;
+SET ROLE regress_recgan_reader;
+SELECT recgan_recommend_ids(1, 3, 'sv_ease');
+RESET ROLE;
+CREATE ROLE regress_recgan_readers;
+GRANT SELECT ON recgan_models TO regress_recgan_readers;
+GRANT regress_recgan_readers TO regress_recgan_reader;
+SET ROLE regress_recgan_reader;
+SELECT cardinality(recgan_recommend_ids(1, 3, 'sv_ease')) AS member_served;
+SELECT cardinality(recgan_recommend_ids(1, 3, 'sv_ease')) AS member_served_again;
+RESET ROLE;
+REVOKE regress_recgan_readers FROM regress_recgan_reader;
+SET ROLE regress_recgan_reader;
+SELECT recgan_recommend_ids(1, 3, 'sv_ease');
+RESET ROLE;
+BEGIN;
+GRANT regress_recgan_readers TO regress_recgan_reader;
+SET LOCAL ROLE regress_recgan_reader;
+SELECT cardinality(recgan_recommend_ids(1, 3, 'sv_ease')) AS member_served_in_xact;
+RESET ROLE;
+REVOKE regress_recgan_readers FROM regress_recgan_reader;
+SET LOCAL ROLE regress_recgan_reader;
+SELECT recgan_recommend_ids(1, 3, 'sv_ease');
+ROLLBACK;
+REVOKE SELECT ON recgan_models FROM regress_recgan_readers;
+DROP ROLE regress_recgan_readers;
 REVOKE USAGE ON SCHEMA public FROM regress_recgan_reader;
 DROP ROLE regress_recgan_reader;

@@ -90,7 +90,9 @@ CREATE TABLE big AS
 	SELECT u AS user_id, (u * 7919 + i * 104729) % 3000 AS item_id, 5 AS rating
 	FROM generate_series(1, 3000) u, generate_series(1, 60) i;
 SET statement_timeout = '50ms';
-SELECT * FROM recgan_train('big', 'ease', 'ease');
+\set SHOW_CONTEXT never
+SELECT * FROM recgan_train('big', 'ease', 'ease');   -- reading or training: no context either way
+\set SHOW_CONTEXT errors
 -- Also in the middle of the sparse models' work (sparse EASE's per-item
 -- solves, GF-CF's subspace iterations), well after the table is read.
 SET statement_timeout = '2s';

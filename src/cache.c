@@ -152,6 +152,15 @@ static Oid	models_relid = InvalidOid;
 static Oid	models_pkey = InvalidOid;
 static AttrNumber models_attnum = InvalidAttrNumber;
 
+/*
+ * The user last allowed to probe recgan_models directly, and the cache
+ * generation of that decision: it holds until the generation ends (any
+ * message about the table, any change of roles: cache_inval.c), so a hot
+ * loop skips the name check, the privilege check and the row-security check.
+ */
+static Oid	direct_user = InvalidOid;
+static uint64 direct_gen = 0;
+
 /* Resolve (again, if the extension was dropped or recreated) the catalog OIDs. */
 static void
 CatalogResolve(void)
@@ -352,7 +361,8 @@ SourceCopy(MemoryContext cxt, const RowVersion *rv, ModelSource *src)
 
 /*
  * Return the decoded model of this name: from the cache without a catalog
- * probe when nothing can have changed (file comment), from the cache after
+ * probe (nor a privilege check, when the same user passed it in this
+ * generation) when nothing can have changed (file comment), from the cache after
  * a probe when the row is unchanged, else decoded anew.  The model is owned
  * by the cache: callers must not modify or free it, and must not keep it
  * past the current call.  With source non-NULL, *source gets where the
@@ -373,9 +383,17 @@ ModelLoadSource(const char *name, const ModelSource **source)
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "recgan model cache",
 										  ALLOCSET_DEFAULT_SIZES);
-	CatalogResolve();
-	direct = LookupDirectAllowed();
-	stable = direct && CacheCatalogStable(models_relid, &gen);
+	if (OidIsValid(direct_user) && direct_user == GetUserId() &&
+		CacheCatalogStable(models_relid, &gen) && gen == direct_gen)
+		direct = stable = true; /* decided in this generation (cache_inval.c) */
+	else
+	{
+		CatalogResolve();
+		direct = LookupDirectAllowed();
+		stable = direct && CacheCatalogStable(models_relid, &gen);
+		direct_user = stable ? GetUserId() : InvalidOid;
+		direct_gen = gen;
+	}
 	e = CacheFind(name);
 	if (e != NULL && stable && e->confirmed == gen)
 	{
@@ -478,8 +496,9 @@ void
 ModelMemoPut(const Model *model, int32 u, const int32 *items, const float *scores, int32 n)
 {
 	CacheEntry *e = CacheEntryOf(model);
-	Size		need = (Size) n * (sizeof(int32) + sizeof(float));
+	Size		need = (Size) n * (sizeof(int64) + sizeof(int32) + sizeof(float));
 	Size		limit = (Size) recgan_cache_mb * 1024 * 1024;
+	UserTop    *top;
 
 	if (e == NULL)
 		return;
@@ -489,11 +508,16 @@ ModelMemoPut(const Model *model, int32 u, const int32 *items, const float *score
 		return;
 	if (e->memo == NULL)
 		e->memo = MemoryContextAllocZero(e->cxt, (Size) model->n_users * sizeof(UserTop));
-	e->memo[u].items = MemoryContextAlloc(e->cxt, (Size) n * sizeof(int32));
-	e->memo[u].scores = MemoryContextAlloc(e->cxt, (Size) n * sizeof(float));
-	memcpy(e->memo[u].items, items, (Size) n * sizeof(int32));
-	memcpy(e->memo[u].scores, scores, (Size) n * sizeof(float));
-	e->memo[u].n = n;
+	/* one block: ids, then indexes, then scores */
+	top = &e->memo[u];
+	top->ids = MemoryContextAlloc(e->cxt, (Size) Max(n, 1) * (sizeof(int64) + sizeof(int32) + sizeof(float)));
+	top->items = (int32 *) (top->ids + n);
+	top->scores = (float *) (top->items + n);
+	for (int32 r = 0; r < n; r++)
+		top->ids[r] = model->item_ids[items[r]];
+	memcpy(top->items, items, (Size) n * sizeof(int32));
+	memcpy(top->scores, scores, (Size) n * sizeof(float));
+	top->n = n;
 	e->bytes += need;
 	cache_bytes += need;
 }

@@ -49,6 +49,7 @@ extern bool CacheCatalogStable(Oid relid, uint64 *gen);
 typedef struct UserTop
 {
 	int32		n;
+	int64	   *ids;			/* (n) item ids, for recgan_recommend_ids */
 	int32	   *items;			/* (n) item indexes */
 	float	   *scores;			/* (n) */
 } UserTop;

@@ -42,6 +42,11 @@
  * whose messages were read by this generation, so every snapshot passing
  * the check in one generation sees the same rows.
  *
+ * A generation also ends at any message about recgan_models itself (GRANT,
+ * REVOKE, row security, DROP) and at any change of roles, so whether a user
+ * may read the table directly, decided once in a generation, holds for the
+ * rest of it.
+ *
  * Prepared transactions are refused after writing recgan_models: COMMIT
  * PREPARED runs in whatever backend issues it, without the callbacks that
  * close point 1.
@@ -62,6 +67,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "cache.h"
 
@@ -89,6 +95,18 @@ CacheRelcacheCallback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == watched_relid)
 		inval_pending = true;
+}
+
+/*
+ * Note a change of roles (attributes, membership): it may change who may
+ * read recgan_models directly, a decision ModelLoadSource keeps for a
+ * generation (GRANT, REVOKE and row security on the table itself arrive as
+ * relcache messages of it).
+ */
+static void
+CacheRoleCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	inval_pending = true;
 }
 
 /* Count this transaction among the committing writers; refuse PREPARE. */
@@ -211,6 +229,8 @@ void
 CacheInit(void)
 {
 	CacheRegisterRelcacheCallback(CacheRelcacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, CacheRoleCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, CacheRoleCallback, (Datum) 0);
 	RegisterXactCallback(CacheXactCallback, NULL);
 	RegisterResourceReleaseCallback(CacheReleaseCallback, NULL);
 	if (!process_shared_preload_libraries_in_progress)

@@ -366,6 +366,13 @@ RecommendKnownUser(RecSink *out, const Model *model, int32 u, int32 k)
 			top_scores[r] = scores[top[r]];
 		ModelMemoPut(model, u, top, top_scores, got);
 	}
+	else if (out->rsinfo == NULL)
+	{
+		/* the hot path: the ids are ready in the memo */
+		out->n = Min(kk, memo->n);
+		memcpy(out->ids, memo->ids, out->n * sizeof(int64));
+		return;
+	}
 	else
 	{
 		top = memo->items;
@@ -450,15 +457,23 @@ recgan_recommend_ids(PG_FUNCTION_ARGS)
 {
 	RecSink		out = {NULL, NULL, 0};
 	int32		k = GetK(fcinfo, 1);
-	Datum	   *elems;
+	ArrayType  *result;
+	Size		bytes;
 
 	if (!Recommend(fcinfo, &out, k))
 		PG_RETURN_NULL();
-	elems = palloc_array(Datum, Max(out.n, 1));
-	for (int32 r = 0; r < out.n; r++)
-		elems[r] = Int64GetDatum(out.ids[r]);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, out.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
-										  TYPALIGN_DOUBLE));
+	if (out.n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+	/* a one-dimensional int8[] without nulls: header, then the ids as they are */
+	bytes = ARR_OVERHEAD_NONULLS(1) + out.n * sizeof(int64);
+	result = (ArrayType *) palloc0(bytes);
+	SET_VARSIZE(result, bytes);
+	result->ndim = 1;
+	result->elemtype = INT8OID;
+	ARR_DIMS(result)[0] = out.n;
+	ARR_LBOUND(result)[0] = 1;
+	memcpy((char *) result + ARR_OVERHEAD_NONULLS(1), out.ids, out.n * sizeof(int64));
+	PG_RETURN_ARRAYTYPE_P(result);
 }
 
 PG_FUNCTION_INFO_V1(recgan_recommend_items);

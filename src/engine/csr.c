@@ -15,6 +15,14 @@ ids_find(const int64_t *ids, int32_t n, int64_t id)
 	int32_t		lo = 0,
 				hi = n - 1;
 
+	/* dense ids (1..n, a serial key) are found at once */
+	if (n > 0 && id >= ids[0])
+	{
+		uint64_t	guess = (uint64_t) id - (uint64_t) ids[0];	/* no overflow */
+
+		if (guess < (uint64_t) n && ids[guess] == id)
+			return (int32_t) guess;
+	}
 	while (lo <= hi)
 	{
 		int32_t		mid = lo + (hi - lo) / 2;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csr.h"
 #include "rng.h"
 #include "topk.h"
 #include "unit.h"
@@ -282,6 +283,79 @@ test_topk_matches_sort(void)
 	CHECK(topk_select(scores, N, 0, heap, out) == 0, "k = 0 selects nothing");
 }
 
+/* Linear search: the reference for ids_find. */
+static int32_t
+ids_find_linear(const int64_t *ids, int32_t n, int64_t id)
+{
+	for (int32_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return i;
+	return -1;
+}
+
+/*
+ * ids_find (its shortcut for dense ids, then its binary search) agrees with
+ * a linear search on dense, offset, gapped and extreme id sets, for present
+ * and absent ids, the int8 extremes included (no overflow in the shortcut).
+ */
+static void
+test_ids_find(void)
+{
+	enum
+	{
+		N = 300
+	};
+	int64_t		ids[N];
+	int64_t		probes[] = {INT64_MIN, INT64_MIN + 1, -2, -1, 0, 1, 2, 5, 299, 300, 301,
+		1000, INT64_MAX - 1, INT64_MAX};
+	Rng			rng;
+	int			bad = 0,
+				checked = 0;
+
+	rng_seed(&rng, 23);
+	for (int set = 0; set < 6; set++)
+	{
+		int32_t		n = (set == 5) ? 0 : N;
+
+		for (int32_t i = 0; i < n; i++)
+		{
+			switch (set)
+			{
+				case 0:			/* 1..n */
+					ids[i] = i + 1;
+					break;
+				case 1:			/* offset, negative start */
+					ids[i] = i - 150;
+					break;
+				case 2:			/* gaps */
+					ids[i] = (i == 0 ? 0 : ids[i - 1]) + 1 + (int64_t) rng_below(&rng, 3);
+					break;
+				case 3:			/* extremes at both ends */
+					ids[i] = (i == 0) ? INT64_MIN : (i == n - 1) ? INT64_MAX : i;
+					break;
+				case 4:			/* dense but missing one id in the middle */
+					ids[i] = i + (i >= 100);
+					break;
+			}
+		}
+		for (size_t p = 0; p < sizeof(probes) / sizeof(probes[0]); p++)
+		{
+			bad += ids_find(ids, n, probes[p]) != ids_find_linear(ids, n, probes[p]);
+			checked++;
+		}
+		for (int32_t i = 0; i < n; i++)
+		{
+			bad += ids_find(ids, n, ids[i]) != i;
+			checked++;
+			if (ids[i] == INT64_MAX)
+				continue;
+			bad += ids_find(ids, n, ids[i] + 1) != ids_find_linear(ids, n, ids[i] + 1);
+			checked++;
+		}
+	}
+	CHECK(bad == 0, "ids_find disagrees with a linear search in %d of %d lookups", bad, checked);
+}
+
 int
 main(void)
 {
@@ -294,5 +368,6 @@ main(void)
 	RUN(test_rng_shuffle_permutation);
 	RUN(test_cblas_sgemm_links);
 	RUN(test_topk_matches_sort);
+	RUN(test_ids_find);
 	return unit_summary();
 }
