@@ -72,6 +72,7 @@ typedef struct CacheEntry
 {
 	dlist_node	lru;			/* most recently used at the head */
 	char	   *name;
+	Size		name_len;
 	TransactionId xmin;
 	ItemPointerData tid;
 	MemoryContext cxt;
@@ -437,6 +438,7 @@ ModelLoadSource(const char *name, const ModelSource **source)
 	CacheMakeRoom(bytes);
 	e = MemoryContextAlloc(cxt, sizeof(CacheEntry));
 	e->name = MemoryContextStrdup(cxt, name);
+	e->name_len = strlen(name);
 	e->xmin = rv.xmin;
 	e->tid = rv.tid;
 	e->cxt = cxt;
@@ -520,6 +522,50 @@ ModelMemoPut(const Model *model, int32 u, const int32 *items, const float *score
 	top->n = n;
 	e->bytes += need;
 	cache_bytes += need;
+}
+
+/*
+ * The hot path of recgan_recommend_ids: known user user_id's top k ids of
+ * the model last served (the head of the LRU list), when it is the model
+ * named name, ModelLoadSource would serve it without a probe (same user and
+ * generation, confirmed in it) and the memo holds the answer for k (the
+ * test of RecommendKnownUser).  false: nothing was done, take the general
+ * path, which gives the same answer.
+ */
+bool
+ModelMemoServe(const text *name, int64 user_id, int32 k, const int64 **ids, int32 *n)
+{
+	CacheEntry *e;
+	const Model *model;
+	const UserTop *top;
+	uint64		gen;
+	int32		u,
+				kk,
+				want;
+
+	if (dlist_is_empty(&cache_lru))
+		return false;
+	e = dlist_container(CacheEntry, lru, dlist_head_node(&cache_lru));
+	if (e->name_len != VARSIZE_ANY_EXHDR(name) ||
+		memcmp(e->name, VARDATA_ANY(name), e->name_len) != 0)
+		return false;
+	if (!OidIsValid(direct_user) || direct_user != GetUserId() ||
+		!CacheCatalogStable(models_relid, &gen) || gen != direct_gen || e->confirmed != gen)
+		return false;
+	model = e->model;
+	u = ids_find(model->user_ids, model->n_users, user_id);
+	if (u < 0 || e->memo == NULL || e->memo[u].items == NULL)
+		return false;
+	top = &e->memo[u];
+	kk = Min(k, model->n_items);
+	want = Min(Max(kk, RECGAN_MEMO_K), model->n_items);
+	if (top->n < kk && top->n < want)
+		return false;
+	cache_hits++;
+	memo_hits++;
+	*ids = top->ids;
+	*n = Min(kk, top->n);
+	return true;
 }
 
 PG_FUNCTION_INFO_V1(recgan_cache_stats);

@@ -56,6 +56,10 @@ typedef struct UserTop
 
 #define RECGAN_MEMO_K 100
 
+/* recgan_recommend_ids's hot path: the memoized top k ids, or false (cache.c). */
+extern bool ModelMemoServe(const text *name, int64 user_id, int32 k, const int64 **ids,
+						   int32 *n);
+
 extern const UserTop *ModelMemoGet(const Model *model, int32 u);
 extern void ModelMemoPut(const Model *model, int32 u, const int32 *items,
 						 const float *scores, int32 n);
