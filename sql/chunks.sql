@@ -1,6 +1,8 @@
 -- Models stored in chunks (above recgan.model_chunk_size): same answers as a
 -- one-row model, transactional writes, corruption detected, dropped with it.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 
 -- 300 items, 200 users: a dense EASE model of about 380 kB
 CREATE TABLE ck AS

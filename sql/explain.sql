@@ -1,5 +1,7 @@
 -- recgan_explain: which items of a user's history made an item's score.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 SET recgan.threads = 1;
 
 -- 80 users x 8 positives of 30 items, in overlapping groups

@@ -1,5 +1,7 @@
 -- GF-CF: options, determinism, recommend, fold-in, similar items, bad options.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 
 -- two taste groups of 15 users and 10 items each, plus a few cross-group likes
 CREATE TABLE gf AS

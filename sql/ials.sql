@@ -1,5 +1,7 @@
 -- iALS: options, determinism, learning, fold-in, similar items.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 
 -- two taste groups of 12 users and 10 items each, plus a few cross-group likes
 CREATE TABLE ia AS

@@ -1,5 +1,7 @@
 -- recgan_recommend / _items / _all, model management, corrupted models.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 
 CREATE TABLE rr (user_id int, item_id int, rating int);
 -- users 1..4; item popularity: 100 (4), 101 (3), 102 (2), 103 (2), 104 (1)

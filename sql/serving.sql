@@ -1,5 +1,7 @@
 -- Serving: business filters, similar items, NULL arguments, the model cache.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 
 CREATE TABLE sv (user_id int, item_id int, rating int);
 -- two taste groups: users 1-4 like items 1-4, users 5-8 like items 5-8; item 9 liked by all

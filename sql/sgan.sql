@@ -2,7 +2,9 @@
 -- loop with both priors and without one, the discriminator really training
 -- (adv_weight 0 is the discriminator-free twin), reproducibility, fold-in,
 -- similar items, cancel, divergence, the memory limit, corrupted tensors.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 SET client_min_messages = warning;
 
 -- Two taste groups: odd users like odd items, even users even items; one

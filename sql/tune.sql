@@ -1,5 +1,7 @@
 -- The "tune" option: hyperparameter search inside recgan_train.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS recgan;
+RESET client_min_messages;
 SET client_min_messages = notice;
 \set VERBOSITY terse
 
