@@ -184,22 +184,26 @@ DROP ROLE regress_recgan_readers;
 REVOKE USAGE ON SCHEMA public FROM regress_recgan_reader;
 DROP ROLE regress_recgan_reader;
 
--- recgan_recommend_ids's hot path (the memoized answer of the model served
--- last) agrees with the general path: sparse user ids (binary search), users
--- the model does not know, k below, at and above the memo's 100 items,
--- first and repeated calls
+-- the hot path of recgan_recommend and recgan_recommend_ids (the memoized
+-- answer of the model served last) agrees with the general path (an empty
+-- exclude list takes it, with the same answer): sparse user ids (binary
+-- search), users the model does not know, k below, at and above the memo's
+-- 100 items, first and repeated calls, ids, scores and ranks
 CREATE TABLE sv_big AS
 	SELECT u * 3 AS user_id, i AS item_id, 5 AS rating
 	FROM generate_series(1, 120) u, generate_series(1, 260) i
 	WHERE (u * 7 + i * 13) % 11 < 3;
 SELECT count(*) FROM recgan_train('sv_big', 'sv_big_ease', 'ease', '{"lambda": 10}');
 SELECT count(*) AS calls,
-	   count(*) FILTER (WHERE first IS DISTINCT FROM expected OR again IS DISTINCT FROM expected)
-		   AS different
+	   count(*) FILTER (WHERE first IS DISTINCT FROM expected OR again IS DISTINCT FROM expected
+						OR rows IS DISTINCT FROM expected_rows) AS different
 FROM (SELECT recgan_recommend_ids(u, k, 'sv_big_ease') AS first,
 			 recgan_recommend_ids(u, k, 'sv_big_ease') AS again,
+			 (SELECT array_agg(r ORDER BY r.rank) FROM recgan_recommend(u, k, 'sv_big_ease') r) AS rows,
+			 (SELECT array_agg(r ORDER BY r.rank)
+			  FROM recgan_recommend(u, k, 'sv_big_ease', exclude => '{}') r) AS expected_rows,
 			 (SELECT coalesce(array_agg(item_id ORDER BY rank), '{}')
-			  FROM recgan_recommend(u, k, 'sv_big_ease')) AS expected
+			  FROM recgan_recommend(u, k, 'sv_big_ease', exclude => '{}')) AS expected
 	  FROM generate_series(0, 365) u, unnest(ARRAY[1, 10, 100, 101, 150, 300]) k) t;
 SELECT recgan_drop_model('sv_big_ease');
 DROP TABLE sv_big;

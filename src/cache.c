@@ -525,15 +525,15 @@ ModelMemoPut(const Model *model, int32 u, const int32 *items, const float *score
 }
 
 /*
- * The hot path of recgan_recommend_ids: known user user_id's top k ids of
- * the model last served (the head of the LRU list), when it is the model
+ * The hot path of recgan_recommend(_ids): known user user_id's memoized top
+ * list, of which the first *n answer k, of the model last served (the head of the LRU list), when it is the model
  * named name, ModelLoadSource would serve it without a probe (same user and
  * generation, confirmed in it) and the memo holds the answer for k (the
  * test of RecommendKnownUser).  false: nothing was done, take the general
  * path, which gives the same answer.
  */
 bool
-ModelMemoServe(const text *name, int64 user_id, int32 k, const int64 **ids, int32 *n)
+ModelMemoServe(const text *name, int64 user_id, int32 k, const UserTop **memo, int32 *n)
 {
 	CacheEntry *e;
 	const Model *model;
@@ -563,7 +563,7 @@ ModelMemoServe(const text *name, int64 user_id, int32 k, const int64 **ids, int3
 		return false;
 	cache_hits++;
 	memo_hits++;
-	*ids = top->ids;
+	*memo = top;
 	*n = Min(kk, top->n);
 	return true;
 }

@@ -56,8 +56,8 @@ typedef struct UserTop
 
 #define RECGAN_MEMO_K 100
 
-/* recgan_recommend_ids's hot path: the memoized top k ids, or false (cache.c). */
-extern bool ModelMemoServe(const text *name, int64 user_id, int32 k, const int64 **ids,
+/* recgan_recommend(_ids)'s hot path: the memoized top list, or false (cache.c). */
+extern bool ModelMemoServe(const text *name, int64 user_id, int32 k, const UserTop **memo,
 						   int32 *n);
 
 extern const UserTop *ModelMemoGet(const Model *model, int32 u);

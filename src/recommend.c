@@ -432,6 +432,22 @@ Recommend(FunctionCallInfo fcinfo, RecSink *out, int32 k)
 	return true;
 }
 
+/*
+ * The hot path of recgan_recommend and recgan_recommend_ids: a known user,
+ * the default options (exclude_seen, no exclude or candidates, no live
+ * history), the answer memoized for the model served last.  false: take
+ * the general path (Recommend), which gives the same answer.
+ */
+static bool
+MemoHotPath(FunctionCallInfo fcinfo, const UserTop **memo, int32 *n)
+{
+	return PG_NARGS() >= 6 && !PG_ARGISNULL(0) && !PG_ARGISNULL(1) && PG_GETARG_INT32(1) >= 1 &&
+		!PG_ARGISNULL(2) && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3) &&
+		PG_ARGISNULL(4) && PG_ARGISNULL(5) &&
+		(PG_NARGS() < 7 || (!PG_ARGISNULL(6) && !PG_GETARG_BOOL(6))) &&
+		ModelMemoServe(PG_GETARG_TEXT_PP(2), PG_GETARG_INT64(0), PG_GETARG_INT32(1), memo, n);
+}
+
 PG_FUNCTION_INFO_V1(recgan_recommend);
 
 /* Top-k (item_id, score, rank) rows for one user (see Recommend). */
@@ -439,10 +455,24 @@ Datum
 recgan_recommend(PG_FUNCTION_ARGS)
 {
 	RecSink		out = {(ReturnSetInfo *) fcinfo->resultinfo, NULL, 0};
-	int32		k = GetK(fcinfo, 1);
+	const UserTop *memo;
+	int32		n;
 
+	if (MemoHotPath(fcinfo, &memo, &n))
+	{
+		InitResultSet(fcinfo);
+		for (int32 r = 0; r < n; r++)
+		{
+			Datum		values[3] = {Int64GetDatum(memo->ids[r]), Float4GetDatum(memo->scores[r]),
+			Int32GetDatum(r + 1)};
+			bool		nulls[3] = {false};
+
+			tuplestore_putvalues(out.rsinfo->setResult, out.rsinfo->setDesc, values, nulls);
+		}
+		return (Datum) 0;
+	}
 	InitResultSet(fcinfo);
-	Recommend(fcinfo, &out, k);
+	Recommend(fcinfo, &out, GetK(fcinfo, 1));
 	return (Datum) 0;
 }
 
@@ -475,20 +505,12 @@ Datum
 recgan_recommend_ids(PG_FUNCTION_ARGS)
 {
 	RecSink		out = {NULL, NULL, 0};
-	const int64 *ids;
+	const UserTop *memo;
 	int32		n;
-	int32		k;
 
-	/* a known user, default options, the answer memoized: no more work */
-	if (PG_NARGS() >= 6 && !PG_ARGISNULL(0) && !PG_ARGISNULL(1) && PG_GETARG_INT32(1) >= 1 &&
-		!PG_ARGISNULL(2) && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3) &&
-		PG_ARGISNULL(4) && PG_ARGISNULL(5) &&
-		(PG_NARGS() < 7 || (!PG_ARGISNULL(6) && !PG_GETARG_BOOL(6))) &&
-		ModelMemoServe(PG_GETARG_TEXT_PP(2), PG_GETARG_INT64(0), PG_GETARG_INT32(1), &ids, &n))
-		PG_RETURN_ARRAYTYPE_P(IdsArray(ids, n));
-
-	k = GetK(fcinfo, 1);
-	if (!Recommend(fcinfo, &out, k))
+	if (MemoHotPath(fcinfo, &memo, &n))
+		PG_RETURN_ARRAYTYPE_P(IdsArray(memo->ids, n));
+	if (!Recommend(fcinfo, &out, GetK(fcinfo, 1)))
 		PG_RETURN_NULL();
 	PG_RETURN_ARRAYTYPE_P(IdsArray(out.ids, out.n));
 }
