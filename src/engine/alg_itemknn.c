@@ -44,18 +44,30 @@ KnnK(const Model *model)
 	return (int32_t) RG_MAX(1, RG_MIN(model->hyper[OPT_NEIGHBORS], (double) model->n_items - 1));
 }
 
+/* Workspace of one item's row. */
+typedef struct KnnWork
+{
+	const double *norm;			/* (I) sqrt of each item's user count */
+	float	   *acc;			/* (I) co-occurrence counts, then similarities */
+	float	   *scratch;		/* (I) for the selection */
+	int32_t    *heap;			/* (K) */
+	int32_t    *top;			/* (K) */
+} KnnWork;
+
 /*
- * Item i's row: co-occurrence with every item into acc (zero on entry and
- * on return), then its K best cosines into nbr_idx / nbr_sim (K each).
+ * Item i's row: co-occurrence with every item into w->acc (zero on entry
+ * and on return), then its K best cosines into nbr_idx / nbr_sim (K each).
  */
 static void
 KnnItem(const Model *model, const Csr *x, const Csr *xt, int32_t i, int32_t k,
-		float *acc, int32_t *heap, int32_t *top, int32_t *nbr_idx, float *nbr_sim)
+		const KnnWork *w, int32_t *nbr_idx, float *nbr_sim)
 {
 	int32_t		n_items = model->n_items;
 	double		shrink = model->hyper[OPT_SHRINK];
 	int32_t		got;
-	double		norm_i = sqrt((double) CsrRowLen(xt, i));
+	double		norm_i = w->norm[i];
+	float	   *acc = w->acc;
+	int32_t    *top = w->top;
 	double		total = 0;
 
 	/* co-occurrence of i with every item */
@@ -71,9 +83,9 @@ KnnItem(const Model *model, const Csr *x, const Csr *xt, int32_t i, int32_t k,
 		if (j == i || acc[j] == 0.0f)
 			acc[j] = -INFINITY;
 		else
-			acc[j] = (float) (acc[j] / (norm_i * sqrt((double) CsrRowLen(xt, j)) + shrink));
+			acc[j] = (float) (acc[j] / (norm_i * w->norm[j] + shrink));
 	}
-	got = topk_select(acc, n_items, k, heap, top);
+	got = topk_select_scratch(acc, n_items, k, w->scratch, w->heap, top);
 	for (int32_t n = 0; n < got; n++)
 		total += acc[top[n]];
 	for (int32_t n = 0; n < k; n++)
@@ -97,27 +109,30 @@ KnnTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, Rg
 	int32_t		k = KnnK(model);
 	double		start = rg_now();
 	Csr			xt;				/* (I x U) */
-	float	   *acc;			/* (I) co-occurrence counts, then similarities */
-	int32_t    *heap;
-	int32_t    *top;
+	double	   *norm;
+	KnnWork		w;
 	int32_t    *nbr_idx;
 	float	   *nbr_sim;
 	EpochReport r = {1, NAN, NAN, NAN, 0};
 
-	RG_TRY(rg_check_memory(err, (double) n_items * k * 8 + (double) n_items * 12 +
+	RG_TRY(rg_check_memory(err, (double) n_items * k * 8 + (double) n_items * 24 +
 						   (double) CsrNnz(x) * 4, "itemknn"));
 	csr_transpose(x, &xt);
-	acc = rg_alloc0_array(float, n_items);
-	heap = rg_alloc_array(int32_t, k);
-	top = rg_alloc_array(int32_t, k);
+	norm = rg_alloc_array(double, n_items);
+	for (int32_t j = 0; j < n_items; j++)
+		norm[j] = sqrt((double) CsrRowLen(&xt, j));
+	w.norm = norm;
+	w.acc = rg_alloc0_array(float, n_items);
+	w.scratch = rg_alloc_array(float, n_items);
+	w.heap = rg_alloc_array(int32_t, k);
+	w.top = rg_alloc_array(int32_t, k);
 	nbr_idx = rg_alloc_array(int32_t, (size_t) n_items * k);
 	nbr_sim = rg_alloc_array(float, (size_t) n_items * k);
 
 	for (int32_t i = 0; i < n_items; i++)
 	{
 		RG_TRY(rg_check_interrupts(err));
-		KnnItem(model, x, &xt, i, k, acc, heap, top,
-				nbr_idx + (size_t) i * k, nbr_sim + (size_t) i * k);
+		KnnItem(model, x, &xt, i, k, &w, nbr_idx + (size_t) i * k, nbr_sim + (size_t) i * k);
 	}
 
 	model->n_tensors = 2;

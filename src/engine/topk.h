@@ -19,4 +19,13 @@
 int32_t		topk_select(const float *scores, int32_t n, int32_t k,
 						int32_t *heap, int32_t *out);
 
+/*
+ * The same answer as topk_select, for large k: a quickselect over a copy of
+ * the eligible scores (scratch must hold n floats) finds the k-th best score,
+ * one pass collects the k best, and only those are ordered: O(n + k log k)
+ * expected, where the heap's replacements cost O(n log k).
+ */
+int32_t		topk_select_scratch(const float *scores, int32_t n, int32_t k, float *scratch,
+								int32_t *heap, int32_t *out);
+
 #endif							/* RECGAN_TOPK_H */

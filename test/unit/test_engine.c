@@ -283,6 +283,81 @@ test_topk_matches_sort(void)
 	CHECK(topk_select(scores, N, 0, heap, out) == 0, "k = 0 selects nothing");
 }
 
+/*
+ * topk_select_scratch gives topk_select's answer: sizes 1 to 2000, every
+ * kind of k, ties (few distinct values), NaN, -inf and +inf, sorted inputs
+ * both ways, all equal.
+ */
+static void
+test_topk_scratch_same(void)
+{
+	enum
+	{
+		N = 2000
+	};
+	static float scores[N],
+				scratch[N];
+	static int32_t heap[N],
+				a[N],
+				b[N];
+	int32_t		sizes[] = {1, 2, 7, 50, 333, 1682, 2000};
+	Rng			rng;
+	int			bad = 0,
+				cases = 0;
+
+	rng_seed(&rng, 31);
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
+	{
+		int32_t		n = sizes[si];
+
+		for (int kind = 0; kind < 6; kind++)
+		{
+			for (int32_t j = 0; j < n; j++)
+			{
+				switch (kind)
+				{
+					case 0:		/* continuous */
+						scores[j] = (float) rng_uniform(&rng);
+						break;
+					case 1:		/* few distinct values: many ties */
+						scores[j] = (float) rng_below(&rng, 5);
+						break;
+					case 2:		/* ties, NaN, -inf, +inf */
+						scores[j] = (float) rng_below(&rng, 9);
+						if (j % 7 == 0)
+							scores[j] = -INFINITY;
+						if (j % 11 == 0)
+							scores[j] = NAN;
+						if (j % 13 == 0)
+							scores[j] = INFINITY;
+						break;
+					case 3:		/* ascending */
+						scores[j] = (float) j;
+						break;
+					case 4:		/* descending */
+						scores[j] = (float) (n - j);
+						break;
+					case 5:		/* all equal */
+						scores[j] = 1.0f;
+						break;
+				}
+			}
+			for (int32_t k = 1; k <= n + 1; k += (k < 12 ? 1 : 1 + k / 3))
+			{
+				int32_t		ga = topk_select(scores, n, k, heap, a);
+				int32_t		gb = topk_select_scratch(scores, n, k, scratch, heap, b);
+				int			same = (ga == gb);
+
+				for (int32_t i = 0; same && i < ga; i++)
+					same = (a[i] == b[i]);
+				bad += !same;
+				cases++;
+			}
+		}
+	}
+	CHECK(bad == 0, "topk_select_scratch differs from topk_select in %d of %d cases", bad, cases);
+}
+
 /* Linear search: the reference for ids_find. */
 static int32_t
 ids_find_linear(const int64_t *ids, int32_t n, int64_t id)
@@ -369,5 +444,6 @@ main(void)
 	RUN(test_cblas_sgemm_links);
 	RUN(test_topk_matches_sort);
 	RUN(test_ids_find);
+	RUN(test_topk_scratch_same);
 	return unit_summary();
 }
