@@ -176,21 +176,24 @@ SymmetrizeLower(float *a, int n)
 /*
  * G = X^T X + lambda I (m x m, float32, lower triangle, column-major) over
  * the m items with positives (active[i]: item i's index among them, or -1),
- * xt being X transposed.  Column by column: column a of G from row a down is
- * the sum, over the rows r of X holding item a, of the entries of row r from
- * a on (cursor[r]: where a sits in row r, as the columns ascend), so the
- * counting writes one column, which stays in cache.  The counts are exact
- * in float32 (below 2^24).
+ * xt being X transposed.  Column by column: column a of G from row a down
+ * counts, over the rows r of X holding item a, the entries of row r from a
+ * on (cursor[r]: where a sits in row r, as the columns ascend), in an int32
+ * row that stays in cache (integer increments, several times faster than
+ * float ones in place), then converted.  The counts are exact in float32
+ * (below 2^24).
  */
 static RgStatus
 GramMatrix(const Csr *x, const Csr *xt, const int32_t *active, int m, double lambda,
 		   float **out, RgError *err)
 {
+	int32_t		n = xt->n_rows;	/* columns of X */
 	float	   *g = rg_alloc0_array(float, (size_t) RG_MAX(m, 1) * RG_MAX(m, 1));
 	int64_t    *cursor = rg_alloc_array(int64_t, RG_MAX(x->n_rows, 1));	/* (rows of X) */
+	int32_t    *count = rg_alloc0_array(int32_t, RG_MAX(n, 1));	/* (columns of X) */
 
 	memcpy(cursor, x->indptr, sizeof(int64_t) * x->n_rows);
-	for (int32_t a = 0; a < xt->n_rows; a++)
+	for (int32_t a = 0; a < n; a++)
 	{
 		float	   *col;
 
@@ -198,20 +201,27 @@ GramMatrix(const Csr *x, const Csr *xt, const int32_t *active, int m, double lam
 			continue;
 		if ((a & 255) == 0)
 			RG_TRY(rg_check_interrupts(err));
-		col = g + (size_t) active[a] * m;
 		for (int64_t p = xt->indptr[a]; p < xt->indptr[a + 1]; p++)
 		{
 			int32_t		r = xt->indices[p];
 			int64_t		end = x->indptr[r + 1];
 
-			/* row r from item a on: indices ascend, so active[] >= active[a] */
+			/* row r from column a on: its columns ascend */
 			for (int64_t q = cursor[r]++; q < end; q++)
-				col[active[x->indices[q]]] += 1.0f;
+				count[x->indices[q]]++;
+		}
+		col = g + (size_t) active[a] * m;
+		for (int32_t c = a; c < n; c++)
+		{
+			if (active[c] >= 0)
+				col[active[c]] = (float) count[c];
+			count[c] = 0;
 		}
 	}
 	for (int i = 0; i < m; i++)
 		g[(size_t) i * m + i] += (float) lambda;
 	rg_free(cursor);
+	rg_free(count);
 	*out = g;
 	return RG_OK;
 }
