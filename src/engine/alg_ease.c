@@ -43,7 +43,7 @@
  * bit-identical at any thread count.  With K = I - 1 the weights are
  * dense EASE's (to rounding; test_ease).
  *
- * Tensors, dense, payload version 2 (stored since 0.2.x; B = S diag(scale)
+ * Tensors, dense, payload version 2 (stored after 0.2.0; B = S diag(scale)
  *          off the diagonal, S symmetric, over the m items with positives
  *          in the stored positives, ascending; half the bytes of B):
  *          0 = (1) the payload version, 2, int32 stored bitwise;
