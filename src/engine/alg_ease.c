@@ -51,7 +51,7 @@
  *              holding S[c][c..m-1] (S = P, or Q through the users);
  *          2 = (m) scale (-1 / P[c][c], or 1 / (1 - Q[c][c])).
  *          Prepare rebuilds B (WeightsExpand: the same bits as version 1
- *          stored, the same float products).
+ *          stored, the same float products) and frees tensors 1 and 2.
  *        dense, payload version 1 (the first release, still read; the
  *          tuner's trial models): 0 = B, (I, I) float32, row-major.
  * Tensors, sparse: 0 = (I, K) candidate indexes of each target item j,
@@ -1150,14 +1150,25 @@ EaseValidate(const Model *model, RgError *err)
 	return SparseK(model) > 0 ? SparseValidate(model, err) : DenseValidate(model, err);
 }
 
-/* A sparse model's rows, or a version 2 dense model's B, once per decode. */
+/*
+ * A sparse model's rows, or a version 2 dense model's B, once per decode;
+ * B replaces the packed S and scale, freed here, so that a decoded model
+ * holds as much memory as a version 1 model (the model cache counts it).
+ */
 static void
 EasePrepare(Model *model)
 {
 	if (SparseK(model) > 0)
 		model->serving = SparseRowsBuild(model);
-	else if (model->n_tensors != 1)
+	else if (model->n_tensors != 1 && model->serving == NULL)
+	{
 		model->serving = DenseExpand(model);
+		for (int t = 1; t < 3; t++)
+		{
+			rg_free(model->tensors[t].data);
+			model->tensors[t] = (Tensor) {0, NULL};
+		}
+	}
 }
 
 /* Score with either form. */

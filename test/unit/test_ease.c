@@ -64,7 +64,8 @@ train(Model *m, const Csr *csr, double lambda, double neighbors)
 static const float *
 dense_b(Model *m)
 {
-	m->ops->prepare(m);
+	if (m->serving == NULL)
+		m->ops->prepare(m);
 	return m->serving;
 }
 
@@ -494,15 +495,15 @@ encode(const Model *m, size_t *len)
 	return buf;
 }
 
-/* Decode and prepare len bytes at buf; NULL (and a failed check) if refused. */
+/* Decode (and prepare) len bytes at buf; NULL (and a failed check) if refused. */
 static Model *
-decode(const unsigned char *buf, size_t len, const char *what)
+decode(const unsigned char *buf, size_t len, bool prepare, const char *what)
 {
 	RgError		err;
 	Model	   *d = NULL;
 
 	CHECK(model_decode(buf, len, &d, &err) == RG_OK, "%s decodes", what);
-	if (d != NULL)
+	if (d != NULL && prepare)
 		d->ops->prepare(d);
 	return d;
 }
@@ -511,8 +512,9 @@ decode(const unsigned char *buf, size_t len, const char *what)
  * Payload version 2 (packed S and scale) against version 1 (B itself, the
  * first release's format, which a stored model may still have): a model of
  * each format with the same B, encoded and decoded, scores every user and
- * gives every item's similar items with the same bits; version 2 stores
- * (m (m + 1) / 2 + m + 1) words instead of I^2.  Through the items
+ * gives every item's similar items with the same bits, also unprepared
+ * (an expansion per call); version 2 stores (m (m + 1) / 2 + m + 1) words
+ * instead of I^2, and once prepared keeps B only.  Through the items
  * (NU > NI) and through the users (100 users, 300 items, two items without
  * positives).  A wrong version word or tensor length is refused.
  */
@@ -547,7 +549,8 @@ test_payload_versions(void)
 		unsigned char *buf1,
 				   *buf2;
 		Model	   *d1,
-				   *d2;
+				   *d2,
+				   *d3;
 		float	   *s1 = malloc(sizeof(float) * ni),
 				   *s2 = malloc(sizeof(float) * ni);
 		bool		same = true;
@@ -573,22 +576,26 @@ test_payload_versions(void)
 		free(seen);
 		CHECK(v2.tensors[1].len == (int64_t) m * (m + 1) / 2 && v2.tensors[2].len == m,
 			  "set %d: %d active items: packed triangle and scale", d, m);
+		buf2 = encode(&v2, &len2);
 		v1 = v2;
 		v1.n_tensors = 1;
 		v1.tensors[0] = (Tensor) {(int64_t) ni * ni, (float *) dense_b(&v2)};
 		v1.serving = NULL;
 		CHECK(v1.ops->validate(&v1, &err) == RG_OK, "set %d: version 1 validates", d);
 		buf1 = encode(&v1, &len1);
-		buf2 = encode(&v2, &len2);
 		/* the words of the tensors, and two more tensor lengths (8 bytes each) */
 		CHECK(len1 - len2 == 4 * ((size_t) ni * ni - (size_t) m * (m + 1) / 2 - m - 1) - 16,
 			  "set %d: version 2 is %zu bytes, version 1 %zu", d, len2, len1);
-		d1 = decode(buf1, len1, "version 1");
-		d2 = decode(buf2, len2, "version 2");
-		if (d1 == NULL || d2 == NULL)
+		d1 = decode(buf1, len1, true, "version 1");
+		d2 = decode(buf2, len2, true, "version 2");
+		d3 = decode(buf2, len2, false, "version 2, unprepared");
+		if (d1 == NULL || d2 == NULL || d3 == NULL)
 			continue;
 		CHECK(d1->n_tensors == 1 && d1->serving == NULL && d2->serving != NULL,
 			  "set %d: version 1 serves its tensor, version 2 its expansion", d);
+		CHECK(d2->tensors[1].data == NULL && d2->tensors[1].len == 0 &&
+			  d2->tensors[2].data == NULL && d2->tensors[2].len == 0,
+			  "set %d: prepared version 2 keeps B only", d);
 		for (int32_t u = 0; u < sets[d].n_rows; u++)
 		{
 			ScoreQuery	q;
@@ -599,8 +606,8 @@ test_payload_versions(void)
 			d2->ops->score(d2, &q, 1, s2);
 			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
 			/* unprepared: the same scores from an expansion made for the call */
-			v2.serving = NULL;
-			v2.ops->score(&v2, &q, 1, s1);
+			model_user_query(d3, u, &q);
+			d3->ops->score(d3, &q, 1, s1);
 			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
 		}
 		for (int32_t i = 0; i < ni; i++)
@@ -608,18 +615,20 @@ test_payload_versions(void)
 			d1->ops->similar(d1, i, s1);
 			d2->ops->similar(d2, i, s2);
 			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
+			d3->ops->similar(d3, i, s1);
+			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
 		}
 		CHECK(same, "set %d: every user's scores and every item's similar items identical", d);
 
-		*(int32_t *) d2->tensors[0].data = 3;
-		CHECK(d2->ops->validate(d2, &err) == RG_DATA_CORRUPTED, "set %d: version 3 refused", d);
-		*(int32_t *) d2->tensors[0].data = 2;
-		CHECK(d2->ops->validate(d2, &err) == RG_OK, "set %d: version 2 accepted", d);
-		d2->tensors[2].len--;
-		CHECK(d2->ops->validate(d2, &err) == RG_DATA_CORRUPTED, "set %d: short scale refused", d);
-		d2->tensors[2].len++;
-		d2->tensors[1].len++;
-		CHECK(d2->ops->validate(d2, &err) == RG_DATA_CORRUPTED, "set %d: long triangle refused", d);
+		*(int32_t *) d3->tensors[0].data = 3;
+		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: version 3 refused", d);
+		*(int32_t *) d3->tensors[0].data = 2;
+		CHECK(d3->ops->validate(d3, &err) == RG_OK, "set %d: version 2 accepted", d);
+		d3->tensors[2].len--;
+		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: short scale refused", d);
+		d3->tensors[2].len++;
+		d3->tensors[1].len++;
+		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: long triangle refused", d);
 		free(buf1);
 		free(buf2);
 		free(s1);
