@@ -10,6 +10,15 @@
  * useful.  recgan.threads is applied lazily by RecganThreadsSetup() in the
  * backend that does the work, to OpenBLAS and to the engine's own threads
  * (parallel.h: compute-only threads, started and joined within a kernel).
+ *
+ * _PG_init does lower OpenBLAS's thread count to one (recgan.threads'
+ * default), which starts no thread: OpenBLAS's fork handler stops its thread
+ * pool in the postmaster at each fork, and changing the count in a forked
+ * backend starts the pool again there, whose idle thread then spins in
+ * sched_yield for tens of milliseconds (measured: 30-40 ms of CPU per new
+ * session, taken from the training when the cores are busy).  A backend
+ * inherits the count, so at recgan.threads = 1 RecganThreadsSetup changes
+ * nothing and no OpenBLAS thread is started.
  */
 #include "postgres.h"
 
@@ -28,10 +37,11 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Define the GUCs, give the engine its host, then start each subsystem. */
+/* One OpenBLAS thread (see above), the GUCs, the engine's host, then each subsystem. */
 void
 _PG_init(void)
 {
+	openblas_set_num_threads(1);
 	GucInit();
 	EngineHostInit();
 	CacheInit();

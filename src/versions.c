@@ -32,6 +32,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/params.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -70,15 +71,33 @@ VersionsParseOptions(Jsonb *options, VersionPolicy *policy)
 		policy->keep = (int) ModelParseOptionValue(&keep_spec, v);
 }
 
-/* Run one store statement with the shared parameters; expect rc. */
+/*
+ * Run one store statement with the shared parameters; expect rc.  The
+ * parameters are not marked constant (SPI_execute_with_args would): the
+ * planner would fold them into the plan, copying the model's bytes ($10)
+ * once more before the row is formed.
+ */
 static void
 StoreExec(const char *sql, Datum *values, const char *nulls, int expect)
 {
 	static const Oid types[STORE_NARGS] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT4OID, INT4OID,
 	INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
-	int			rc = SPI_execute_with_args(sql, STORE_NARGS, (Oid *) types, values, nulls,
-										   false, 0);
+	ParamListInfo params = makeParamList(STORE_NARGS);
+	SPIPlanPtr	plan = SPI_prepare(sql, STORE_NARGS, (Oid *) types);
+	int			rc;
 
+	if (plan == NULL)
+		elog(ERROR, "preparing a store statement failed: %s. Please report a bug.",
+			 SPI_result_code_string(SPI_result));
+	for (int i = 0; i < STORE_NARGS; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = nulls[i] == 'n';
+		params->params[i].pflags = 0;
+		params->params[i].ptype = types[i];
+	}
+	rc = SPI_execute_plan_with_paramlist(plan, params, false, 0);
+	SPI_freeplan(plan);
 	if (rc != expect)
 		elog(ERROR, "storing the model version failed: %s. Please report a bug.",
 			 SPI_result_code_string(rc));

@@ -43,7 +43,17 @@
  * bit-identical at any thread count.  With K = I - 1 the weights are
  * dense EASE's (to rounding; test_ease).
  *
- * Tensors, dense: 0 = B, (I, I) float32, row-major.
+ * Tensors, dense, payload version 2 (stored after 0.2.0; B = S diag(scale)
+ *          off the diagonal, S symmetric, over the m items with positives
+ *          in the stored positives, ascending; half the bytes of B):
+ *          0 = (1) the payload version, 2, int32 stored bitwise;
+ *          1 = (m (m + 1) / 2) S's upper triangle packed by rows, row c
+ *              holding S[c][c..m-1] (S = P, or Q through the users);
+ *          2 = (m) scale (-1 / P[c][c], or 1 / (1 - Q[c][c])).
+ *          Prepare rebuilds B (WeightsExpand: the same bits as version 1
+ *          stored, the same float products) and frees tensors 1 and 2.
+ *        dense, payload version 1 (the first release, still read; the
+ *          tuner's trial models): 0 = B, (I, I) float32, row-major.
  * Tensors, sparse: 0 = (I, K) candidate indexes of each target item j,
  *          int32 stored bitwise, -1 = none (only when I - 1 < K cannot
  *          fill the list, i.e. never for K <= I - 1, or I = 1);
@@ -63,6 +73,10 @@
 #include "tune.h"
 
 #define EASE_BLOCK 256
+#define EASE_INVERSE_BLOCK 128
+
+/* Payload version of a dense model stored now (version 1: B itself). */
+#define EASE_DENSE_PAYLOAD 2
 
 /* LAPACK (Fortran ABI, with the hidden length of the character argument) */
 extern void spotrf_(const char *uplo, const int *n, float *a, const int *lda,
@@ -124,13 +138,17 @@ CholeskyBlocked(float *g, int n, RgError *err)
  * L^T X = Y on the trailing block only (E's rows above j are zero, and the
  * rows of X from j down depend only on the rows of Y from j down), n^3 / 3
  * multiply-adds in all.  Entries above the diagonal block are not written.
+ * Panels of EASE_INVERSE_BLOCK columns: narrower panels solve fewer zeros
+ * above their diagonal block (one-thread harness, ML-100K u1's 942 x 942
+ * system through the users: 128 columns 23.7 ms, 256 columns 26.3 ms,
+ * minimum of 5 runs, three alternations).
  */
 static RgStatus
 InverseFromCholesky(const float *l, float *p, int n, RgError *err)
 {
-	for (int j = 0; j < n; j += EASE_BLOCK)
+	for (int j = 0; j < n; j += EASE_INVERSE_BLOCK)
 	{
-		int			b = RG_MIN(EASE_BLOCK, n - j);
+		int			b = RG_MIN(EASE_INVERSE_BLOCK, n - j);
 		float	   *panel = p + (size_t) j * n + j;	/* P[j.., j..j+b] */
 
 		RG_TRY(rg_check_interrupts(err));
@@ -162,94 +180,121 @@ SymmetrizeLower(float *a, int n)
 
 /*
  * G = X^T X + lambda I (m x m, float32, lower triangle, column-major) over
- * the m items with positives (active[i]: item i's index among them, or -1).
- * The counts are exact in float32 (below 2^24).
+ * the m items with positives (active[i]: item i's index among them, or -1),
+ * xt being X transposed.  Column by column: column a of G from row a down
+ * counts, over the rows r of X holding item a, the entries of row r from a
+ * on (cursor[r]: where a sits in row r, as the columns ascend), in an int32
+ * row that stays in cache (integer increments, several times faster than
+ * float ones in place), then converted.  The counts are exact in float32
+ * (below 2^24).  g (m x m) is the caller's, zeroed here.
  */
 static RgStatus
-GramMatrix(const Csr *x, const int32_t *active, int m, double lambda, float **out,
-		   RgError *err)
+GramMatrix(const Csr *x, const Csr *xt, const int32_t *active, int m, double lambda,
+		   float *g, RgError *err)
 {
-	float	   *g = rg_alloc0_array(float, (size_t) m * m);
+	int32_t		n = xt->n_rows;	/* columns of X */
+	int64_t    *cursor = rg_alloc_array(int64_t, RG_MAX(x->n_rows, 1));	/* (rows of X) */
+	int32_t    *count = rg_alloc0_array(int32_t, RG_MAX(n, 1));	/* (columns of X) */
 
-	for (int32_t u = 0; u < x->n_rows; u++)
+	memset(g, 0, sizeof(float) * (size_t) m * m);
+	memcpy(cursor, x->indptr, sizeof(int64_t) * x->n_rows);
+	for (int32_t a = 0; a < n; a++)
 	{
-		const int32_t *row = CsrRow(x, u);
-		int32_t		len = CsrRowLen(x, u);
+		float	   *col;
 
-		RG_TRY(rg_check_interrupts(err));
-		/* indices ascend, so active[row[c]] >= active[row[a]] for c >= a */
-		for (int32_t a = 0; a < len; a++)
+		if (CsrRowLen(xt, a) == 0)
+			continue;
+		if ((a & 255) == 0)
+			RG_TRY(rg_check_interrupts(err));
+		for (int64_t p = xt->indptr[a]; p < xt->indptr[a + 1]; p++)
 		{
-			float	   *col = g + (size_t) active[row[a]] * m;
+			int32_t		r = xt->indices[p];
+			int64_t		end = x->indptr[r + 1];
 
-			for (int32_t c = a; c < len; c++)
-				col[active[row[c]]] += 1.0f;
+			/* row r from column a on: its columns ascend */
+			for (int64_t q = cursor[r]++; q < end; q++)
+				count[x->indices[q]]++;
+		}
+		col = g + (size_t) active[a] * m;
+		for (int32_t c = a; c < n; c++)
+		{
+			if (active[c] >= 0)
+				col[active[c]] = (float) count[c];
+			count[c] = 0;
 		}
 	}
 	for (int i = 0; i < m; i++)
 		g[(size_t) i * m + i] += (float) lambda;
-	*out = g;
+	rg_free(cursor);
+	rg_free(count);
 	return RG_OK;
 }
 
-/*
- * B (n x n, float32, row-major) into *b_out from s (m x m, symmetric, full)
- * over the m items with positives (item_of[c]: the item of active index c):
- * B[item_of[r]][item_of[c]] = s[r][c] * scale[c], zero on the diagonal and
- * in the rows and columns of items without positives.
- */
-static RgStatus
-WeightsFromSymmetric(const float *s, const float *scale, int m, const int32_t *item_of, int n,
-					 float **b_out, RgError *err)
+/* Offset of row c in a packed upper triangle of order m (rows of m, m - 1, ... entries). */
+static inline size_t
+PackedRow(size_t c, size_t m)
 {
-	float	   *b = rg_alloc0_array(float, (size_t) n * n);	/* (I, I) weights */
-
-	for (int r = 0; r < m; r++)
-	{
-		const float *sr = s + (size_t) r * m;	/* row r of s (symmetric) */
-		float	   *brow = b + (size_t) item_of[r] * n;
-
-		if ((r & 255) == 0)
-			RG_TRY(rg_check_interrupts(err));
-		if (m == n)
-			for (int c = 0; c < m; c++)
-				brow[c] = sr[c] * scale[c];
-		else
-			for (int c = 0; c < m; c++)
-				brow[item_of[c]] = sr[c] * scale[c];
-		brow[item_of[r]] = 0.0f;
-	}
-	*b_out = b;
-	return RG_OK;
+	return c * m - c * (c - 1) / 2;
 }
 
 /*
- * B (n x n, float32, row-major) into *b_out from g = X^T X + lambda I over
- * the m items with positives (item_of[c]: the item of active index c),
- * which is consumed.  An item without positives has a Gram row of lambda on
- * the diagonal only, so its row and column of P are 1/lambda e_i and its
- * row and column of B are zero: P is computed over the m active items, in
+ * B (n x n, float32, row-major) into b from the packed upper triangle s of
+ * a symmetric (m x m) S (row c holds S[c][c..m-1]) over the m items with
+ * positives (item_of[c]: the item of active index c):
+ * B[item_of[r]][item_of[c]] = S[r][c] * scale[c], zero on the diagonal and
+ * in the rows and columns of items without positives.  Tiles of EXPAND_TILE
+ * rows of s, so that the column writes of a tile stay in cache.
+ */
+#define EXPAND_TILE 32
+static void
+WeightsExpand(const float *s, const float *scale, int m, const int32_t *item_of, int n,
+			  float *b)
+{
+	memset(b, 0, sizeof(float) * (size_t) n * n);
+	for (int c0 = 0; c0 < m; c0 += EXPAND_TILE)
+		for (int r0 = c0; r0 < m; r0 += EXPAND_TILE)
+			for (int c = c0; c < RG_MIN(c0 + EXPAND_TILE, m); c++)
+			{
+				const float *sc = s + PackedRow(c, m) - c;	/* sc[r] = S[c][r], r >= c */
+				float	   *brow = b + (size_t) item_of[c] * n; /* row of item c */
+
+				for (int r = RG_MAX(r0, c + 1); r < RG_MIN(r0 + EXPAND_TILE, m); r++)
+				{
+					brow[item_of[r]] = sc[r] * scale[r];
+					b[(size_t) item_of[r] * n + item_of[c]] = sc[r] * scale[c];
+				}
+			}
+}
+
+/*
+ * The packed upper triangle of P = G^-1 into *s_out and -1 / P[c][c] into
+ * *scale_out (WeightsExpand's S and scale: B[r][c] = -P[r][c] / P[c][c]),
+ * from g = X^T X + lambda I over the m items with positives, whose
+ * memory becomes *s_out (its first m (m + 1) / 2 floats).  An item without positives has a Gram row of lambda on the
+ * diagonal only, so its row and column of P are 1/lambda e_i and its row
+ * and column of B are zero: P is computed over the m active items, in
  * float32 (G's eigenvalues lie in [lambda, lambda + |X|^2], a mild
  * condition for float32 at the lambdas EASE uses).
  */
 static RgStatus
-SolveActive(float *g, int m, const int32_t *item_of, int n, float **b_out, RgError *err)
+SolveActive(float *g, int m, float **s_out, float **scale_out, RgError *err)
 {
-	float	   *p;				/* (m, m) inverse, lower triangle */
-	float	   *g_neg_inv_diag = rg_alloc_array(float, RG_MAX(m, 1));	/* (m) -1 / P[c][c] */
+	float	   *p;				/* (m, m) inverse, lower triangle, column-major */
+	float	   *s = g;			/* (m (m + 1) / 2), once g is no longer read */
+	float	   *scale = rg_alloc_array(float, RG_MAX(m, 1));	/* (m) -1 / P[c][c] */
 
 	RG_TRY(CholeskyBlocked(g, m, err));
 	p = rg_alloc_array(float, (size_t) RG_MAX(m, 1) * RG_MAX(m, 1));
 	RG_TRY(InverseFromCholesky(g, p, m, err));
-	rg_free(g);
-
-	SymmetrizeLower(p, m);
-	/* B[r][c] = -P[r][c] / P[c][c] */
+	/* column c of the lower triangle is row c of the upper one */
 	for (int c = 0; c < m; c++)
-		g_neg_inv_diag[c] = -1.0f / p[(size_t) c * m + c];
-	RG_TRY(WeightsFromSymmetric(p, g_neg_inv_diag, m, item_of, n, b_out, err));
+	{
+		memcpy(s + PackedRow(c, m), p + (size_t) c * m + c, sizeof(float) * (m - c));
+		scale[c] = -1.0f / p[(size_t) c * m + c];
+	}
 	rg_free(p);
-	rg_free(g_neg_inv_diag);
+	*s_out = s;
+	*scale_out = scale;
 	return RG_OK;
 }
 
@@ -265,81 +310,87 @@ SolveActive(float *g, int m, const int32_t *item_of, int n, float **b_out, RgErr
  * of M^3.  Q is formed sparsely, X being binary (rows_sum_ld): X^T Z
  * (M, V) by adding the Z rows of each item's users (V per positive),
  * transposed to W = Z X (V, M); then row c of Q from column c on is the sum
- * of the W rows of item c's users (at most M per positive); the other half
- * by symmetry.  1 - Q[j][j] = lambda P[j][j] is
+ * of the W rows of item c's users (at most M per positive), written straight
+ * into the packed upper triangle *s_out (WeightsExpand's S; scale[c] =
+ * 1 / (1 - Q[c][c])).  Two buffers of (V, M) floats hold it all in turn
+ * (M > V): the Gram and its factor, then Y, then Q in the first; Z, then W
+ * in the second; a fresh backend pays a page fault per 4 kB of new memory.
+ * 1 - Q[j][j] = lambda P[j][j] is
  * at least lambda / (lambda + |users of j|) (a diagonal entry of an
  * inverse is at least the inverse of the diagonal entry), so the
  * subtraction keeps float32 precision at EASE's lambdas.
  */
 static RgStatus
-SolveThroughUsers(const Csr *x, int m, const int32_t *item_of, int n, double lambda,
-				  float **b_out, RgError *err)
+SolveThroughUsers(const Csr *x, int m, const int32_t *item_of, double lambda,
+				  float **s_out, float **scale_out, RgError *err)
 {
 	Csr			xt;				/* (I, U) users of each item */
 	int32_t    *user_of = rg_alloc_array(int32_t, RG_MAX(x->n_rows, 1));	/* (U) active index or -1 */
 	int			v = 0;
+	size_t		words;
+	float	   *one;			/* K, Y, then Q */
+	float	   *two;			/* Z, then W */
 	float	   *k;				/* (V, V) X X^T + lambda I, then its Cholesky factor */
 	float	   *z;				/* (V, V) its inverse */
 	float	   *y;				/* (M, V) X^T Z */
 	float	   *w;				/* (V, M) Z X */
-	float	   *q;				/* (M, M) X^T Z X */
+	float	   *q;				/* (M (M + 1) / 2) X^T Z X, packed upper triangle */
 	float	   *scale;			/* (M) 1 / (1 - Q[c][c]) */
 
 	for (int32_t u = 0; u < x->n_rows; u++)
 		user_of[u] = CsrRowLen(x, u) > 0 ? v++ : -1;
+	words = RG_MAX(RG_MAX((size_t) v * v, (size_t) m * v), RG_MAX(PackedRow(m, m), 1));
+	one = rg_alloc_array(float, words);
+	two = rg_alloc_array(float, words);
 	csr_transpose(x, &xt);
-	RG_TRY(GramMatrix(&xt, user_of, v, lambda, &k, err));
+	k = one;
+	RG_TRY(GramMatrix(&xt, x, user_of, v, lambda, k, err));
 	RG_TRY(CholeskyBlocked(k, v, err));
-	z = rg_alloc_array(float, (size_t) v * v);
+	z = two;
 	RG_TRY(InverseFromCholesky(k, z, v, err));
-	rg_free(k);
 	SymmetrizeLower(z, v);
 
 	/* Y = X^T Z: row c is the sum of the Z rows of item c's users */
 	for (int64_t e = 0; e < CsrNnz(&xt); e++)
 		xt.indices[e] = user_of[xt.indices[e]];
-	y = rg_alloc_array(float, (size_t) m * v);
+	y = one;
 	for (int c = 0; c < m; c++)
 	{
 		if ((c & 255) == 0)
 			RG_TRY(rg_check_interrupts(err));
 		rows_sum_ld(y + (size_t) c * v, z, v, CsrRow(&xt, item_of[c]), CsrRowLen(&xt, item_of[c]), v);
 	}
-	rg_free(z);
-	w = rg_alloc_array(float, (size_t) v * m);
+	w = two;
 	for (int c0 = 0; c0 < m; c0 += 64)
 		for (int t0 = 0; t0 < v; t0 += 64)
 			for (int c = c0; c < RG_MIN(c0 + 64, m); c++)
 				for (int t = t0; t < RG_MIN(t0 + 64, v); t++)
 					w[(size_t) t * m + c] = y[(size_t) c * v + t];
-	rg_free(y);
 
 	/* Q[c][c..] = the sum of the W rows of item c's users, from column c on */
-	q = rg_alloc_array(float, (size_t) m * m);
+	q = one;
 	scale = rg_alloc_array(float, RG_MAX(m, 1));
 	for (int c = 0; c < m; c++)
 	{
-		float	   *qrow = q + (size_t) c * m;
+		float	   *qrow = q + PackedRow(c, m);	/* Q[c][c..m-1] */
 
 		if ((c & 255) == 0)
 			RG_TRY(rg_check_interrupts(err));
-		rows_sum_ld(qrow + c, w + c, m, CsrRow(&xt, item_of[c]), CsrRowLen(&xt, item_of[c]), m - c);
-		if (!(qrow[c] < 1.0f))
+		rows_sum_ld(qrow, w + c, m, CsrRow(&xt, item_of[c]), CsrRowLen(&xt, item_of[c]), m - c);
+		if (!(qrow[0] < 1.0f))
 		{
 			rg_fail(err, RG_DATA_EXCEPTION,
 					"EASE Gram matrix is not positive definite (item %d)", item_of[c]);
 			return rg_hint(err, "Increase the \"lambda\" option.");
 		}
-		scale[c] = 1.0f / (1.0f - qrow[c]);
+		scale[c] = 1.0f / (1.0f - qrow[0]);
 	}
-	rg_free(w);
-	SymmetrizeLower(q, m);
-	RG_TRY(WeightsFromSymmetric(q, scale, m, item_of, n, b_out, err));
-	rg_free(q);
-	rg_free(scale);
+	rg_free(two);
 	rg_free(user_of);
 	rg_free(xt.indptr);
 	rg_free(xt.indices);
+	*s_out = q;
+	*scale_out = scale;
 	return RG_OK;
 }
 
@@ -373,10 +424,15 @@ RgStatus
 ease_gram(const Csr *x, int n, float **out, RgError *err)
 {
 	int32_t    *all = rg_alloc_array(int32_t, RG_MAX(n, 1));
+	Csr			xt;
 
 	for (int i = 0; i < n; i++)
 		all[i] = i;
-	RG_TRY(GramMatrix(x, all, n, 0.0, out, err));
+	csr_transpose(x, &xt);
+	*out = rg_alloc_array(float, (size_t) RG_MAX(n, 1) * RG_MAX(n, 1));
+	RG_TRY(GramMatrix(x, &xt, all, n, 0.0, *out, err));
+	rg_free(xt.indptr);
+	rg_free(xt.indices);
 	rg_free(all);
 	return RG_OK;
 }
@@ -384,8 +440,9 @@ ease_gram(const Csr *x, int n, float **out, RgError *err)
 /*
  * B (n x n) into *b_out for one lambda from xtx = ease_gram's X^T X, which
  * is left as it was: the tuner (tune.c) solves many lambdas from one Gram.
- * The same bits as DenseTrain on the same positives: the active items are
- * those with a positive diagonal, and lambda is added as GramMatrix adds it.
+ * The same bits as a DenseTrain model decoded on the same positives: the
+ * active items are those with a positive diagonal, and lambda is added as
+ * GramMatrix adds it.
  */
 RgStatus
 ease_dense_solve(const float *xtx, int n, double lambda, float **b_out, RgError *err)
@@ -393,6 +450,8 @@ ease_dense_solve(const float *xtx, int n, double lambda, float **b_out, RgError 
 	int32_t    *item_of = rg_alloc_array(int32_t, RG_MAX(n, 1));
 	int			m = 0;
 	float	   *g;
+	float	   *s;
+	float	   *scale;
 
 	for (int i = 0; i < n; i++)
 		if (xtx[(size_t) i * n + i] > 0)
@@ -406,62 +465,140 @@ ease_dense_solve(const float *xtx, int n, double lambda, float **b_out, RgError 
 			g[(size_t) c * m + r] = col[item_of[r]];
 		g[(size_t) c * m + c] += (float) lambda;
 	}
-	RG_TRY(SolveActive(g, m, item_of, n, b_out, err));
+	RG_TRY(SolveActive(g, m, &s, &scale, err));
+	*b_out = rg_alloc_array(float, (size_t) n * n);
+	WeightsExpand(s, scale, m, item_of, n, *b_out);
+	rg_free(s);
+	rg_free(scale);
 	rg_free(item_of);
 	return RG_OK;
 }
 
-/* Fit dense B in closed form (SolveThroughUsers or SolveActive, the smaller system). */
+/* The active items of positives pos: their number m, and item_of (m) if wanted (the items with positives, ascending). */
+static int
+DenseActive(const Csr *pos, int32_t **item_of_out)
+{
+	int			n = pos->n_cols;
+	int			m = 0;
+	uint8_t    *seen = rg_alloc0_array(uint8_t, RG_MAX(n, 1));
+
+	for (int64_t e = 0; e < CsrNnz(pos); e++)
+		seen[pos->indices[e]] = 1;
+	if (item_of_out != NULL)
+		*item_of_out = rg_alloc_array(int32_t, RG_MAX(n, 1));
+	for (int i = 0; i < n; i++)
+		if (seen[i])
+		{
+			if (item_of_out != NULL)
+				(*item_of_out)[m] = i;
+			m++;
+		}
+	rg_free(seen);
+	return m;
+}
+
+/*
+ * Fit dense B in closed form (SolveThroughUsers or SolveActive, the smaller
+ * system) and store it as payload version 2 (see the file comment): the
+ * packed triangle of the symmetric S and the column scale, half the bytes
+ * of B, which WeightsExpand rebuilds when the model is prepared.
+ */
 static RgStatus
 DenseTrain(const TrainInput *in, Model *model, EpochCallback report, void *arg, RgError *err)
 {
 	int			n = model->n_items;
-	int			m = 0;
-	int32_t    *active = rg_alloc_array(int32_t, RG_MAX(n, 1));	/* (I) index among active, or -1 */
 	int32_t    *item_of;		/* (m) item of each active index */
-	float	   *g;				/* (m, m) Gram, then its Cholesky factor */
-	float	   *b;				/* (I, I) weights */
+	int			m = DenseActive(in->pos, &item_of);
+	float	   *s = NULL;		/* (m (m + 1) / 2) packed S */
+	float	   *scale = NULL;	/* (m) */
+	int32_t    *version = rg_alloc(sizeof(int32_t));
 	double		start = rg_now();
 	EpochReport r = {1, NAN, NAN, NAN, 0};
 
 	/* dense in items squared: beyond the limit, point at the sparse model */
 	if (rg_check_memory(err, (double) n * n * (8 + 8 + 4), "ease") != RG_OK)
 		return rg_hint(err, "Set the \"neighbors\" option of ease for a sparse model, train algorithm gfcf, or raise recgan.max_train_memory.");
-	memset(active, 0, sizeof(int32_t) * n);
-	for (int64_t e = 0; e < CsrNnz(in->pos); e++)
-		active[in->pos->indices[e]] = 1;
-	for (int i = 0; i < n; i++)
-		active[i] = active[i] ? m++ : -1;
-	item_of = rg_alloc_array(int32_t, RG_MAX(m, 1));
-	for (int i = 0; i < n; i++)
-		if (active[i] >= 0)
-			item_of[active[i]] = i;
 
 	if (ease_dense_through_users(in->pos))
-		RG_TRY(SolveThroughUsers(in->pos, m, item_of, n, model->hyper[OPT_LAMBDA], &b, err));
+		RG_TRY(SolveThroughUsers(in->pos, m, item_of, model->hyper[OPT_LAMBDA], &s, &scale, err));
 	else
 	{
-		RG_TRY(GramMatrix(in->pos, active, m, model->hyper[OPT_LAMBDA], &g, err));
-		RG_TRY(SolveActive(g, m, item_of, n, &b, err));
+		int32_t    *active = rg_alloc_array(int32_t, RG_MAX(n, 1));	/* (I) index among active, or -1 */
+		float	   *g;			/* (m, m) Gram, then its Cholesky factor */
+		Csr			xt;
+
+		for (int i = 0; i < n; i++)
+			active[i] = -1;
+		for (int c = 0; c < m; c++)
+			active[item_of[c]] = c;
+		csr_transpose(in->pos, &xt);
+		g = rg_alloc_array(float, (size_t) RG_MAX(m, 1) * RG_MAX(m, 1));
+		RG_TRY(GramMatrix(in->pos, &xt, active, m, model->hyper[OPT_LAMBDA], g, err));
+		rg_free(xt.indptr);
+		rg_free(xt.indices);
+		rg_free(active);
+		RG_TRY(SolveActive(g, m, &s, &scale, err));
 	}
-	rg_free(active);
 	rg_free(item_of);
 
-	model->n_tensors = 1;
-	model->tensors[0].len = (int64_t) n * n;
-	model->tensors[0].data = b;
+	*version = EASE_DENSE_PAYLOAD;
+	model->n_tensors = 3;
+	model->tensors[0] = (Tensor) {1, (float *) version};
+	model->tensors[1] = (Tensor) {(int64_t) PackedRow(m, m), s};
+	model->tensors[2] = (Tensor) {m, scale};
 	r.seconds = rg_now() - start;
 	report(arg, &r);
 	return RG_OK;
 }
 
-/* One (I, I) tensor. */
+/*
+ * Payload version 1, one (I, I) tensor B (the first release; the tuner's
+ * trial models too), or 2: (1) the version, (m (m + 1) / 2) the packed S,
+ * (m) the scale, m the items with positives in the stored positives.
+ */
 static RgStatus
 DenseValidate(const Model *model, RgError *err)
 {
-	int64_t		expected[1] = {(int64_t) model->n_items * model->n_items};
+	int64_t		v1[1] = {(int64_t) model->n_items * model->n_items};
+	int			m;
+	int64_t		v2[3];
 
-	return model_check_tensors(model, 1, expected, err);
+	if (model->n_tensors == 1)
+		return model_check_tensors(model, 1, v1, err);
+	if (model->n_tensors != 3)
+		return model_corrupted(err, "A dense ease model has 1 tensor (payload version 1) or 3 (version %d), this one %d.",
+							   EASE_DENSE_PAYLOAD, model->n_tensors);
+	m = DenseActive(&model->pos, NULL);
+	v2[0] = 1;
+	v2[1] = (int64_t) PackedRow(m, m);
+	v2[2] = m;
+	RG_TRY(model_check_tensors(model, 3, v2, err));
+	if (*(const int32_t *) model->tensors[0].data != EASE_DENSE_PAYLOAD)
+		return model_corrupted(err, "Dense ease payload version %d is not supported (this build reads 1 and %d).",
+							   *(const int32_t *) model->tensors[0].data, EASE_DENSE_PAYLOAD);
+	return RG_OK;
+}
+
+/* B (I, I) of a version 2 model, rebuilt from its packed S and scale. */
+static float *
+DenseExpand(const Model *model)
+{
+	int32_t    *item_of;
+	int			m = DenseActive(&model->pos, &item_of);
+	float	   *b = rg_alloc_array(float, (size_t) model->n_items * model->n_items);
+
+	WeightsExpand(model->tensors[1].data, model->tensors[2].data, m, item_of, model->n_items, b);
+	rg_free(item_of);
+	return b;
+}
+
+/* B (I, I): version 1's tensor, the prepared expansion, or NULL (build one). */
+static const float *
+DenseWeights(const Model *model)
+{
+	if (model->n_tensors == 1)
+		return model->tensors[0].data;
+	return model->serving;
 }
 
 /* Sum the B rows of each history item (sparse X times dense B). */
@@ -469,18 +606,27 @@ static void
 DenseScore(const Model *model, const ScoreQuery *queries, int nq, float *scores)
 {
 	int32_t		n = model->n_items;
+	const float *b = DenseWeights(model);
+	float	   *own = b ? NULL : DenseExpand(model);
 
 	for (int q = 0; q < nq; q++)
-		rows_sum(scores + (size_t) q * n, model->tensors[0].data, queries[q].items,
+		rows_sum(scores + (size_t) q * n, own ? own : b, queries[q].items,
 				 queries[q].n_items, n);
+	if (own)
+		rg_free(own);
 }
 
 /* Items most predicted by item i: row i of B. */
 static void
 DenseSimilar(const Model *model, int32_t item, float *scores)
 {
-	memcpy(scores, model->tensors[0].data + (size_t) item * model->n_items,
+	const float *b = DenseWeights(model);
+	float	   *own = b ? NULL : DenseExpand(model);
+
+	memcpy(scores, (own ? own : b) + (size_t) item * model->n_items,
 		   (size_t) model->n_items * sizeof(float));
+	if (own)
+		rg_free(own);
 }
 
 
@@ -1004,12 +1150,25 @@ EaseValidate(const Model *model, RgError *err)
 	return SparseK(model) > 0 ? SparseValidate(model, err) : DenseValidate(model, err);
 }
 
-/* A sparse model's rows, once per decode. */
+/*
+ * A sparse model's rows, or a version 2 dense model's B, once per decode;
+ * B replaces the packed S and scale, freed here, so that a decoded model
+ * holds as much memory as a version 1 model (the model cache counts it).
+ */
 static void
 EasePrepare(Model *model)
 {
 	if (SparseK(model) > 0)
 		model->serving = SparseRowsBuild(model);
+	else if (model->n_tensors != 1 && model->serving == NULL)
+	{
+		model->serving = DenseExpand(model);
+		for (int t = 1; t < 3; t++)
+		{
+			rg_free(model->tensors[t].data);
+			model->tensors[t] = (Tensor) {0, NULL};
+		}
+	}
 }
 
 /* Score with either form. */

@@ -6,7 +6,8 @@
  *	  sparse weights are dense EASE's; with a small K they match a naive dense twin (candidates by a
  *	  full sort, the system solved by Gaussian elimination); scoring, fold-in
  *	  and similar items against the weights; the same bits at any thread
- *	  count; validation of decoded indexes; the stored hyperparameter count.
+ *	  count; validation of decoded indexes; the stored hyperparameter count;
+ *	  dense payload version 2 serving the bits of version 1.
  *	  Exit status 0 only when every check passed.
  */
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "model.h"
 #include "parallel.h"
 #include "registry.h"
@@ -56,6 +58,15 @@ train(Model *m, const Csr *csr, double lambda, double neighbors)
 	double		opt[2] = {lambda, neighbors};
 
 	return unit_train(m, "ease", csr, opt, 42);
+}
+
+/* B (I, I) of a trained dense model: prepare's expansion of the stored payload (version 2). */
+static const float *
+dense_b(Model *m)
+{
+	if (m->serving == NULL)
+		m->ops->prepare(m);
+	return m->serving;
 }
 
 /* Dense G = X^T X (I, I) in double. */
@@ -166,7 +177,7 @@ test_full_neighbours_equal_dense(void)
 	random_csr(&csr, NU, NI, 1);
 	CHECK(train(&dense, &csr, 10, 0) == RG_OK, "dense trains");
 	CHECK(train(&sparse, &csr, 10, NI - 1) == RG_OK, "sparse trains");
-	CHECK(dense.n_tensors == 1 && dense.n_hyper == 1, "dense: 1 tensor, stores lambda only");
+	CHECK(dense.n_tensors == 3 && dense.n_hyper == 1, "dense: 3 tensors (payload version 2), stores lambda only");
 	CHECK(sparse.n_tensors == 2 && sparse.n_hyper == 2, "sparse: 2 tensors, stores neighbors");
 	CHECK(sparse.tensors[0].len == (int64_t) NI * (NI - 1), "sparse (I, I - 1)");
 	for (int32_t j = 0; j < NI; j++)
@@ -177,7 +188,7 @@ test_full_neighbours_equal_dense(void)
 
 		for (int p = 0; p < NI - 1; p++)
 		{
-			double		b = dense.tensors[0].data[(size_t) idx[p] * NI + j];
+			double		b = dense_b(&dense)[(size_t) idx[p] * NI + j];
 
 			seen[idx[p]]++;
 			maxb = fmax(maxb, fabs(b));
@@ -315,9 +326,11 @@ test_dense_through_users(void)
 		double		maxb,
 					d;
 		RgError		err;
+		const float *b;
 
 		CHECK(train(&m, &csr, lambdas[l], 0) == RG_OK, "lambda %g: trains", lambdas[l]);
-		d = max_diff(m.tensors[0].data, naive, NIW + 2, &maxb);
+		b = dense_b(&m);
+		d = max_diff(b, naive, NIW + 2, &maxb);
 		CHECK(d <= 1e-5 * fmax(1, maxb), "lambda %g: through the users vs naive double: max diff %g, max |B| %g",
 			  lambdas[l], d, maxb);
 		CHECK(ease_gram(&csr, NIW + 2, &gram, &err) == RG_OK &&
@@ -332,8 +345,7 @@ test_dense_through_users(void)
 			bool		zero = true;
 
 			for (int32_t j = 0; j < NIW + 2 && empty; j++)
-				zero = zero && m.tensors[0].data[(size_t) i * (NIW + 2) + j] == 0 &&
-					m.tensors[0].data[(size_t) j * (NIW + 2) + i] == 0;
+				zero = zero && b[(size_t) i * (NIW + 2) + j] == 0 && b[(size_t) j * (NIW + 2) + i] == 0;
 			CHECK(zero, "lambda %g: item %d without positives has a zero row and column", lambdas[l], i);
 		}
 		free(naive);
@@ -463,6 +475,170 @@ test_validate(void)
 	CHECK(m.ops->validate(&m, &err) == RG_DATA_CORRUPTED, "short weight tensor refused");
 }
 
+/* Encode m into a new buffer of *len bytes. */
+static unsigned char *
+encode(const Model *m, size_t *len)
+{
+	RgError		err;
+	unsigned char *buf = NULL;
+
+	if (model_encoded_size(m, len, &err) == RG_OK)
+	{
+		buf = malloc(*len);
+		if (model_encode(m, buf, *len, &err) != RG_OK)
+		{
+			free(buf);
+			buf = NULL;
+		}
+	}
+	CHECK(buf != NULL, "encode");
+	return buf;
+}
+
+/* Decode (and prepare) len bytes at buf; NULL (and a failed check) if refused. */
+static Model *
+decode(const unsigned char *buf, size_t len, bool prepare, const char *what)
+{
+	RgError		err;
+	Model	   *d = NULL;
+
+	CHECK(model_decode(buf, len, &d, &err) == RG_OK, "%s decodes", what);
+	if (d != NULL && prepare)
+		d->ops->prepare(d);
+	return d;
+}
+
+/*
+ * Payload version 2 (packed S and scale) against version 1 (B itself, the
+ * first release's format, which a stored model may still have): a model of
+ * each format with the same B, encoded and decoded, scores every user and
+ * gives every item's similar items with the same bits, also unprepared
+ * (an expansion per call); version 2 stores (m (m + 1) / 2 + m + 1) words
+ * instead of I^2, and once prepared keeps B only.  Through the items
+ * (NU > NI) and through the users (100 users, 300 items, two items without
+ * positives).  A wrong version word or tensor length is refused.
+ */
+static void
+test_payload_versions(void)
+{
+	Csr			sets[2];
+	int32_t    *rows = malloc(sizeof(int32_t) * 100 * 300);
+	int32_t    *cols = malloc(sizeof(int32_t) * 100 * 300);
+	int64_t		n = 0;
+	Csr			base;
+
+	random_csr(&sets[0], NU, NI, 3);
+	/* items 1..300 of 302: items 0 and 301 without positives */
+	random_csr(&base, 100, 300, 7);
+	for (int32_t u = 0; u < 100; u++)
+		for (int64_t p = base.indptr[u]; p < base.indptr[u + 1]; p++)
+		{
+			rows[n] = u;
+			cols[n] = base.indices[p] + 1;
+			n++;
+		}
+	csr_from_pairs(&sets[1], 100, 302, rows, cols, n);
+	for (int d = 0; d < 2; d++)
+	{
+		Model		v2,
+					v1;
+		int32_t		ni = sets[d].n_cols;
+		int32_t		m = 0;
+		size_t		len1,
+					len2;
+		unsigned char *buf1,
+				   *buf2;
+		Model	   *d1,
+				   *d2,
+				   *d3;
+		float	   *s1 = malloc(sizeof(float) * ni),
+				   *s2 = malloc(sizeof(float) * ni);
+		bool		same = true;
+		RgError		err;
+
+		int64_t    *ids = malloc(sizeof(int64_t) * (sets[d].n_rows + ni));
+
+		for (int32_t i = 0; i < sets[d].n_rows + ni; i++)
+			ids[i] = 10 * i + 1;
+		CHECK(train(&v2, &sets[d], 50, 0) == RG_OK, "set %d: trains", d);
+		v2.user_ids = ids;
+		v2.item_ids = ids + sets[d].n_rows;
+		CHECK(d == 0 ? !ease_dense_through_users(&sets[d]) : ease_dense_through_users(&sets[d]),
+			  "set %d: solved through the %s", d, d == 0 ? "items" : "users");
+		CHECK(v2.n_tensors == 3 && v2.tensors[0].len == 1 &&
+			  *(const int32_t *) v2.tensors[0].data == 2, "set %d: payload version 2", d);
+		uint8_t    *seen = calloc(ni, 1);
+
+		for (int64_t p = 0; p < CsrNnz(&sets[d]); p++)
+			seen[sets[d].indices[p]] = 1;
+		for (int32_t i = 0; i < ni; i++)
+			m += seen[i];
+		free(seen);
+		CHECK(v2.tensors[1].len == (int64_t) m * (m + 1) / 2 && v2.tensors[2].len == m,
+			  "set %d: %d active items: packed triangle and scale", d, m);
+		buf2 = encode(&v2, &len2);
+		v1 = v2;
+		v1.n_tensors = 1;
+		v1.tensors[0] = (Tensor) {(int64_t) ni * ni, (float *) dense_b(&v2)};
+		v1.serving = NULL;
+		CHECK(v1.ops->validate(&v1, &err) == RG_OK, "set %d: version 1 validates", d);
+		buf1 = encode(&v1, &len1);
+		/* the words of the tensors, and two more tensor lengths (8 bytes each) */
+		CHECK(len1 - len2 == 4 * ((size_t) ni * ni - (size_t) m * (m + 1) / 2 - m - 1) - 16,
+			  "set %d: version 2 is %zu bytes, version 1 %zu", d, len2, len1);
+		d1 = decode(buf1, len1, true, "version 1");
+		d2 = decode(buf2, len2, true, "version 2");
+		d3 = decode(buf2, len2, false, "version 2, unprepared");
+		if (d1 == NULL || d2 == NULL || d3 == NULL)
+			continue;
+		CHECK(d1->n_tensors == 1 && d1->serving == NULL && d2->serving != NULL,
+			  "set %d: version 1 serves its tensor, version 2 its expansion", d);
+		CHECK(d2->tensors[1].data == NULL && d2->tensors[1].len == 0 &&
+			  d2->tensors[2].data == NULL && d2->tensors[2].len == 0,
+			  "set %d: prepared version 2 keeps B only", d);
+		for (int32_t u = 0; u < sets[d].n_rows; u++)
+		{
+			ScoreQuery	q;
+
+			model_user_query(d1, u, &q);
+			d1->ops->score(d1, &q, 1, s1);
+			model_user_query(d2, u, &q);
+			d2->ops->score(d2, &q, 1, s2);
+			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
+			/* unprepared: the same scores from an expansion made for the call */
+			model_user_query(d3, u, &q);
+			d3->ops->score(d3, &q, 1, s1);
+			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
+		}
+		for (int32_t i = 0; i < ni; i++)
+		{
+			d1->ops->similar(d1, i, s1);
+			d2->ops->similar(d2, i, s2);
+			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
+			d3->ops->similar(d3, i, s1);
+			same &= memcmp(s1, s2, sizeof(float) * ni) == 0;
+		}
+		CHECK(same, "set %d: every user's scores and every item's similar items identical", d);
+
+		*(int32_t *) d3->tensors[0].data = 3;
+		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: version 3 refused", d);
+		*(int32_t *) d3->tensors[0].data = 2;
+		CHECK(d3->ops->validate(d3, &err) == RG_OK, "set %d: version 2 accepted", d);
+		d3->tensors[2].len--;
+		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: short scale refused", d);
+		d3->tensors[2].len++;
+		d3->tensors[1].len++;
+		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: long triangle refused", d);
+		free(buf1);
+		free(buf2);
+		free(s1);
+		free(s2);
+		free(ids);
+	}
+	free(rows);
+	free(cols);
+}
+
 int
 main(void)
 {
@@ -473,5 +649,6 @@ main(void)
 	RUN(test_score_and_similar);
 	RUN(test_threads);
 	RUN(test_validate);
+	RUN(test_payload_versions);
 	return unit_summary();
 }
