@@ -568,6 +568,9 @@ DenseValidate(const Model *model, RgError *err)
 	if (model->n_tensors != 3)
 		return model_corrupted(err, "A dense ease model has 1 tensor (payload version 1) or 3 (version %d), this one %d.",
 							   EASE_DENSE_PAYLOAD, model->n_tensors);
+	/* B is rebuilt at I x I floats from fewer bytes: bounded like training memory */
+	RG_TRY(rg_check_decode_memory(err, (double) model->n_items * model->n_items * sizeof(float),
+								  "ease"));
 	m = DenseActive(&model->pos, NULL);
 	v2[0] = 1;
 	v2[1] = (int64_t) PackedRow(m, m);

@@ -234,6 +234,26 @@ rg_check_memory(RgError *err, double bytes, const char *what)
 	return RG_OK;
 }
 
+/*
+ * Refuse to rebuild, from fewer stored bytes, weights above the same limit
+ * (a stored model was within it when it was trained).
+ */
+RgStatus
+rg_check_decode_memory(RgError *err, double bytes, const char *what)
+{
+	double		mb = bytes / (1024.0 * 1024.0);
+	double		limit = rg_host.max_train_mb ? rg_host.max_train_mb() : INFINITY;
+
+	if (mb > limit)
+	{
+		rg_fail(err, RG_PROGRAM_LIMIT,
+				"serving this %s model needs %.0f MB for its weights, more than recgan.max_train_memory (%.0f MB)",
+				what, mb, limit);
+		return rg_hint(err, "Raise recgan.max_train_memory, or retrain the model.");
+	}
+	return RG_OK;
+}
+
 /* Send a progress message to the host, if it takes them. */
 void
 rg_notice(const char *fmt,...)

@@ -116,6 +116,7 @@ extern RgStatus rg_check_interrupts(RgError *err);
  * training memory limit; what names the algorithm.
  */
 extern RgStatus rg_check_memory(RgError *err, double bytes, const char *what);
+extern RgStatus rg_check_decode_memory(RgError *err, double bytes, const char *what);
 
 /* A progress message through the host, printf-style. */
 extern void rg_notice(const char *fmt,...) __attribute__((format(printf, 1, 2)));

@@ -508,6 +508,13 @@ decode(const unsigned char *buf, size_t len, bool prepare, const char *what)
 	return d;
 }
 
+/* A memory limit of 1 kB. */
+static double
+tiny_limit_mb(void)
+{
+	return 0.001;
+}
+
 /*
  * Payload version 2 (packed S and scale) against version 1 (B itself, the
  * first release's format, which a stored model may still have): a model of
@@ -629,6 +636,17 @@ test_payload_versions(void)
 		d3->tensors[2].len++;
 		d3->tensors[1].len++;
 		CHECK(d3->ops->validate(d3, &err) == RG_DATA_CORRUPTED, "set %d: long triangle refused", d);
+		d3->tensors[1].len--;
+		{
+			double		(*saved) (void) = rg_host.max_train_mb;
+
+			/* B's I x I floats are more than the limit: refused before any is allocated */
+			rg_host.max_train_mb = tiny_limit_mb;
+			CHECK(d3->ops->validate(d3, &err) == RG_PROGRAM_LIMIT &&
+				  d1->ops->validate(d1, &err) == RG_OK,
+				  "set %d: version 2 above the memory limit refused, version 1 (its bytes stored) not", d);
+			rg_host.max_train_mb = saved;
+		}
 		free(buf1);
 		free(buf2);
 		free(s1);
