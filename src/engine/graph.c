@@ -87,6 +87,7 @@ graph_build_adjacency(GraphAdj *adj, const int64_t *ui_indptr, const int32_t *ui
  */
 #define SPMM_CHUNK 64			/* columns accumulated at once: 16 SSE or 8 AVX registers */
 #define SPMM_AHEAD 8			/* non-zeros prefetched ahead */
+#define BPR_AHEAD 4				/* incidences prefetched ahead (bpr_rows_part) */
 
 /* Eight floats, any alignment (GCC's vector extension: 2 SSE or 1 AVX register). */
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
@@ -535,6 +536,24 @@ bpr_emb(const BprJob *j, int64_t b, int role)
 	return j->w->emb + (int64_t) j->w->slot[node] * j->F;
 }
 
+/*
+ * Prefetch the embeddings incidence inc (3 b + role) of bpr_rows_part reads:
+ * the positive's and the negative's for a user, the user's for an item.
+ */
+static inline void
+bpr_prefetch(const BprJob *j, int32_t inc)
+{
+	int			b = inc / 3;
+
+	if (inc % 3 == 0)
+	{
+		prefetch_row(bpr_emb(j, b, 1), j->F);
+		prefetch_row(bpr_emb(j, b, 2), j->F);
+	}
+	else
+		prefetch_row(bpr_emb(j, b, 0), j->F);
+}
+
 /* Scores of the triples of one part. */
 RECGAN_VECTOR_CLONES static void
 bpr_scores_part_clones(void *arg, int part, int n_parts)
@@ -573,11 +592,23 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 	parallel_range(j->n_rows, part, n_parts, 1, &k0, &k1);
 	for (int64_t k = k0; k < k1; k++)
 	{
-		int32_t		r = w->rows[k];
+		int32_t		r = w->rows[k],
+					q_end = w->inc_ptr[k1];
 		const float *restrict e = j->e0 + (int64_t) r * F;
 		float	   *restrict d,
 				   *restrict g;
 
+		if (k + 1 < k1)
+		{
+			int32_t		next = w->rows[k + 1];
+
+			prefetch_row(j->e0 + (int64_t) next * F, F);
+			if (j->de0 != NULL)
+			{
+				prefetch_row(j->de0 + (int64_t) next * F, F);
+				prefetch_row(w->dE + (int64_t) next * F, F);
+			}
+		}
 		w->norm[k] = dot_lanes(e, e, F);
 		if (j->de0 == NULL)
 			continue;
@@ -588,6 +619,9 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 			int			b = w->inc[q] / 3,
 						role = w->inc[q] % 3;
 			const float *eu = bpr_emb(j, b, 0);
+
+			if (q + BPR_AHEAD < q_end)
+				bpr_prefetch(j, w->inc[q + BPR_AHEAD]);
 
 			if (role == 0)
 			{
