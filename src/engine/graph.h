@@ -35,7 +35,7 @@ void		graph_build_adjacency(GraphAdj *adj, const int64_t *ui_indptr,
 /* y (N, F) = Â x (N, F), pulled row by row (each output row written once). */
 void		graph_spmm(float *y, const GraphAdj *adj, const float *x, int F);
 
-/* graph_spmm, and sum (N, F) += scale y in the same pass. */
+/* graph_spmm, and sum (N, F) += scale y in the same pass; y NULL: not stored. */
 void		graph_spmm_accumulate(float *y, float *sum, float scale, const GraphAdj *adj,
 								  const float *x, int F);
 

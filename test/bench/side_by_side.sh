@@ -28,7 +28,8 @@
 # a 2048^3 square, and CFGAN's own GEMM shapes for this data), and CFGAN's
 # achieved GFLOP/s, its dense FLOPs over the whole recgan_train call.  FLOPs of
 # a CFGAN epoch (2 per multiply-add), E entities of width C (item-based: E
-# items, C users), H = 400 generator and K = 125 discriminator hidden units:
+# items, C users, the model's: every item and user of u1_base), H = 400
+# generator and K = 125 discriminator hidden units:
 #   D step, per entity: generator output 2HC, D on the fake vector 2CK,
 #                       D's weight gradient on the fake 2CK
 #   G step, per entity: generator output 2HC, D on the fake 2CK, gradient at
@@ -124,9 +125,14 @@ print(run["train_s"], run["metrics"]["NDCG@10"])' "$json")
 # its previous version to recgan_model_archive, a copy of the model's bytes
 # that belongs to versioning, not to training).
 run_recgan() {
-	local m=$1 r=$2 opts=${RECGAN_OPTS[$1]}
+	local m=$1 r=$2 opts=${RECGAN_OPTS[$1]} check=""
 	case "$ITERATIVE" in *" $m "*) opts="$opts'::jsonb || '$FIXED" ;; esac
-	recgan_psql -q <<SQL
+	# the CFGAN FLOP count's E and C are the model's items and users
+	[ "$m" = cfgan ] && check="DO \$\$ BEGIN
+	IF (SELECT (n_items, n_users) <> ($E, $C) FROM recgan_models WHERE name = 'sbs_${m}_$r') THEN
+		RAISE EXCEPTION 'the CFGAN model''s items and users are not E = $E, C = $C';
+	END IF; END \$\$;"
+	recgan_psql -q <<SQL || die "recgan $m failed"
 SET client_min_messages = warning;
 SET recgan.threads = 1;
 SELECT clock_timestamp() AS t0 \gset
@@ -136,17 +142,22 @@ SELECT extract(epoch FROM clock_timestamp() - :'t0') AS wall \gset
 INSERT INTO sbs SELECT '$m', $r, 'recgan', :wall,
 	(SELECT value FROM recgan_evaluate('sbs_${m}_$r', 'u1_test', '{10}') WHERE metric = 'ndcg'),
 	(SELECT sum(seconds) FROM t);
+$check
 SELECT recgan_drop_model('sbs_${m}_$r') \g /dev/null
 SQL
 }
 
-# the sgemm probe, at CFGAN's shapes for this data (E items, C users with
-# positives); run right after each round's CFGAN training, so that the rate
-# it is compared with was measured under the same load
+# the sgemm probe, at CFGAN's shapes for this data; run right after each
+# round's CFGAN training, so that the rate it is compared with was measured
+# under the same load.  E and C are the model's items and users: every item
+# and user of u1_base, rows below the threshold included (recgan_train
+# indexes them all, the threshold only decides which rows are positives), so
+# item mode trains E = 1650 entities of C = 943 users, not only the 1408
+# items with a positive (run_recgan checks the counts against the model)
 gcc -O2 -o "$WORK/sgemm_probe" "$RECGAN_SRC/test/bench/sgemm_probe.c" \
 	$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) || die "cannot build sgemm_probe"
 read -r E C < <(recgan_psql -Atq -F ' ' -c "SELECT count(DISTINCT item_id), count(DISTINCT user_id)
-	FROM u1_base WHERE rating >= 4")
+	FROM u1_base")
 recgan_psql -q -c "CREATE TABLE probe (round int, square float8, epoch float8)"
 probe() {
 	local r=$1
