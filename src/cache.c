@@ -361,6 +361,17 @@ SourceCopy(MemoryContext cxt, const RowVersion *rv, ModelSource *src)
 }
 
 /*
+ * Whether the current user was allowed to read recgan_models directly in
+ * the current generation, *gen (cache_inval.c), which is stable.
+ */
+static bool
+DirectDecided(uint64 *gen)
+{
+	return OidIsValid(direct_user) && direct_user == GetUserId() &&
+		CacheCatalogStable(models_relid, gen) && *gen == direct_gen;
+}
+
+/*
  * Return the decoded model of this name: from the cache without a catalog
  * probe (nor a privilege check, when the same user passed it in this
  * generation) when nothing can have changed (file comment), from the cache after
@@ -384,9 +395,8 @@ ModelLoadSource(const char *name, const ModelSource **source)
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "recgan model cache",
 										  ALLOCSET_DEFAULT_SIZES);
-	if (OidIsValid(direct_user) && direct_user == GetUserId() &&
-		CacheCatalogStable(models_relid, &gen) && gen == direct_gen)
-		direct = stable = true; /* decided in this generation (cache_inval.c) */
+	if (DirectDecided(&gen))
+		direct = stable = true;
 	else
 	{
 		CatalogResolve();
@@ -490,6 +500,22 @@ ModelMemoGet(const Model *model, int32 u)
 }
 
 /*
+ * How many rows of a memoized top list answer k for a model of n_items
+ * items, or -1 when it cannot: it must hold the top min(k, n_items), or all
+ * it kept when it was computed for min(max(k, RECGAN_MEMO_K), n_items) and
+ * fewer were eligible.
+ */
+int32
+MemoRows(const UserTop *top, int32 k, int32 n_items)
+{
+	int32		kk = Min(k, n_items);
+
+	if (top->n < kk && top->n < MemoWant(k, n_items))
+		return -1;
+	return Min(kk, top->n);
+}
+
+/*
  * Remember the top list of known user u (best first) with the model's cache
  * entry, counting its memory against recgan.cache_mb; nothing is kept for
  * an uncached model or when the cache is full.
@@ -537,11 +563,8 @@ ModelMemoServe(const text *name, int64 user_id, int32 k, const UserTop **memo, i
 {
 	CacheEntry *e;
 	const Model *model;
-	const UserTop *top;
 	uint64		gen;
-	int32		u,
-				kk,
-				want;
+	int32		u;
 
 	if (dlist_is_empty(&cache_lru))
 		return false;
@@ -549,22 +572,16 @@ ModelMemoServe(const text *name, int64 user_id, int32 k, const UserTop **memo, i
 	if (e->name_len != VARSIZE_ANY_EXHDR(name) ||
 		memcmp(e->name, VARDATA_ANY(name), e->name_len) != 0)
 		return false;
-	if (!OidIsValid(direct_user) || direct_user != GetUserId() ||
-		!CacheCatalogStable(models_relid, &gen) || gen != direct_gen || e->confirmed != gen)
+	if (!DirectDecided(&gen) || e->confirmed != gen)
 		return false;
 	model = e->model;
 	u = ids_find(model->user_ids, model->n_users, user_id);
-	if (u < 0 || e->memo == NULL || e->memo[u].items == NULL)
-		return false;
-	top = &e->memo[u];
-	kk = Min(k, model->n_items);
-	want = Min(Max(kk, RECGAN_MEMO_K), model->n_items);
-	if (top->n < kk && top->n < want)
+	if (u < 0 || e->memo == NULL || e->memo[u].items == NULL ||
+		(*n = MemoRows(&e->memo[u], k, model->n_items)) < 0)
 		return false;
 	cache_hits++;
 	memo_hits++;
-	*memo = top;
-	*n = Min(kk, top->n);
+	*memo = &e->memo[u];
 	return true;
 }
 

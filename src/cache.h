@@ -56,6 +56,16 @@ typedef struct UserTop
 
 #define RECGAN_MEMO_K 100
 
+/* How many top items a memo computed for k keeps, of n_items. */
+static inline int32
+MemoWant(int32 k, int32 n_items)
+{
+	return Min(Max(Min(k, n_items), RECGAN_MEMO_K), n_items);
+}
+
+/* How many rows of a memoized top list answer k, or -1 (cache.c). */
+extern int32 MemoRows(const UserTop *top, int32 k, int32 n_items);
+
 /* recgan_recommend(_ids)'s hot path: the memoized top list, or false (cache.c). */
 extern bool ModelMemoServe(const text *name, int64 user_id, int32 k, const UserTop **memo,
 						   int32 *n);

@@ -344,15 +344,15 @@ static void
 RecommendKnownUser(RecSink *out, const Model *model, int32 u, int32 k)
 {
 	const UserTop *memo = ModelMemoGet(model, u);
-	int32		kk = Min(k, model->n_items);
-	int32		want = Min(Max(kk, RECGAN_MEMO_K), model->n_items);
+	int32		rows = memo ? MemoRows(memo, k, model->n_items) : -1;
+	int32		want = MemoWant(k, model->n_items);
 	ScoreQuery	q;
 	float	   *scores;
 	int32	   *top;
 	float	   *top_scores;
 	int32		got;
 
-	if (memo == NULL || (memo->n < kk && memo->n < want))
+	if (rows < 0)
 	{
 		model_user_query(model, u, &q);
 		scores = palloc_array(float, model->n_items);
@@ -365,21 +365,21 @@ RecommendKnownUser(RecSink *out, const Model *model, int32 u, int32 k)
 		for (int32 r = 0; r < got; r++)
 			top_scores[r] = scores[top[r]];
 		ModelMemoPut(model, u, top, top_scores, got);
+		rows = Min(Min(k, model->n_items), got);
 	}
 	else if (out->rsinfo == NULL)
 	{
-		/* the hot path: the ids are ready in the memo */
-		out->n = Min(kk, memo->n);
-		memcpy(out->ids, memo->ids, out->n * sizeof(int64));
+		/* the ids are ready in the memo */
+		out->n = rows;
+		memcpy(out->ids, memo->ids, rows * sizeof(int64));
 		return;
 	}
 	else
 	{
 		top = memo->items;
 		top_scores = memo->scores;
-		got = memo->n;
 	}
-	for (int32 r = 0; r < Min(kk, got); r++)
+	for (int32 r = 0; r < rows; r++)
 		SinkPut(out, model, top[r], top_scores[r], r);
 }
 

@@ -217,14 +217,23 @@ rg_check_interrupts(RgError *err)
 	return RG_OK;
 }
 
+/* Whether bytes, in *mb, exceed the host's training memory limit, *limit (MB). */
+static bool
+over_memory_limit(double bytes, double *mb, double *limit)
+{
+	*mb = bytes / (1024.0 * 1024.0);
+	*limit = rg_host.max_train_mb ? rg_host.max_train_mb() : INFINITY;
+	return *mb > *limit;
+}
+
 /* Refuse an estimate above the host's training memory limit. */
 RgStatus
 rg_check_memory(RgError *err, double bytes, const char *what)
 {
-	double		mb = bytes / (1024.0 * 1024.0);
-	double		limit = rg_host.max_train_mb ? rg_host.max_train_mb() : INFINITY;
+	double		mb,
+				limit;
 
-	if (mb > limit)
+	if (over_memory_limit(bytes, &mb, &limit))
 	{
 		rg_fail(err, RG_PROGRAM_LIMIT,
 				"training %s needs an estimated %.0f MB, more than recgan.max_train_memory (%.0f MB)",
@@ -241,10 +250,10 @@ rg_check_memory(RgError *err, double bytes, const char *what)
 RgStatus
 rg_check_decode_memory(RgError *err, double bytes, const char *what)
 {
-	double		mb = bytes / (1024.0 * 1024.0);
-	double		limit = rg_host.max_train_mb ? rg_host.max_train_mb() : INFINITY;
+	double		mb,
+				limit;
 
-	if (mb > limit)
+	if (over_memory_limit(bytes, &mb, &limit))
 	{
 		rg_fail(err, RG_PROGRAM_LIMIT,
 				"serving this %s model needs %.0f MB for its weights, more than recgan.max_train_memory (%.0f MB)",

@@ -58,6 +58,18 @@ sift_up(const float *scores, int32_t *heap, int32_t i)
 	}
 }
 
+/* Empty a heap of size entries (worst at the root) into out, best first. */
+static void
+heap_drain(const float *scores, int32_t *heap, int32_t size, int32_t *out)
+{
+	for (int32_t i = size - 1; i >= 0; i--)
+	{
+		out[i] = heap[0];
+		heap[0] = heap[i];
+		sift_down(scores, heap, i, 0);
+	}
+}
+
 /* Select the k best eligible scores into out, best first. */
 int32_t
 topk_select(const float *scores, int32_t n, int32_t k, int32_t *heap, int32_t *out)
@@ -83,13 +95,7 @@ topk_select(const float *scores, int32_t n, int32_t k, int32_t *heap, int32_t *o
 			sift_down(scores, heap, size, 0);
 		}
 	}
-	/* pop worst-first into the tail of out */
-	for (int32_t i = size - 1; i >= 0; i--)
-	{
-		out[i] = heap[0];
-		heap[0] = heap[i];
-		sift_down(scores, heap, i, 0);
-	}
+	heap_drain(scores, heap, size, out);
 	return size;
 }
 
@@ -167,11 +173,6 @@ topk_select_scratch(const float *scores, int32_t n, int32_t k, float *scratch,
 	/* order them: a heap of the k (worst at the root), popped worst-first */
 	for (int32_t i = k / 2 - 1; i >= 0; i--)
 		sift_down(scores, heap, k, i);
-	for (int32_t i = k - 1; i >= 0; i--)
-	{
-		out[i] = heap[0];
-		heap[0] = heap[i];
-		sift_down(scores, heap, i, 0);
-	}
+	heap_drain(scores, heap, k, out);
 	return k;
 }
