@@ -16,7 +16,8 @@
  * are the shared train loop's (trainloop.c); an epoch here is one draw of
  * the samples followed by steps_d D passes and steps_g G passes (the
  * authors count G passes: their 750-1000 "epochs" on ML-100K are 188-250 of
- * ours).
+ * ours).  Only the entities with a purchase are trained (CfganKeepPurchasers),
+ * as in the authors' code.
  *
  * Modes.  mode 'user': an entity is a user, its vector is over items (E =
  * U, C = I).  mode 'item' (the default, as in the paper's ML-100K runs): an
@@ -185,6 +186,37 @@ CfganScoreBytes(const Model *model, const CfganDims *d, int q)
 		nnz * 4.0 + (model->n_items + 1.0) * 8.0;
 }
 
+/*
+ * Drop the entities without a purchase from the training set, as the
+ * authors' code does (its entities are those of its purchase lists): their
+ * condition and real vector are all zeros, so they only teach both networks
+ * the empty vector, and in item mode they were 15 % of the work on
+ * MovieLens-100K u1 (242 of its 1,650 items have no rating >= 4).  The rows
+ * kept stay in order, so indices is shared; only indptr is rebuilt.  The
+ * generator still scores every entity (an item without a purchase gets the
+ * output of an empty condition).  When no entity has a purchase, all are
+ * kept (the trainer then learns the empty vector, as before).
+ */
+static void
+CfganKeepPurchasers(Csr *entities)
+{
+	int32_t		kept = 0;
+	int64_t    *indptr;
+
+	for (int32_t e = 0; e < entities->n_rows; e++)
+		kept += CsrRowLen(entities, e) > 0;
+	if (kept == entities->n_rows || kept == 0)
+		return;
+	indptr = rg_alloc_array(int64_t, (size_t) kept + 1);
+	kept = 0;
+	indptr[0] = 0;
+	for (int32_t e = 0; e < entities->n_rows; e++)
+		if (CsrRowLen(entities, e) > 0)
+			indptr[++kept] = entities->indptr[e + 1];
+	entities->indptr = indptr;
+	entities->n_rows = kept;
+}
+
 /* Allocate the trainer over fit's entities and initialise the weights. */
 static RgStatus
 CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint64_t seed,
@@ -205,6 +237,8 @@ CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uin
 		csr_transpose(fit, &st->entities);
 		csr_bytes = CsrNnz(fit) * 4.0 + (model->n_items + 1.0) * 8.0;
 	}
+	csr_bytes += (st->entities.n_rows + 1.0) * 8.0;
+	CfganKeepPurchasers(&st->entities);
 	E = st->entities.n_rows;
 	bytes = cfgan_trainer_bytes(&cfg, E);
 	/* SIZE_MAX / 2: the backend's largest allocation (MaxAllocHugeSize) */

@@ -182,8 +182,16 @@ cfgan_d_step(CfganD *dD, CfganCache *c, const CfganBatch *bt, const CfganG *G,
 	int64_t		n = (int64_t) B * d->K;
 	double		loss;
 
-	cfgan_generator_forward(c, bt, G, d);
-	apply_mask(c->fake, c->g, bt->mask, (int64_t) B * d->C);
+	if (bt->fakes != NULL)
+		for (int r = 0; r < B; r++)
+			memcpy(c->fake + (int64_t) r * d->C,
+				   bt->fakes + (int64_t) (bt->rows != NULL ? bt->rows[r] : r) * d->C,
+				   sizeof(float) * d->C);
+	else
+	{
+		cfgan_generator_forward(c, bt, G, d);
+		apply_mask(c->fake, c->g, bt->mask, (int64_t) B * d->C);
+	}
 	d_condition(c, bt, D, d);
 	d_forward_real(c, bt, D, d);
 	d_forward_fake(c, D, d, B);
@@ -233,10 +241,14 @@ g_output_grad(float *dfake, const float *g, const float *mask, const float *zr,
 	return sum / B;
 }
 
-/* G loss: fool D, plus zr_weight times the ZR term; gradients into dG. */
-double
-cfgan_g_step(CfganG *dG, double *zr_loss, CfganCache *c, const CfganBatch *bt,
-			 const CfganG *G, const CfganD *D, const CfganDims *d, double zr_weight)
+/*
+ * The G step up to the generator's output: forward, D's verdict, the loss
+ * (returned, *zr_loss its unweighted ZR term) and its gradient at g, left in
+ * c->fake; c->h keeps the hidden layer.
+ */
+static double
+g_step_output(double *zr_loss, CfganCache *c, const CfganBatch *bt, const CfganG *G,
+			  const CfganD *D, const CfganDims *d, double zr_weight)
 {
 	int			B = bt->B;
 	double		adv,
@@ -257,6 +269,16 @@ cfgan_g_step(CfganG *dG, double *zr_loss, CfganCache *c, const CfganBatch *bt,
 	zr = g_output_grad(c->fake, c->g, bt->mask, bt->zr, zr_weight, B, d->C);
 	if (zr_loss != NULL)
 		*zr_loss = zr;
+	return adv + zr_weight * zr;
+}
+
+/* G loss: fool D, plus zr_weight times the ZR term; gradients into dG. */
+double
+cfgan_g_step(CfganG *dG, double *zr_loss, CfganCache *c, const CfganBatch *bt,
+			 const CfganG *G, const CfganD *D, const CfganDims *d, double zr_weight)
+{
+	int			B = bt->B;
+	double		loss = g_step_output(zr_loss, c, bt, G, D, d, zr_weight);
 
 	/* back through G */
 	linear_backward(c->dh, dG->W2, dG->b2, c->fake, c->h, G->W2, B, d->H, d->C);
@@ -267,34 +289,50 @@ cfgan_g_step(CfganG *dG, double *zr_loss, CfganCache *c, const CfganBatch *bt,
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->Z, d->H, B,
 					1.0f, bt->noise, d->Z, c->dh, d->H, 1.0f,
 					dG->W1 + (int64_t) d->C * d->H, d->H);
-	return adv + zr_weight * zr;
+	return loss;
 }
 
-/* Generator output layer (2BHC) + D's dense fake input (2BCK), forward. */
+/* Generator output layer and noise rows (2BHC + 2BZH), forward. */
 static double
-forward_flops(const CfganDims *d, int B)
+generator_flops(const CfganDims *d, int B)
 {
-	return 2.0 * B * d->H * d->C + 2.0 * B * d->Z * d->H + 2.0 * B * d->C * d->K;
+	return 2.0 * B * d->H * d->C + 2.0 * B * d->Z * d->H;
+}
+
+/* The generator unless given its fakes, D's dense fake input (2BCK), forward. */
+static double
+forward_flops(const CfganDims *d, int B, int with_generator)
+{
+	return (with_generator ? generator_flops(d, B) : 0.0) + 2.0 * B * d->C * d->K;
 }
 
 /* Forward, plus the gradient of V1's vector rows from the fake (2BCK). */
 double
-cfgan_d_step_flops(const CfganDims *d, int B)
+cfgan_d_step_flops(const CfganDims *d, int B, int with_generator)
 {
-	return forward_flops(d, B) + 2.0 * B * d->C * d->K;
+	return forward_flops(d, B, with_generator) + 2.0 * B * d->C * d->K;
 }
 
 /* Forward, plus dfake (2BKC), dW2 and dh (4BCH), and the noise rows. */
 double
 cfgan_g_step_flops(const CfganDims *d, int B)
 {
-	return forward_flops(d, B) + 2.0 * B * d->K * d->C + 4.0 * B * d->C * d->H +
+	return forward_flops(d, B, 1) + 2.0 * B * d->K * d->C + 4.0 * B * d->C * d->H +
 		2.0 * B * d->Z * d->H;
 }
 
 /* ---- Training */
 
 #define ALIGN_BYTES 64
+
+/*
+ * Rows of W2 whose gradient is formed, then applied, per product in
+ * g_step_fused: a multiple of 48, so that every row falls in the same
+ * register block of the sgemm kernels (OpenBLAS's Haswell/Zen sgemm handles
+ * rows in blocks of 24, SkylakeX's of 16) as in the untiled product, and
+ * gets the same bits.
+ */
+#define W2_TILE_ROWS 48
 
 /* Reserve n elements of size elem at *off (64-byte aligned); false on overflow. */
 static int
@@ -334,8 +372,22 @@ typedef struct TrainerLayout
 				zr_bits,
 				perm,
 				picked,
+				fakes,
+				tile,
+				unit_start,
+				unit_rows,
 				total;
 } TrainerLayout;
+
+/* Whether the D passes read precomputed fakes (gan.h): no noise, E C <= 4 parameters. */
+static int
+caches_fakes(const CfganConfig *cfg, int32_t E)
+{
+	const CfganDims *d = &cfg->dims;
+
+	return d->Z == 0 &&
+		(double) E * d->C <= 4.0 * ((double) cfgan_g_count(d) + (double) cfgan_d_count(d));
+}
 
 /* Compute the layout of the trainer's memory. */
 static size_t
@@ -364,6 +416,15 @@ trainer_layout(const CfganConfig *cfg, int32_t E, TrainerLayout *l)
 	ok &= reserve(&off, (size_t) E * words, sizeof(uint64_t), &l->zr_bits);
 	ok &= reserve(&off, (size_t) E, sizeof(int32_t), &l->perm);
 	ok &= reserve(&off, (size_t) d->C, sizeof(int32_t), &l->picked);
+	if (caches_fakes(cfg, E))
+		ok &= reserve(&off, (size_t) E * d->C, sizeof(float), &l->fakes);
+	if (d->Z == 0)
+	{
+		/* g_step_fused: a W2 tile (or a W1 row), the batch's purchases by unit */
+		ok &= reserve(&off, (size_t) W2_TILE_ROWS * d->H, sizeof(float), &l->tile);
+		ok &= reserve(&off, (size_t) d->C + 2, sizeof(int64_t), &l->unit_start);
+		ok &= reserve(&off, bm * d->C, sizeof(int32_t), &l->unit_rows);
+	}
 	l->total = off;
 	return ok ? off : 0;
 }
@@ -415,6 +476,14 @@ cfgan_trainer_init(CfganTrainer *t, const CfganConfig *cfg, int32_t E,
 	t->zr_bits = (uint64_t *) (base + l.zr_bits);
 	t->perm = (int32_t *) (base + l.perm);
 	t->picked = (int32_t *) (base + l.picked);
+	t->fakes = caches_fakes(cfg, E) ? (float *) (base + l.fakes) : NULL;
+	t->fused_g_update = d->Z == 0;
+	if (t->fused_g_update)
+	{
+		t->tile = (float *) (base + l.tile);
+		t->unit_start = (int64_t *) (base + l.unit_start);
+		t->unit_rows = (int32_t *) (base + l.unit_rows);
+	}
 
 	rng_seed(&t->rng, seed);
 	init_xavier_uniform(t->G.W1, d->C + d->Z, d->H, &t->rng);
@@ -489,6 +558,115 @@ fill_batch(CfganTrainer *t, CfganBatch *bt, const int32_t *rows, int B, int with
 	bt->noise = t->noise;
 	bt->mask = t->mask;
 	bt->zr = t->zr;
+	bt->fakes = with_zr ? NULL : t->fakes;
+}
+
+/*
+ * The fake vectors of every entity for the D passes (t->fakes): the
+ * generator forward and the mask of fill_batch, batch_d entities at a time.
+ */
+static void
+fill_fakes(CfganTrainer *t)
+{
+	const CfganDims *d = &t->cfg.dims;
+	int			bs = batch_max(&t->cfg, t->E);
+
+	for (int32_t start = 0; start < t->E; start += bs)
+	{
+		int			B = t->E - start < bs ? t->E - start : bs;
+		CfganBatch	bt;
+
+		for (int r = 0; r < B; r++)
+			t->perm[r] = start + r;
+		fill_batch(t, &bt, t->perm, B, 0);
+		cfgan_generator_forward(&t->cache, &bt, &t->G, d);
+		apply_mask(t->fakes + (int64_t) start * d->C, t->cache.g, bt.mask, (int64_t) B * d->C);
+	}
+}
+
+/*
+ * The batch's purchases by input unit, the transpose of its CSR rows: unit
+ * j's batch rows are unit_rows[unit_start[j] .. unit_start[j + 1]), in
+ * batch order (unit_start has C + 2 entries: counts go two ahead, so that
+ * the fill leaves each entry at its unit's end).
+ */
+static void
+batch_by_unit(CfganTrainer *t, const CfganBatch *bt)
+{
+	int32_t		C = t->cfg.dims.C;
+	int64_t    *start = t->unit_start;
+
+	memset(start, 0, sizeof(int64_t) * ((size_t) C + 2));
+	for (int r = 0; r < bt->B; r++)
+		for (int64_t p = t->indptr[bt->rows[r]]; p < t->indptr[bt->rows[r] + 1]; p++)
+			start[t->indices[p] + 2]++;
+	for (int32_t j = 0; j < C; j++)
+		start[j + 2] += start[j + 1];
+	for (int r = 0; r < bt->B; r++)
+		for (int64_t p = t->indptr[bt->rows[r]]; p < t->indptr[bt->rows[r] + 1]; p++)
+			t->unit_rows[start[t->indices[p] + 1]++] = r;
+}
+
+/*
+ * The trainer's G step without noise (gan.h): cfgan_g_step's loss and
+ * gradients with the generator's Adam step fused in, so that the gradients
+ * of W2 and W1 (95 % of the generator) never go through memory: W2's are
+ * formed W2_TILE_ROWS rows at a time (dW2 = dg^T h, after dh, which needs
+ * W2 before its update) and each tile is applied at once; W1's row of input
+ * unit j is the sum of dh over the batch rows that purchased j, added in
+ * batch order onto zeros as sparse_linear_backward does, applied at once;
+ * the biases go through the arena's gradients.  The same bits as
+ * cfgan_g_step then adam_update_zero (test_cfgan checks it).
+ */
+static double
+g_step_fused(CfganTrainer *t, const CfganBatch *bt, double *zr_loss)
+{
+	const CfganDims *d = &t->cfg.dims;
+	CfganCache *c = &t->cache;
+	const CfganG *G = &t->G;
+	const CfganG *dG = &t->dG;
+	float	   *params = t->g_arena.params;
+	float	   *m = t->g_adam.m;
+	float	   *v = t->g_adam.v;
+	float	   *g = t->tile;
+	int			B = bt->B,
+				H = d->H;
+	int64_t		off;
+	AdamStep	step;
+	double		loss = g_step_output(zr_loss, c, bt, G, &t->D, d, t->cfg.zr_weight);
+
+	linear_backward(c->dh, NULL, dG->b2, c->fake, c->h, G->W2, B, H, d->C);
+	sigmoid_backward(c->dh, c->dh, c->h, (int64_t) B * H);
+	add_column_sums(dG->b1, c->dh, B, H);
+	adam_step_begin(&t->g_adam, &t->cfg.adam_g, &step);
+	for (int32_t u0 = 0; u0 < d->C; u0 += W2_TILE_ROWS)
+	{
+		int			n = d->C - u0 < W2_TILE_ROWS ? d->C - u0 : W2_TILE_ROWS;
+
+		off = (G->W2 - params) + (int64_t) u0 * H;
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, B,
+					1.0f, c->fake + u0, d->C, c->h, H, 0.0f, g, H);
+		adam_step_apply(&step, params + off, m + off, v + off, g, (int64_t) n * H, false);
+	}
+	batch_by_unit(t, bt);
+	for (int32_t j = 0; j < d->C; j++)
+	{
+		memset(g, 0, sizeof(float) * H);
+		for (int64_t p = t->unit_start[j]; p < t->unit_start[j + 1]; p++)
+		{
+			const float *x = c->dh + (int64_t) t->unit_rows[p] * H;
+
+			for (int h = 0; h < H; h++)
+				g[h] += x[h];
+		}
+		off = (G->W1 - params) + (int64_t) j * H;
+		adam_step_apply(&step, params + off, m + off, v + off, g, H, false);
+	}
+	off = G->b1 - params;
+	adam_step_apply(&step, params + off, m + off, v + off, dG->b1, H, true);
+	off = G->b2 - params;
+	adam_step_apply(&step, params + off, m + off, v + off, dG->b2, d->C, true);
+	return loss;
 }
 
 /* `passes` passes over the entities in shuffled batches: D steps or G steps. */
@@ -503,6 +681,11 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 				zr_sum = 0.0;
 	int64_t		n = 0;
 
+	if (!generator && t->fakes != NULL && passes > 0)
+	{
+		fill_fakes(t);
+		st->flops += generator_flops(&cfg->dims, t->E);
+	}
 	for (int s = 0; s < passes; s++)
 	{
 		sample_permutation(t->perm, t->E, &t->rng);
@@ -515,23 +698,21 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 
 			fill_batch(t, &bt, t->perm + start, B, generator);
 			/* gradients start at zero: the arena is zeroed, then Adam zeroes them */
-			if (generator)
-			{
+			if (generator && t->fused_g_update)
+				loss = g_step_fused(t, &bt, &zr);	/* Adam included */
+			else if (generator)
 				loss = cfgan_g_step(&t->dG, &zr, &t->cache, &bt, &t->G, &t->D,
 									&cfg->dims, cfg->zr_weight);
-				st->flops += cfgan_g_step_flops(&cfg->dims, B);
-			}
 			else
-			{
 				loss = cfgan_d_step(&t->dD, &t->cache, &bt, &t->G, &t->D, &cfg->dims);
-				st->flops += cfgan_d_step_flops(&cfg->dims, B);
-			}
+			st->flops += generator ? cfgan_g_step_flops(&cfg->dims, B) :
+				cfgan_d_step_flops(&cfg->dims, B, bt.fakes == NULL);
 			if (hook != NULL)
 				hook(arg, loss);
-			if (generator)
-				adam_update_zero(t->g_arena.params, &t->g_adam, t->g_arena.grads, &cfg->adam_g);
-			else
+			if (!generator)
 				adam_update_zero(t->d_arena.params, &t->d_adam, t->d_arena.grads, &cfg->adam_d);
+			else if (!t->fused_g_update)
+				adam_update_zero(t->g_arena.params, &t->g_adam, t->g_arena.grads, &cfg->adam_g);
 			sum += loss;
 			zr_sum += zr;
 			n++;

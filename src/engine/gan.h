@@ -77,6 +77,7 @@ typedef struct CfganBatch
 	const float *noise;			/* (B, Z), or NULL: zero noise */
 	const float *mask;			/* (B, C): 1 on purchases and PM samples */
 	const float *zr;			/* (B, C): 1 on ZR samples (G step only) */
+	const float *fakes;			/* (E, C) every entity's g * mask, or NULL (D step only) */
 } CfganBatch;
 
 /* Activations and scratch of one batch, each sized for the largest B. */
@@ -130,8 +131,9 @@ void		cfgan_generator_forward(CfganCache *cache, const CfganBatch *batch,
 									const CfganG *G, const CfganDims *d);
 
 /*
- * The discriminator's step on one batch: generator forward, D on the real
- * and the fake vectors; returns the D loss and adds its gradient to dD.
+ * The discriminator's step on one batch: generator forward (or, when
+ * batch->fakes is set, its rows of the precomputed fake vectors), D on the
+ * real and the fake vectors; returns the D loss and adds its gradient to dD.
  */
 double		cfgan_d_step(CfganD *dD, CfganCache *cache, const CfganBatch *batch,
 						 const CfganG *G, const CfganD *D, const CfganDims *d);
@@ -150,7 +152,7 @@ double		cfgan_g_step(CfganG *dG, double *zr_loss, CfganCache *cache,
  * batch of B rows (2 per multiply-add; the sparse first layers, which cost
  * nnz * width additions, are not counted): for the benchmark.
  */
-double		cfgan_d_step_flops(const CfganDims *d, int B);
+double		cfgan_d_step_flops(const CfganDims *d, int B, int with_generator);
 double		cfgan_g_step_flops(const CfganDims *d, int B);
 
 /*
@@ -165,6 +167,17 @@ double		cfgan_g_step_flops(const CfganDims *d, int B);
  * samples are independent draws, as the paper describes (the reference code
  * reseeds NumPy from the clock before each draw, so there the two sets of an
  * entity mostly coincide).
+ *
+ * The generator does not change during the D passes, so without noise the
+ * trainer computes every entity's fake vector (generator output times the
+ * epoch's mask) once before them and the D steps read it (the same numbers
+ * as a generator forward per D batch, steps_d times fewer products), when
+ * those E x C floats are no more than the 4 floats per parameter of the two
+ * networks' arenas (so that the cache at most doubles the trainer's memory);
+ * otherwise each D step runs the generator.  Without noise, a G step also
+ * applies the generator's Adam step as the gradients of W2 and W1 are formed
+ * (fused_g_update; the same bits as cfgan_g_step then the update, with less
+ * memory traffic); the unit tests turn it off to compare.
  */
 
 typedef struct CfganConfig
@@ -216,6 +229,11 @@ typedef struct CfganTrainer
 	uint64_t   *zr_bits;		/* (E, W) ZR samples */
 	int32_t    *perm;			/* (E) pass order */
 	int32_t    *picked;			/* (C) sampling scratch */
+	float	   *fakes;			/* (E, C) fake vectors of the D passes, or NULL */
+	bool		fused_g_update; /* G steps apply Adam as gradients form (no noise) */
+	float	   *tile;			/* (48, H) gradient tile of the fused update */
+	int64_t    *unit_start;		/* (C + 2) the batch's purchases by input unit */
+	int32_t    *unit_rows;		/* (Bmax, C) */
 	Rng			rng;
 } CfganTrainer;
 

@@ -37,7 +37,7 @@ softplus_d(double x)
 }
 
 /* Add the column sums of a (B, C) to acc (C), in double, row by row. */
-static void
+void
 add_column_sums(float *acc, const float *a, int B, int C)
 {
 	for (int c0 = 0; c0 < C; c0 += COLUMN_BLOCK)

@@ -109,6 +109,9 @@ void		linear_backward(float *dx, float *dW, float *db, const float *dy,
 							const float *x, const float *W,
 							int B, int in, int out);
 
+/* Add the column sums of a (B, C) to acc (C) (summed in double): a bias gradient. */
+void		add_column_sums(float *acc, const float *a, int B, int C);
+
 /* Naive-loop twins of the two above (double accumulators): the reference. */
 void		linear_forward_ref(float *y, const float *x, const float *W,
 							   const float *b, int B, int in, int out);

@@ -116,17 +116,33 @@ adam_part_clones(void *arg, int part, int n_parts)
 }
 PARALLEL_CLONED_PART(adam_part)
 
+/* Advance the state's step and fold its constants (optim.h). */
+void
+adam_step_begin(AdamState *state, const AdamConfig *config, AdamStep *step)
+{
+	state->step++;
+	adam_constants(step->c, config, state->step);
+}
+
+/* The step's update of n parameters (optim.h). */
+void
+adam_step_apply(const AdamStep *step, float *params, float *m, float *v, float *grads,
+				int64_t n, bool zero)
+{
+	AdamJob		job = {params, m, v, grads, n, step->c, zero};
+
+	parallel_run(adam_part, &job, (double) n);
+}
+
 /* One Adam step over the state's n parameters (see adam_constants). */
 static void
 adam_step(float *params, AdamState *state, float *grads, const AdamConfig *config,
 		  bool zero)
 {
-	float		c[9];
-	AdamJob		job = {params, state->m, state->v, grads, state->n, c, zero};
+	AdamStep	step;
 
-	state->step++;
-	adam_constants(c, config, state->step);
-	parallel_run(adam_part, &job, (double) state->n);
+	adam_step_begin(state, config, &step);
+	adam_step_apply(&step, params, state->m, state->v, grads, state->n, zero);
 }
 
 /* One Adam step (optim.h). */

@@ -10,6 +10,7 @@
 #ifndef RECGAN_OPTIM_H
 #define RECGAN_OPTIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct AdamConfig
@@ -52,6 +53,24 @@ void		adam_update(float *params, AdamState *state, const float *grads,
  */
 void		adam_update_zero(float *params, AdamState *state, float *grads,
 							 const AdamConfig *config);
+
+/*
+ * One Adam step applied in pieces, for a trainer that updates parameters as
+ * their gradients are formed: adam_step_begin advances the state's step and
+ * folds that step's constants into *step; adam_step_apply then updates n
+ * parameters with them (params, m, v and grads at the same offset into the
+ * state's arrays; grads zeroed when zero).  The update is elementwise, so
+ * applying every parameter once, in any pieces and order, gives the bits of
+ * one adam_update (adam_update_zero).
+ */
+typedef struct AdamStep
+{
+	float		c[9];			/* optim.c's adam_constants */
+} AdamStep;
+
+void		adam_step_begin(AdamState *state, const AdamConfig *config, AdamStep *step);
+void		adam_step_apply(const AdamStep *step, float *params, float *m, float *v,
+							float *grads, int64_t n, bool zero);
 
 /*
  * Lazy Adam on the rows of one (N, width) table: rows[0..n_rows) (distinct)

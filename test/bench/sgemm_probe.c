@@ -8,8 +8,8 @@
  * K discriminator hidden units, BG / BD generator / discriminator batches,
  * SG / SD passes per epoch (defaults 400 125 32 64 4 2, the paper's).  The
  * shapes are those src/engine/gan.c calls (row-major, M x N x K, transposes):
- *   D and G step: g = h W2^T         B x C x H  (N, T)
- *                 fake V1[C:]        B x K x C  (N, N)
+ *   D fakes, G step: g = h W2^T      B x C x H  (N, T)
+ *   D and G step: fake V1[C:]        B x K x C  (N, N)
  *   D step:       dV1 += fake^T dhf  C x K x B  (T, N)
  *   G step:       dfake = dhf V1^T   B x C x K  (N, T)
  *                 dh = dg W2         B x H x C  (N, N)
@@ -140,7 +140,7 @@ main(int argc, char **argv)
 
 	{
 		Shape		d[] = {
-			{"D: g = h W2^T", 0, 1, BD, C, H},
+			{"D fakes: g = h W2^T", 0, 1, BD, C, H},
 			{"D: fake V1", 0, 0, BD, K, C},
 			{"D: dV1 += fake^T dhf", 1, 0, C, K, BD},
 		};
@@ -166,18 +166,22 @@ main(int argc, char **argv)
 		}
 		printf("%-22s %5d x %5d x %5d  %6.1f\n", sq.name, sq.m, sq.n, sq.k, rate(&sq, 1));
 
-		/* one epoch of calls: SD passes of ceil(E / BD) D steps, SG of G steps */
+		/*
+		 * one epoch of calls: the fakes of the D passes (the generator, once,
+		 * in batches of BD), SD passes of ceil(E / BD) D steps (their other
+		 * shapes), SG passes of G steps
+		 */
 		for (int rep = 0; rep < 3; rep++)
 		{
 			double		t0 = now(),
 						r;
 
 			flop = 0.0;
-			for (int pass = 0; pass < SD + SG; pass++)
+			for (int pass = -1; pass < SD + SG; pass++)
 			{
 				int			B = pass < SD ? BD : BG;
-				const Shape *s = pass < SD ? d : g;
-				int			ns = pass < SD ? nd : ng;
+				const Shape *s = pass < 0 ? d : pass < SD ? d + 1 : g;
+				int			ns = pass < 0 ? 1 : pass < SD ? nd - 1 : ng;
 
 				for (int e0 = 0; e0 < E; e0 += B)
 				{

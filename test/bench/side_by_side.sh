@@ -28,14 +28,17 @@
 # a 2048^3 square, and CFGAN's own GEMM shapes for this data), and CFGAN's
 # achieved GFLOP/s, its dense FLOPs over the whole recgan_train call.  FLOPs of
 # a CFGAN epoch (2 per multiply-add), E entities of width C (item-based: E
-# items, C users, the model's: every item and user of u1_base), H = 400
-# generator and K = 125 discriminator hidden units:
-#   D step, per entity: generator output 2HC, D on the fake vector 2CK,
-#                       D's weight gradient on the fake 2CK
+# items, the 1,408 of u1_base with a rating >= 4, the entities CFGAN trains;
+# C users, the model's: every user of u1_base), H = 400 generator and K = 125
+# discriminator hidden units:
+#   D passes, per entity: the generator output 2HC, once (the generator does
+#                       not change during the D passes; gan.h), then per pass
+#                       D on the fake vector 2CK, D's weight gradient on the
+#                       fake 2CK
 #   G step, per entity: generator output 2HC, D on the fake 2CK, gradient at
 #                       the fake 2CK, output-layer weight gradient 2HC and
 #                       gradient at the hidden layer 2HC
-#   epoch = E C (steps_d (2H + 4K) + steps_g (6H + 4K)), steps_d 2, steps_g 4.
+#   epoch = E C (2H + steps_d 4K + steps_g (6H + 4K)), steps_d 2, steps_g 4.
 # The binary first layers (an addition per positive and unit) are not counted;
 # neither is the work outside those GEMMs, so the figure is a lower bound.
 # Prints markdown and writes it to test/bench/out/side_by_side.md.
@@ -127,10 +130,10 @@ print(run["train_s"], run["metrics"]["NDCG@10"])' "$json")
 run_recgan() {
 	local m=$1 r=$2 opts=${RECGAN_OPTS[$1]} check=""
 	case "$ITERATIVE" in *" $m "*) opts="$opts'::jsonb || '$FIXED" ;; esac
-	# the CFGAN FLOP count's E and C are the model's items and users
+	# the CFGAN FLOP count's C is the model's users
 	[ "$m" = cfgan ] && check="DO \$\$ BEGIN
-	IF (SELECT (n_items, n_users) <> ($E, $C) FROM recgan_models WHERE name = 'sbs_${m}_$r') THEN
-		RAISE EXCEPTION 'the CFGAN model''s items and users are not E = $E, C = $C';
+	IF (SELECT n_users <> $C FROM recgan_models WHERE name = 'sbs_${m}_$r') THEN
+		RAISE EXCEPTION 'the CFGAN model''s users are not C = $C';
 	END IF; END \$\$;"
 	recgan_psql -q <<SQL || die "recgan $m failed"
 SET client_min_messages = warning;
@@ -149,15 +152,14 @@ SQL
 
 # the sgemm probe, at CFGAN's shapes for this data; run right after each
 # round's CFGAN training, so that the rate it is compared with was measured
-# under the same load.  E and C are the model's items and users: every item
-# and user of u1_base, rows below the threshold included (recgan_train
-# indexes them all, the threshold only decides which rows are positives), so
-# item mode trains E = 1650 entities of C = 943 users, not only the 1408
-# items with a positive (run_recgan checks the counts against the model)
+# under the same load.  E is the items CFGAN trains, those with a positive
+# (rating >= 4); C the model's users: every user of u1_base, rows below the
+# threshold included (recgan_train indexes them all, the threshold only
+# decides which rows are positives; run_recgan checks C against the model)
 gcc -O2 -o "$WORK/sgemm_probe" "$RECGAN_SRC/test/bench/sgemm_probe.c" \
 	$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) || die "cannot build sgemm_probe"
-read -r E C < <(recgan_psql -Atq -F ' ' -c "SELECT count(DISTINCT item_id), count(DISTINCT user_id)
-	FROM u1_base")
+read -r E C < <(recgan_psql -Atq -F ' ' -c "SELECT count(DISTINCT item_id) FILTER (WHERE rating >= 4),
+	count(DISTINCT user_id) FROM u1_base")
 recgan_psql -q -c "CREATE TABLE probe (round int, square float8, epoch float8)"
 probe() {
 	local r=$1
@@ -213,12 +215,12 @@ SQL
 		echo
 	done
 	if [[ " ${MODELS[*]} " == *" cfgan "* ]]; then
-		echo "CFGAN achieved rate: its dense GEMM FLOPs (E C (2 (2H + 4K) + 4 (6H + 4K)) per epoch, 20 epochs)"
+		echo "CFGAN achieved rate: its dense GEMM FLOPs (E C (2H + 2 (4K) + 4 (6H + 4K)) per epoch, 20 epochs)"
 		echo "over the whole recgan_train call and over the sum of its epochs' seconds, against the sgemm"
 		echo "probe run right after it (2048^3 square, and CFGAN's own shapes in an epoch's proportions):"
 		echo
 		recgan_psql -q -P footer=off <<SQL | sed -e '/^$/d' -e 's/^/    /'
-WITH f AS (SELECT $E::float8 * $C * (2 * (2 * 400 + 4 * 125) + 4 * (6 * 400 + 4 * 125)) * 20 / 1e9 AS gflop)
+WITH f AS (SELECT $E::float8 * $C * (2 * 400 + 2 * (4 * 125) + 4 * (6 * 400 + 4 * 125)) * 20 / 1e9 AS gflop)
 SELECT round, round(gflop::numeric, 1) AS gflop, round(seconds::numeric, 2) AS call_s,
 	round((gflop / seconds)::numeric, 1) AS gflop_s_call,
 	round(square::numeric, 1) AS sgemm_square, round(epoch::numeric, 1) AS sgemm_shapes,

@@ -10,6 +10,8 @@
  * Legend: E entities, B batch rows, C vector width, Z noise, H generator
  * hidden units, K discriminator hidden units.
  */
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,7 +213,7 @@ step_setup(StepCtx *c, uint64_t seed)
 			c->zr[r * TC + c->indices[p]] = 0.0f;
 		}
 	cfgan_cache_init(&c->cache, c->cache_mem, &tdims, TB);
-	c->batch = (CfganBatch) {TB, c->indptr, c->indices, c->rows, c->noise, c->mask, c->zr};
+	c->batch = (CfganBatch) {TB, c->indptr, c->indices, c->rows, c->noise, c->mask, c->zr, NULL};
 	c->zr_weight = 0.5;
 }
 
@@ -395,6 +397,176 @@ toy_config(int32_t C)
 	return cfg;
 }
 
+/*
+ * The trainer's two shortcuts against the plain path, one epoch each from
+ * the same seed: the fused G update (Adam applied as W2's tiles and W1's
+ * rows form) gives the bits of cfgan_g_step then adam_update_zero, with C
+ * below and above the 48-row tile; the D passes' precomputed fakes give the
+ * numbers of a generator forward per D batch up to the GEMM's rounding (a
+ * row's bits depend on its place in the product); neither is used with
+ * noise; the fakes only while E C is at most 4 floats per parameter.
+ */
+static void
+test_trainer_paths(void)
+{
+	const int32_t widths[] = {30, 130};
+
+	for (size_t w = 0; w < lengthof(widths); w++)
+	{
+		Clustered	data;
+		CfganConfig cfg;
+		CfganTrainer t[3];
+		CfganEpochStats st[3];
+		size_t		bytes;
+		void	   *mem[3];
+		int64_t		n;
+
+		make_clustered(&data, 57, widths[w], 3, 29 + w);
+		cfg = toy_config(data.C);
+		bytes = cfgan_trainer_bytes(&cfg, data.E);
+		for (int k = 0; k < 3; k++)
+		{
+			mem[k] = malloc(bytes);
+			CHECK(cfgan_trainer_init(&t[k], &cfg, data.E, data.indptr, data.indices, 11,
+									 mem[k], bytes) == 0, "trainer init %d", k);
+		}
+		CHECK(t[0].fused_g_update && t[0].fakes != NULL, "C %d: shortcuts off", data.C);
+		t[1].fused_g_update = false;	/* cfgan_g_step, then Adam */
+		t[2].fakes = NULL;			/* a generator forward per D batch */
+		for (int k = 0; k < 3; k++)
+			cfgan_train_epoch(&t[k], &st[k], NULL, NULL);
+		n = t[0].g_arena.n;
+		CHECK(memcmp(t[0].g_arena.params, t[1].g_arena.params, sizeof(float) * n) == 0 &&
+			  memcmp(t[0].g_adam.m, t[1].g_adam.m, sizeof(float) * n) == 0 &&
+			  memcmp(t[0].g_adam.v, t[1].g_adam.v, sizeof(float) * n) == 0 &&
+			  memcmp(t[0].d_arena.params, t[1].d_arena.params,
+					 sizeof(float) * t[0].d_arena.n) == 0,
+			  "C %d: the fused G update differs from the plain one (max %g)", data.C,
+			  max_abs_diff(t[0].g_arena.params, t[1].g_arena.params, n));
+		CHECK(st[0].g_loss == st[1].g_loss && st[0].d_loss == st[1].d_loss &&
+			  st[0].flops == st[1].flops, "C %d: fused epoch stats differ", data.C);
+		CHECK(max_abs_diff(t[0].g_arena.params, t[2].g_arena.params, n) < 1e-5 &&
+			  max_abs_diff(t[0].d_arena.params, t[2].d_arena.params, t[0].d_arena.n) < 1e-5 &&
+			  fabs(st[0].d_loss - st[2].d_loss) < 1e-5,
+			  "C %d: precomputed fakes change training: G %g, D %g, D loss %g vs %g", data.C,
+			  max_abs_diff(t[0].g_arena.params, t[2].g_arena.params, n),
+			  max_abs_diff(t[0].d_arena.params, t[2].d_arena.params, t[0].d_arena.n),
+			  st[0].d_loss, st[2].d_loss);
+		/* the fakes save the generator's products in all but the first D pass */
+		CHECK(fabs(st[2].flops - st[0].flops -
+				   (cfg.steps_d - 1) * 2.0 * data.E * cfg.dims.H * data.C) < 1.0,
+			  "C %d: flops %g with fakes, %g without", data.C, st[0].flops, st[2].flops);
+		for (int k = 0; k < 3; k++)
+			free(mem[k]);
+		free_clustered(&data);
+	}
+
+	/* noise: neither shortcut; E C above 4 floats per parameter: no fakes */
+	{
+		Clustered	data;
+		CfganConfig cfg;
+		CfganTrainer tn;
+		void	   *mem;
+		size_t		bytes;
+
+		make_clustered(&data, 260, 30, 3, 31);
+		cfg = toy_config(data.C);
+		CHECK((double) data.E * data.C > 4.0 * (cfgan_g_count(&cfg.dims) + cfgan_d_count(&cfg.dims)),
+			  "the case is not above the fakes' limit");
+		bytes = cfgan_trainer_bytes(&cfg, data.E);
+		mem = malloc(bytes);
+		CHECK(cfgan_trainer_init(&tn, &cfg, data.E, data.indptr, data.indices, 3, mem, bytes) == 0 &&
+			  tn.fakes == NULL && tn.fused_g_update, "E %d: fakes above the limit", data.E);
+		free(mem);
+		cfg.dims.Z = 2;
+		bytes = cfgan_trainer_bytes(&cfg, 57);
+		mem = malloc(bytes);
+		CHECK(cfgan_trainer_init(&tn, &cfg, 57, data.indptr, data.indices, 3, mem, bytes) == 0 &&
+			  tn.fakes == NULL && !tn.fused_g_update, "noise: a shortcut is on");
+		free(mem);
+		free_clustered(&data);
+	}
+}
+
+/* Set the option called key of algorithm ops in opt. */
+static void
+set_option(const ModelOps *ops, double *opt, const char *key, double value)
+{
+	for (int i = 0; i < ops->n_options; i++)
+		if (strcmp(ops->options[i].key, key) == 0)
+		{
+			opt[i] = value;
+			return;
+		}
+	CHECK(false, "no option %s", key);
+}
+
+/*
+ * Item mode trains only the items with a purchase (alg_cfgan.c): on the
+ * same users, a catalogue with three items nobody liked gives the generator
+ * of the catalogue without them, bit for bit (its weights are over users;
+ * the trainer sees the same entities in the same order).
+ */
+static void
+test_alg_skips_empty_items(void)
+{
+	enum
+	{
+		NU = 40, NI = 30
+	};
+	const ModelOps *ops = model_ops_by_name("cfgan");
+	double		opt[RECGAN_MAX_OPTIONS];
+	int64_t		indptr[2][NU + 1];
+	int32_t		indices[2][NU * NI];
+	Csr			csr[2];
+	Model		m[2];
+	Rng			rng;
+
+	rng_seed(&rng, 19);
+	indptr[0][0] = indptr[1][0] = 0;
+	for (int u = 0; u < NU; u++)
+	{
+		int64_t		n0 = indptr[0][u],
+					n1 = indptr[1][u];
+
+		for (int i = 0, kept = 0; i < NI; i++)
+		{
+			bool		empty = i == 5 || i == 17 || i == NI - 1;
+
+			if (!empty && rng_uniform(&rng) < 0.25)
+			{
+				indices[0][n0++] = i;
+				indices[1][n1++] = kept;
+			}
+			kept += !empty;
+		}
+		indptr[0][u + 1] = n0;
+		indptr[1][u + 1] = n1;
+	}
+	for (int k = 0; k < 2; k++)
+	{
+		csr[k] = (Csr) {NU, k == 0 ? NI : NI - 3, indptr[k], indices[k]};
+		for (int i = 0; i < ops->n_options; i++)
+			opt[i] = ops->options[i].defval;
+		set_option(ops, opt, "hidden_g", 8);
+		set_option(ops, opt, "hidden_d", 4);
+		set_option(ops, opt, "batch_g", 4);
+		set_option(ops, opt, "batch_d", 8);
+		set_option(ops, opt, "epochs", 3);
+		set_option(ops, opt, "patience", 0);
+		set_option(ops, opt, "validation_fraction", 0);
+		CHECK(unit_train(&m[k], "cfgan", &csr[k], opt, 7) == RG_OK, "train %d", k);
+	}
+	CHECK(m[0].n_tensors == 4 && m[1].n_tensors == 4, "tensors");
+	for (int t = 0; t < 4; t++)
+		CHECK(m[0].tensors[t].len == m[1].tensors[t].len &&
+			  memcmp(m[0].tensors[t].data, m[1].tensors[t].data,
+					 sizeof(float) * m[0].tensors[t].len) == 0,
+			  "tensor %d differs with the empty items (max %g)", t,
+			  max_abs_diff(m[0].tensors[t].data, m[1].tensors[t].data,
+						   RG_MIN(m[0].tensors[t].len, m[1].tensors[t].len)));
+}
+
 /* Count hook calls. */
 static void
 count_batches(void *arg, double loss)
@@ -554,11 +726,14 @@ test_trainer_learns(void)
 int
 main(void)
 {
+	rg_host_malloc();
 	RUN(test_steps_match_reference);
 	RUN(test_d_gradient);
 	RUN(test_g_gradient);
 	RUN(test_accumulate);
 	RUN(test_trainer_schedule);
+	RUN(test_trainer_paths);
+	RUN(test_alg_skips_empty_items);
 	RUN(test_trainer_learns);
 	return unit_summary();
 }
