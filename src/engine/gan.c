@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "nn.h"
+#include "parallel.h"
 
 /* Carve n floats off *mem. */
 static float *
@@ -681,6 +682,9 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 				zr_sum = 0.0;
 	int64_t		n = 0;
 
+	/* the fused update runs its pieces on one thread; with more, Adam's split wins */
+	bool		fused = generator && t->fused_g_update && parallel_threads() == 1;
+
 	if (!generator && t->fakes != NULL && passes > 0)
 	{
 		fill_fakes(t);
@@ -698,7 +702,7 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 
 			fill_batch(t, &bt, t->perm + start, B, generator);
 			/* gradients start at zero: the arena is zeroed, then Adam zeroes them */
-			if (generator && t->fused_g_update)
+			if (fused)
 				loss = g_step_fused(t, &bt, &zr);	/* Adam included */
 			else if (generator)
 				loss = cfgan_g_step(&t->dG, &zr, &t->cache, &bt, &t->G, &t->D,
@@ -711,7 +715,7 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 				hook(arg, loss);
 			if (!generator)
 				adam_update_zero(t->d_arena.params, &t->d_adam, t->d_arena.grads, &cfg->adam_d);
-			else if (!t->fused_g_update)
+			else if (!fused)
 				adam_update_zero(t->g_arena.params, &t->g_adam, t->g_arena.grads, &cfg->adam_g);
 			sum += loss;
 			zr_sum += zr;

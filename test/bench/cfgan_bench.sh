@@ -25,13 +25,15 @@
 # part trains for a few minutes per seed; SEEDS="" skips it.
 #
 # FLOPs of an epoch (2 per multiply-add, noise off), E entities of width C
-# (E C = users x items in both modes), H = 400, K = 125 hidden units:
-#   D step, per entity: generator output 2HC, D on the fake vector 2CK,
-#                       its weight gradient 2CK
+# (E C = users x items in both modes: on this split every user and item has
+# a positive, so CFGAN trains them all), H = 400, K = 125 hidden units:
+#   D passes, per entity: generator output 2HC, once (the generator is frozen
+#                       during the D passes: gan.h), then per pass D on the
+#                       fake vector 2CK and its weight gradient 2CK
 #   G step, per entity: generator output 2HC, D on the fake 2CK, gradient at
 #                       the fake 2CK, output-layer weight gradient 2HC and
 #                       input gradient 2HC
-#   epoch = E C (steps_d (2H + 4K) + steps_g (6H + 4K))
+#   epoch = E C (2H + steps_d 4K + steps_g (6H + 4K))
 # The binary first layers cost one addition per positive and unit (about
 # 0.4 G additions an epoch here) and are not counted.
 
@@ -144,7 +146,7 @@ WITH s AS (
 		percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) AS median
 	FROM speed WHERE epoch > 1 GROUP BY mode, threads),
 f AS (
-	SELECT 943.0 * 1653 * (2 * (2 * 400 + 4 * 125) + 4 * (6 * 400 + 4 * 125)) / 1e9 AS gflop)
+	SELECT 943.0 * 1653 * (2 * 400 + 2 * (4 * 125) + 4 * (6 * 400 + 4 * 125)) / 1e9 AS gflop)
 SELECT mode, threads AS blas_threads, round(sec::numeric, 3) AS s_per_epoch,
 	round(median::numeric, 3) AS median_s,
 	round((sec / 4)::numeric, 3) AS s_per_g_pass,

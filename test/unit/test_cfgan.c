@@ -18,6 +18,7 @@
 
 #include "gan.h"
 #include "nn.h"
+#include "parallel.h"
 #include "rng.h"
 #include "unit.h"
 
@@ -445,6 +446,16 @@ test_trainer_paths(void)
 			  max_abs_diff(t[0].g_arena.params, t[1].g_arena.params, n));
 		CHECK(st[0].g_loss == st[1].g_loss && st[0].d_loss == st[1].d_loss &&
 			  st[0].flops == st[1].flops, "C %d: fused epoch stats differ", data.C);
+		/* two threads take the split Adam call instead: the same bits again */
+		CHECK(cfgan_trainer_init(&t[1], &cfg, data.E, data.indptr, data.indices, 11,
+								 mem[1], bytes) == 0, "trainer init again");
+		parallel_set_threads(2);
+		cfgan_train_epoch(&t[1], &st[1], NULL, NULL);
+		parallel_set_threads(1);
+		CHECK(t[1].fused_g_update &&
+			  memcmp(t[0].g_arena.params, t[1].g_arena.params, sizeof(float) * n) == 0 &&
+			  st[0].g_loss == st[1].g_loss,
+			  "C %d: two threads differ from the fused update on one", data.C);
 		CHECK(max_abs_diff(t[0].g_arena.params, t[2].g_arena.params, n) < 1e-5 &&
 			  max_abs_diff(t[0].d_arena.params, t[2].d_arena.params, t[0].d_arena.n) < 1e-5 &&
 			  fabs(st[0].d_loss - st[2].d_loss) < 1e-5,
