@@ -18,13 +18,20 @@
  * about 0.1 s), then "square" (2048^3, best of 5 calls) and "epoch" (the calls
  * of one epoch in their real counts and order, best of 3 epochs).  Every line
  * ends in its GFLOP/s; "epoch" is the rate CFGAN could reach if its epoch were
- * nothing but these GEMMs.
+ * nothing but these GEMMs.  Then the Adam steps of an epoch (the engine's
+ * optim.c, one per batch over each network's parameters: ns per parameter)
+ * and "floor": the seconds of an epoch that had only these GEMMs, at the
+ * epoch's rate, and these Adam steps (a bound on CFGAN's one-thread speed).
+ * Build: gcc -O3 -I src/engine sgemm_probe.c src/engine/optim.c
+ * src/engine/parallel.c -lopenblas -lm -pthread.
  */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "optim.h"
 
 typedef struct
 {
@@ -80,6 +87,62 @@ rate(const Shape *s, long calls)
 		if (r > best)
 			best = r;
 	}
+	return best;
+}
+
+/*
+ * Best seconds per parameter of one Adam step (the engine's optim.c) over
+ * n parameters, applied in pieces of `piece` with one gradient buffer of
+ * that size reused (as CFGAN's fused G step does), or in one
+ * adam_update_zero call when piece is 0 (as its D step does); best of 5
+ * runs of 10 steps.
+ */
+static double
+adam_seconds(long n, long piece)
+{
+	float	   *p = calloc(n, sizeof(float)),
+			   *m = malloc(sizeof(float) * n),
+			   *v = malloc(sizeof(float) * n),
+			   *g = calloc(piece > 0 ? piece : n, sizeof(float));
+	AdamState	st;
+	AdamConfig	cfg = {1e-4, 0.9, 0.999, 1e-8, 1e-3, 0.0};
+	double		best = 1e30;
+
+	if (p == NULL || m == NULL || v == NULL || g == NULL)
+	{
+		fprintf(stderr, "sgemm_probe: out of memory\n");
+		exit(1);
+	}
+	adam_init(&st, m, v, n);
+	for (int rep = 0; rep < 5; rep++)
+	{
+		double		t0 = now(),
+					t;
+
+		for (int step = 0; step < 10; step++)
+		{
+			if (piece == 0)
+			{
+				adam_update_zero(p, &st, g, &cfg);
+				continue;
+			}
+			{
+				AdamStep	as;
+
+				adam_step_begin(&st, &cfg, &as);
+				for (long o = 0; o < n; o += piece)
+					adam_step_apply(&as, p + o, m + o, v + o, g,
+									n - o < piece ? n - o : piece, false);
+			}
+		}
+		t = (now() - t0) / (10.0 * n);
+		if (t < best)
+			best = t;
+	}
+	free(p);
+	free(m);
+	free(v);
+	free(g);
 	return best;
 }
 
@@ -206,6 +269,26 @@ main(int argc, char **argv)
 				best = r;
 		}
 		printf("%-22s %.2f GFLOP  %6.1f\n", "epoch", flop / 1e9, best);
+
+		/*
+		 * The floor of a CFGAN epoch on one thread: these GEMMs at the
+		 * epoch's rate, plus the generator's and the discriminator's Adam
+		 * steps (one per batch) at the rates measured here; everything else
+		 * (sparse first layers, activations, sampling) counted as free.
+		 */
+		{
+			long		n_g = 2L * C * H + H + C,
+						n_d = 2L * C * K + K + 1;
+			double		ag = adam_seconds(n_g, 48L * H),
+						ad = adam_seconds(n_d, 0),
+						steps_g = (double) SG * ((E + BG - 1) / BG),
+						steps_d = (double) SD * ((E + BD - 1) / BD),
+						floor_s = flop / (best * 1e9) + steps_g * n_g * ag + steps_d * n_d * ad;
+
+			printf("adam G %ld params       %.2f ns per parameter, %.0f steps\n", n_g, 1e9 * ag, steps_g);
+			printf("adam D %ld params       %.2f ns per parameter, %.0f steps\n", n_d, 1e9 * ad, steps_d);
+			printf("floor s per epoch      %.3f\n", floor_s);
+		}
 	}
 	return 0;
 }

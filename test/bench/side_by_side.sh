@@ -41,6 +41,10 @@
 #   epoch = E C (2H + steps_d 4K + steps_g (6H + 4K)), steps_d 2, steps_g 4.
 # The binary first layers (an addition per positive and unit) are not counted;
 # neither is the work outside those GEMMs, so the figure is a lower bound.
+# The probe also times the engine's Adam step per parameter (the generator's
+# in the fused G step's pieces, the discriminator's in one call) and prints
+# "floor": an epoch of nothing but those GEMMs at the epoch rate and the
+# epoch's Adam steps; the table shows the ratio CFGAN would reach at it.
 # Prints markdown and writes it to test/bench/out/side_by_side.md.
 
 set -u
@@ -156,17 +160,18 @@ SQL
 # (rating >= 4); C the model's users: every user of u1_base, rows below the
 # threshold included (recgan_train indexes them all, the threshold only
 # decides which rows are positives; run_recgan checks C against the model)
-gcc -O2 -o "$WORK/sgemm_probe" "$RECGAN_SRC/test/bench/sgemm_probe.c" \
-	$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) || die "cannot build sgemm_probe"
+gcc -O3 -fno-math-errno -I "$RECGAN_SRC/src/engine" -o "$WORK/sgemm_probe" "$RECGAN_SRC/test/bench/sgemm_probe.c" \
+	"$RECGAN_SRC/src/engine/optim.c" "$RECGAN_SRC/src/engine/parallel.c" \
+	$(pkg-config --cflags --libs openblas 2>/dev/null || echo -lopenblas) -lm -pthread || die "cannot build sgemm_probe"
 read -r E C < <(recgan_psql -Atq -F ' ' -c "SELECT count(DISTINCT item_id) FILTER (WHERE rating >= 4),
 	count(DISTINCT user_id) FROM u1_base")
-recgan_psql -q -c "CREATE TABLE probe (round int, square float8, epoch float8)"
+recgan_psql -q -c "CREATE TABLE probe (round int, square float8, epoch float8, floor_s float8)"
 probe() {
 	local r=$1
 	say "round $r: one-thread sgemm rate"
 	"$WORK/sgemm_probe" "$E" "$C" | tee "$WORK/sgemm_$r.txt"
 	recgan_psql -q -c "INSERT INTO probe VALUES ($r, $(awk '/^square/ {print $NF}' "$WORK/sgemm_$r.txt"),
-		$(awk '/^epoch/ {print $NF}' "$WORK/sgemm_$r.txt"))"
+		$(awk '/^epoch/ {print $NF}' "$WORK/sgemm_$r.txt"), $(awk '/^floor/ {print $NF}' "$WORK/sgemm_$r.txt"))"
 }
 
 for r in $(seq 1 "$ROUNDS"); do
@@ -227,9 +232,17 @@ SELECT round, round(gflop::numeric, 1) AS gflop, round(seconds::numeric, 2) AS c
 	round((100 * gflop / seconds / square)::numeric) || ' %' AS call_of_square,
 	round((100 * gflop / seconds / epoch)::numeric) || ' %' AS call_of_shapes,
 	round((gflop / train_s)::numeric, 1) AS gflop_s_epochs,
-	round((100 * gflop / train_s / square)::numeric) || ' %' AS epochs_of_square
-FROM sbs JOIN probe USING (round), f WHERE model = 'cfgan' AND side = 'recgan' ORDER BY round;
+	round((100 * gflop / train_s / square)::numeric) || ' %' AS epochs_of_square,
+	round((20 * floor_s)::numeric, 2) AS floor_s,
+	round((ref_seconds / (20 * floor_s))::numeric, 2) || 'x' AS ratio_at_floor
+FROM sbs JOIN probe USING (round)
+	JOIN (SELECT round, seconds AS ref_seconds FROM sbs WHERE model = 'cfgan' AND side = 'reference') ref USING (round), f
+WHERE model = 'cfgan' AND side = 'recgan' ORDER BY round;
 SQL
+		echo
+		echo "floor_s: 20 epochs of nothing but the probe's GEMMs (at its epoch rate) and the two networks'"
+		echo "Adam steps (at its rates); ratio_at_floor: the reference's seconds over it, the most a"
+		echo "one-thread CFGAN with these GEMMs and updates could show in that round."
 		echo
 	fi
 	echo "Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(recgan_psql -Atq -c 'SELECT recgan_version()')"
