@@ -482,6 +482,7 @@ cfgan_trainer_init(CfganTrainer *t, const CfganConfig *cfg, int32_t E,
 	if (t->fused_g_update)
 	{
 		t->tile = (float *) (base + l.tile);
+		memset(t->tile, 0, sizeof(float) * W2_TILE_ROWS * (size_t) d->H);
 		t->unit_start = (int64_t *) (base + l.unit_start);
 		t->unit_rows = (int32_t *) (base + l.unit_rows);
 	}
@@ -608,6 +609,20 @@ batch_by_unit(CfganTrainer *t, const CfganBatch *bt)
 			t->unit_rows[start[t->indices[p] + 1]++] = r;
 }
 
+/* g (H) += the rows of dh (B, H) listed in rows[0..n), in that order (onto zeros: a W1 gradient row). */
+RECGAN_VECTOR_CLONES static void
+add_rows_in_order(float *restrict g, const float *restrict dh, const int32_t *rows,
+				  int64_t n, int H)
+{
+	for (int64_t p = 0; p < n; p++)
+	{
+		const float *restrict x = dh + (int64_t) rows[p] * H;
+
+		for (int h = 0; h < H; h++)
+			g[h] += x[h];
+	}
+}
+
 /*
  * The trainer's G step without noise (gan.h): cfgan_g_step's loss and
  * gradients with the generator's Adam step fused in, so that the gradients
@@ -617,7 +632,9 @@ batch_by_unit(CfganTrainer *t, const CfganBatch *bt)
  * unit j is the sum of dh over the batch rows that purchased j, added in
  * batch order onto zeros as sparse_linear_backward does, applied at once;
  * the biases go through the arena's gradients.  The same bits as
- * cfgan_g_step then adam_update_zero (test_cfgan checks it).
+ * cfgan_g_step then adam_update_zero (test_cfgan checks it).  The tile is
+ * all zeros between uses (zeroed at init, and by each update as it reads
+ * it), so the products accumulate onto it and the W1 rows start from it.
  */
 static double
 g_step_fused(CfganTrainer *t, const CfganBatch *bt, double *zr_loss)
@@ -646,22 +663,16 @@ g_step_fused(CfganTrainer *t, const CfganBatch *bt, double *zr_loss)
 
 		off = (G->W2 - params) + (int64_t) u0 * H;
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, H, B,
-					1.0f, c->fake + u0, d->C, c->h, H, 0.0f, g, H);
-		adam_step_apply(&step, params + off, m + off, v + off, g, (int64_t) n * H, false);
+					1.0f, c->fake + u0, d->C, c->h, H, 1.0f, g, H);
+		adam_step_apply(&step, params + off, m + off, v + off, g, (int64_t) n * H, true);
 	}
 	batch_by_unit(t, bt);
 	for (int32_t j = 0; j < d->C; j++)
 	{
-		memset(g, 0, sizeof(float) * H);
-		for (int64_t p = t->unit_start[j]; p < t->unit_start[j + 1]; p++)
-		{
-			const float *x = c->dh + (int64_t) t->unit_rows[p] * H;
-
-			for (int h = 0; h < H; h++)
-				g[h] += x[h];
-		}
+		add_rows_in_order(g, c->dh, t->unit_rows + t->unit_start[j],
+						  t->unit_start[j + 1] - t->unit_start[j], H);
 		off = (G->W1 - params) + (int64_t) j * H;
-		adam_step_apply(&step, params + off, m + off, v + off, g, H, false);
+		adam_step_apply(&step, params + off, m + off, v + off, g, H, true);
 	}
 	off = G->b1 - params;
 	adam_step_apply(&step, params + off, m + off, v + off, dG->b1, H, true);
