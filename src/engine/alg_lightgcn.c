@@ -117,10 +117,10 @@ LightgcnWorkAlloc(LightgcnWork *work, int32_t n, size_t nf, int nb, int f)
 	work->rows = rg_alloc_array(int32_t, 3 * (size_t) nb);
 	work->inc_ptr = rg_alloc_array(int32_t, 3 * (size_t) nb + 1);
 	work->inc = rg_alloc_array(int32_t, 3 * (size_t) nb);
-	work->emb = rg_alloc(sizeof(float) * 3 * (size_t) nb * f);
+	work->emb = rg_alloc_lines(sizeof(float) * 3 * (size_t) nb * f);
 	work->norm = rg_alloc_array(float, 3 * (size_t) nb);
-	work->dE = rg_alloc0(sizeof(float) * nf);
-	work->scratch = rg_alloc(sizeof(float) * 2 * nf);
+	work->dE = rg_alloc_lines0(sizeof(float) * nf);
+	work->scratch = rg_alloc_lines(sizeof(float) * 2 * nf);
 	work->sp = rg_alloc_array(float, nb);
 	work->sn = rg_alloc_array(float, nb);
 	work->dp = rg_alloc_array(float, nb);
@@ -154,10 +154,11 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	st->adj.values = rg_alloc(sizeof(float) * RG_MAX(2 * nnz, 1));
 	graph_build_adjacency(&st->adj, fit->indptr, fit->indices, model->n_users, model->n_items,
 						  rg_alloc(sizeof(int64_t) * RG_MAX(model->n_items, 1)));
-	st->e0 = rg_alloc(sizeof(float) * nf);
-	st->g = rg_alloc0(sizeof(float) * nf);
-	st->final = rg_alloc(sizeof(float) * nf);
-	adam_init(&st->opt, rg_alloc(sizeof(float) * nf), rg_alloc(sizeof(float) * nf), (int64_t) nf);
+	st->e0 = rg_alloc_lines(sizeof(float) * nf);
+	st->g = rg_alloc_lines0(sizeof(float) * nf);
+	st->final = rg_alloc_lines(sizeof(float) * nf);
+	adam_init(&st->opt, rg_alloc_lines(sizeof(float) * nf), rg_alloc_lines(sizeof(float) * nf),
+			  (int64_t) nf);
 	LightgcnWorkAlloc(&st->work, n, nf, nb, f);
 	st->user_of = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
 	st->order = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
