@@ -17,9 +17,10 @@
  * once per batch; graph.c computes it exactly but only where the batch
  * needs it (see there), and the backward goes through all K products.
  *
- * After each epoch the full propagation E is computed once: the model's
- * tensors are E's user and item rows (what validation scores and what is
- * stored), not E0.  Scoring is X_q Y^T through sgemm.
+ * After an epoch whose tensors the training loop reads (it validates, or
+ * the epoch is the run's last) the full propagation E is computed once:
+ * the model's tensors are E's user and item rows (what validation scores
+ * and what is stored), not E0.  Scoring is X_q Y^T through sgemm.
  *
  * Fold-in (recgan_recommend_items): a new user joins the graph with no
  * layer-0 embedding of their own, so their layer-1 embedding is the
@@ -178,7 +179,7 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	return RG_OK;
 }
 
-/* One epoch over every positive, then the full propagation for the tensors. */
+/* One epoch over every positive, then the full propagation when the tensors are read. */
 static RgStatus
 LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
@@ -202,7 +203,8 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 		sum += l * nb;
 	}
 	st->adam.lr *= st->lr_decay;
-	lightgcn_forward(st->final, &st->adj, st->e0, st->layers, st->f, st->work.scratch);
+	if (train_loop_reads_tensors(loop))
+		lightgcn_forward(st->final, &st->adj, st->e0, st->layers, st->f, st->work.scratch);
 	*loss = nnz > 0 ? sum / nnz : NAN;
 	*aux_loss = NAN;
 	return RG_OK;
