@@ -334,20 +334,21 @@ RECGAN_VECTOR_CLONES static void
 rows_part_clones(void *arg, int part, int n_parts)
 {
 	const RowsJob *j = arg;
+	int			F = j->F;		/* a local: PGXS compiles with -fno-strict-aliasing */
 	int64_t		b,
 				e;
 
 	parallel_range(j->n_rows, part, n_parts, 1, &b, &e);
 	for (int64_t k = b; k < e; k++)
 	{
-		float	   *restrict o = j->out + k * j->F;
-		const float *restrict src = j->m + (int64_t) j->rows[k] * j->F;
+		float	   *restrict o = j->out + k * F;
+		const float *restrict src = j->m + (int64_t) j->rows[k] * F;
 
 		if (j->add)
-			for (int f = 0; f < j->F; f++)
+			for (int f = 0; f < F; f++)
 				o[f] += src[f];
 		else
-			memcpy(o, src, sizeof(float) * (size_t) j->F);
+			memcpy(o, src, sizeof(float) * (size_t) F);
 	}
 }
 PARALLEL_CLONED_PART(rows_part)
@@ -575,10 +576,68 @@ bpr_scores_part_clones(void *arg, int part, int n_parts)
 PARALLEL_CLONED_PART(bpr_scores_part)
 
 /*
+ * Columns [f0, f0 + w) of row k's BPR gradient: g += the sum over the row's
+ * incidences q0..q1 (triple order) of gp e_i + gn e_j (a user) or gw e_u (an
+ * item).  Inlined with w = SPMM_CHUNK, a constant: the slice of g is summed
+ * in registers and stored once (a store and reload per incidence cost half
+ * the pass); or with the remainder width, in place.  Either way each column
+ * is summed in incidence order, as the serial loop over triples does.
+ */
+static RECGAN_ALWAYS_INLINE void
+bpr_row_slice(float *restrict g, const BprJob *j, int32_t q0, int32_t q1, int32_t q_end,
+			  int f0, int w)
+{
+	const LightgcnWork *w_ = j->w;
+	v8			acc[SPMM_CHUNK / 8];
+
+	if (w == SPMM_CHUNK)
+		for (int k = 0; k < SPMM_CHUNK / 8; k++)
+			acc[k] = ((const v8 *) (g + f0))[k];
+	for (int32_t q = q0; q < q1; q++)
+	{
+		int			b = w_->inc[q] / 3,
+					role = w_->inc[q] % 3;
+
+		if (q + BPR_AHEAD < q_end)
+			bpr_prefetch(j, w_->inc[q + BPR_AHEAD]);
+		if (role == 0)
+		{
+			const float *ei = bpr_emb(j, b, 1) + f0,
+					   *ej = bpr_emb(j, b, 2) + f0;
+			float		gp = w_->dp[b],
+						gn = w_->dn[b];
+
+			if (w == SPMM_CHUNK)
+				for (int k = 0; k < SPMM_CHUNK / 8; k++)
+					acc[k] += gp * ((const v8 *) ei)[k] + gn * ((const v8 *) ej)[k];
+			else
+				for (int f = 0; f < w; f++)
+					g[f0 + f] += gp * ei[f] + gn * ej[f];
+		}
+		else
+		{
+			const float *eu = bpr_emb(j, b, 0) + f0;
+			float		gw = role == 1 ? w_->dp[b] : w_->dn[b];
+
+			if (w == SPMM_CHUNK)
+				for (int k = 0; k < SPMM_CHUNK / 8; k++)
+					acc[k] += gw * ((const v8 *) eu)[k];
+			else
+				for (int f = 0; f < w; f++)
+					g[f0 + f] += gw * eu[f];
+		}
+	}
+	if (w == SPMM_CHUNK)
+		for (int k = 0; k < SPMM_CHUNK / 8; k++)
+			((v8 *) (g + f0))[k] = acc[k];
+}
+
+/*
  * The rows of one part: the squared norm of the layer-0 row and, unless
- * de0 is NULL, its BPR gradient into dE and its L2 gradient into de0, each
- * summed over the row's incidences in triple order: the order of the
- * serial loop over triples, so the same bits at any thread count.
+ * de0 is NULL, its BPR gradient into dE (bpr_row_slice) and its L2
+ * gradient reg/B e0_r into de0 once per incidence, each summed in triple
+ * order: the order of the serial loop over triples, so the same bits at
+ * any thread count.
  */
 RECGAN_VECTOR_CLONES static void
 bpr_rows_part_clones(void *arg, int part, int n_parts)
@@ -586,6 +645,7 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 	const BprJob *j = arg;
 	const LightgcnWork *w = j->w;
 	int			F = j->F;
+	float		reg_b = j->reg_b;
 	int64_t		k0,
 				k1;
 
@@ -593,6 +653,8 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 	for (int64_t k = k0; k < k1; k++)
 	{
 		int32_t		r = w->rows[k],
+					q0 = w->inc_ptr[k],
+					q1 = w->inc_ptr[k + 1],
 					q_end = w->inc_ptr[k1];
 		const float *restrict e = j->e0 + (int64_t) r * F;
 		float	   *restrict d,
@@ -614,35 +676,16 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 			continue;
 		d = j->de0 + (int64_t) r * F;
 		g = w->dE + (int64_t) r * F;
-		for (int32_t q = w->inc_ptr[k]; q < w->inc_ptr[k + 1]; q++)
+		for (int f0 = 0; f0 < F; f0 += SPMM_CHUNK)
 		{
-			int			b = w->inc[q] / 3,
-						role = w->inc[q] % 3;
-			const float *eu = bpr_emb(j, b, 0);
-
-			if (q + BPR_AHEAD < q_end)
-				bpr_prefetch(j, w->inc[q + BPR_AHEAD]);
-
-			if (role == 0)
-			{
-				const float *ei = bpr_emb(j, b, 1),
-						   *ej = bpr_emb(j, b, 2);
-				float		gp = w->dp[b],
-							gn = w->dn[b];
-
-				for (int f = 0; f < F; f++)
-					g[f] += gp * ei[f] + gn * ej[f];
-			}
+			if (F - f0 >= SPMM_CHUNK)
+				bpr_row_slice(g, j, q0, q1, q_end, f0, SPMM_CHUNK);
 			else
-			{
-				float		gw = role == 1 ? w->dp[b] : w->dn[b];
-
-				for (int f = 0; f < F; f++)
-					g[f] += gw * eu[f];
-			}
-			for (int f = 0; f < F; f++)
-				d[f] += j->reg_b * e[f];
+				bpr_row_slice(g, j, q0, q1, q_end, f0, F - f0);
 		}
+		for (int32_t q = q0; q < q1; q++)
+			for (int f = 0; f < F; f++)
+				d[f] += reg_b * e[f];
 	}
 }
 PARALLEL_CLONED_PART(bpr_rows_part)
