@@ -164,7 +164,7 @@ spmm_row_slice(float *restrict yr, float *restrict sum, float scale, const Graph
 typedef struct SpmmJob
 {
 	float	   *y;				/* (N, F), or NULL: the product is not stored */
-	float	   *sum;			/* (N, F), (n_rows, F) when rows is set, or NULL */
+	float	   *sum;			/* (N, F), (n_rows, F) when rows or slot is set, or NULL */
 	float		scale;			/* sum += scale y */
 	float		post_scale;		/* then, with rows set, sum *= post_scale */
 	const GraphAdj *adj;
@@ -172,6 +172,8 @@ typedef struct SpmmJob
 	int			F;
 	const int32_t *rows;		/* (n_rows) rows to compute, or NULL: all */
 	int32_t		n_rows;
+	const int32_t *slot;		/* (N) or NULL; with rows NULL, row r adds to sum's
+								 * row slot[r] only, none when slot[r] < 0 */
 } SpmmJob;
 
 /* First row of part `part`: where indptr[r] + r reaches its share. */
@@ -215,7 +217,9 @@ spmm_part_clones(void *arg, int part, int n_parts)
 	{
 		int32_t		r = j->rows ? j->rows[k] : (int32_t) k;
 		float	   *restrict yr = j->y ? j->y + (int64_t) r * F : NULL;
-		float	   *restrict s = j->sum ? j->sum + (j->rows ? k : r) * F : NULL;
+		float	   *restrict s = j->sum == NULL ? NULL :
+			j->slot == NULL ? j->sum + (j->rows ? k : r) * F :
+			j->slot[r] >= 0 ? j->sum + (int64_t) j->slot[r] * F : NULL;
 
 		for (int f0 = 0; f0 < F; f0 += SPMM_CHUNK)
 		{
@@ -248,7 +252,7 @@ spmm_run(SpmmJob *job)
 void
 graph_spmm(float *y, const GraphAdj *adj, const float *x, int F)
 {
-	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, NULL, 0};
+	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, NULL, 0, NULL};
 
 	spmm_run(&job);
 }
@@ -258,7 +262,7 @@ void
 graph_spmm_accumulate(float *y, float *sum, float scale, const GraphAdj *adj,
 					  const float *x, int F)
 {
-	SpmmJob		job = {y, sum, scale, 1.0f, adj, x, F, NULL, 0};
+	SpmmJob		job = {y, sum, scale, 1.0f, adj, x, F, NULL, 0, NULL};
 
 	spmm_run(&job);
 }
@@ -268,7 +272,7 @@ void
 graph_spmm_rows(float *y, const GraphAdj *adj, const float *x, int F,
 				const int32_t *rows, int32_t n_rows)
 {
-	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, rows, n_rows};
+	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, rows, n_rows, NULL};
 
 	spmm_run(&job);
 }
@@ -318,7 +322,7 @@ graph_spmm_ref(float *y, const GraphAdj *adj, const float *x, int F)
 		}
 }
 
-/* out (n_rows, F) = (or +=) the listed rows of m (N, F), split over threads. */
+/* out (n_rows, F) = the listed rows of m (N, F), split over threads. */
 typedef struct RowsJob
 {
 	float	   *out;			/* (n_rows, F) */
@@ -326,66 +330,49 @@ typedef struct RowsJob
 	const int32_t *rows;		/* (n_rows) */
 	int32_t		n_rows;
 	int			F;
-	int			add;			/* 0: out = m's rows, 1: out += them */
 } RowsJob;
 
 /* The listed rows of one part. */
-RECGAN_VECTOR_CLONES static void
-rows_part_clones(void *arg, int part, int n_parts)
+static void
+rows_part(void *arg, int part, int n_parts)
 {
 	const RowsJob *j = arg;
-	int			F = j->F;		/* a local: PGXS compiles with -fno-strict-aliasing */
 	int64_t		b,
 				e;
 
 	parallel_range(j->n_rows, part, n_parts, 1, &b, &e);
 	for (int64_t k = b; k < e; k++)
-	{
-		float	   *restrict o = j->out + k * F;
-		const float *restrict src = j->m + (int64_t) j->rows[k] * F;
-
-		if (j->add)
-			for (int f = 0; f < F; f++)
-				o[f] += src[f];
-		else
-			memcpy(o, src, sizeof(float) * (size_t) F);
-	}
-}
-PARALLEL_CLONED_PART(rows_part)
-
-/* out = or += the listed rows of m. */
-static void
-gather_rows(float *out, const float *m, const int32_t *rows, int32_t n_rows, int F, int add)
-{
-	RowsJob		job = {out, m, rows, n_rows, F, add};
-
-	parallel_run(rows_part, &job, (double) n_rows * F);
+		memcpy(j->out + k * j->F, j->m + (int64_t) j->rows[k] * j->F, sizeof(float) * (size_t) j->F);
 }
 
 /*
- * Mean of layers 0..K at the listed rows; the last layer is computed only
- * there, added to out without being stored, and the mean taken in the same
+ * Mean of layers 0..K at the listed rows: out starts as E0's rows; each
+ * full product adds its listed rows to out while they are in registers
+ * (slot says where), and the last layer is computed only at the listed
+ * rows, added to out without being stored, and the mean taken in the same
  * pass.
  */
 void
 lightgcn_forward_rows(float *out, const GraphAdj *adj, const float *e0, int K, int F,
-					  const int32_t *rows, int32_t n_rows, float *scratch)
+					  const int32_t *rows, const int32_t *slot, int32_t n_rows,
+					  float *scratch)
 {
 	const float *cur = e0;
 	float		scale = 1.0f / (float) (K + 1);
+	RowsJob		copy = {out, e0, rows, n_rows, F};
 
-	gather_rows(out, e0, rows, n_rows, F, 0);
+	parallel_run(rows_part, &copy, (double) n_rows * F);
 	for (int k = 1; k < K; k++)
 	{
 		float	   *next = scratch + (int64_t) ((k - 1) % 2) * adj->n * F;
+		SpmmJob		job = {next, out, 1.0f, 1.0f, adj, cur, F, NULL, 0, slot};
 
-		graph_spmm(next, adj, cur, F);
-		gather_rows(out, next, rows, n_rows, F, 1);
+		spmm_run(&job);
 		cur = next;
 	}
 	if (K >= 1)
 	{
-		SpmmJob		job = {NULL, out, 1.0f, scale, adj, cur, F, rows, n_rows};
+		SpmmJob		job = {NULL, out, 1.0f, scale, adj, cur, F, rows, n_rows, NULL};
 
 		spmm_run(&job);
 	}
@@ -728,7 +715,7 @@ lightgcn_bpr_loss(float *de0, LightgcnWork *w, const GraphAdj *adj, const float 
 	if (B <= 0)
 		return 0.0;
 	job.n_rows = batch_rows(w, U, users, pos, neg, B);
-	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, job.n_rows, w->scratch);
+	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, w->slot, job.n_rows, w->scratch);
 	parallel_run(bpr_scores_part, &job, work);
 	loss = bpr_loss(w->dp, w->dn, w->sp, w->sn, B);
 	/* row by row: dE (the BPR gradient on E), the L2 gradient, the norms */
