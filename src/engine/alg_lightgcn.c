@@ -14,11 +14,11 @@
  * with a fitted positive (sample_bpr_triples_active; as the reference
  * implementations, which only know those items: an item every user rated
  * below the threshold keeps its initial layer-0 row, so it scores small and
- * arbitrary rather than last, and the holdout of ML-100K u1.base scores
- * higher so, see the README); a
- * batch of B triples minimises BPR on E plus reg/2 times the mean squared
- * norm of the batch's layer-0 rows (lightgcn_bpr_loss, as the paper's
- * code), and Adam updates E0.  As in the paper's code the propagation runs
+ * arbitrary rather than last; on a holdout of ML-100K u1.base, 242 of
+ * whose 1,650 items have no positive, NDCG@20 rose from 0.154-0.160 to
+ * 0.160-0.161 over 3 seeds); a batch of B triples minimises BPR on E plus
+ * reg/2 times the mean squared norm of the batch's layer-0 rows
+ * (lightgcn_bpr_loss, as the paper's code), and Adam updates E0.  As in the paper's code the propagation runs
  * once per batch; graph.c computes it exactly but only where the batch
  * needs it (see there), and the backward goes through all K products.
  *
