@@ -10,15 +10,10 @@
  * Â = D^-1/2 A D^-1/2 is built from the fitted positives (graph.c); the
  * final embeddings are E = (1 / (K + 1)) sum_{k=0..K} Â^k E0 and the score
  * of (u, i) is e_u . e_i.  An epoch visits every fitted positive once in a
- * seeded random order with a uniform negative each, drawn among the items
- * with a fitted positive (sample_bpr_triples_active; as the reference
- * implementations, which only know those items: an item every user rated
- * below the threshold keeps its initial layer-0 row, so it scores small and
- * arbitrary rather than last; on a holdout of ML-100K u1.base, 242 of
- * whose 1,650 items have no positive, NDCG@20 rose from 0.154-0.160 to
- * 0.160-0.161 over 3 seeds); a batch of B triples minimises BPR on E plus
- * reg/2 times the mean squared norm of the batch's layer-0 rows
- * (lightgcn_bpr_loss, as the paper's code), and Adam updates E0.  As in the paper's code the propagation runs
+ * seeded random order with a uniform negative each (sample_negative); a
+ * batch of B triples minimises BPR on E plus reg/2 times the mean squared
+ * norm of the batch's layer-0 rows (lightgcn_bpr_loss, as the paper's
+ * code), and Adam updates E0.  As in the paper's code the propagation runs
  * once per batch; graph.c computes it exactly but only where the batch
  * needs it (see there), and the backward goes through all K products.
  *
@@ -94,9 +89,6 @@ typedef struct LightgcnState
 	float	   *final;			/* (N, F) propagated: the model's tensors */
 	LightgcnWork work;
 	int32_t    *user_of;		/* (P) user of each fitted positive */
-	int32_t    *active;			/* (A) the items with a fitted positive, ascending */
-	int32_t		n_active;		/* A */
-	int32_t    *rank;			/* (P) position in active of each positive's item */
 	int32_t    *order;			/* (P) the epoch's order */
 	int32_t    *tu,
 			   *ti,
@@ -113,7 +105,7 @@ LightgcnBytes(const Model *model, int64_t nnz, int f, int nb)
 	return n * f * sizeof(float) * 9 +	/* e0, g, m, v, final, dE, 2 scratch, + slack */
 		(n + 1) * sizeof(int64_t) + 2.0 * nnz * (sizeof(int32_t) + sizeof(float)) +
 		(double) model->n_items * sizeof(int64_t) + n * sizeof(int32_t) +
-		3.0 * nnz * sizeof(int32_t) + 2.0 * model->n_items * sizeof(int32_t) +
+		2.0 * nnz * sizeof(int32_t) +
 		(double) nb * (9 * sizeof(int32_t) + 3.0 * f * sizeof(float) + 7 * sizeof(float));
 }
 
@@ -134,29 +126,6 @@ LightgcnWorkAlloc(LightgcnWork *work, int32_t n, size_t nf, int nb, int f)
 	work->sn = rg_alloc_array(float, nb);
 	work->dp = rg_alloc_array(float, nb);
 	work->dn = rg_alloc_array(float, nb);
-}
-
-/* The items with a fitted positive (active) and each positive's position among them (rank). */
-static void
-LightgcnActiveItems(LightgcnState *st, const Csr *fit)
-{
-	int64_t		nnz = CsrNnz(fit);
-	int32_t    *pos_of = rg_alloc0_array(int32_t, RG_MAX(fit->n_cols, 1));	/* (I) */
-
-	for (int64_t p = 0; p < nnz; p++)
-		pos_of[fit->indices[p]] = 1;
-	st->active = rg_alloc_array(int32_t, RG_MAX(fit->n_cols, 1));
-	st->n_active = 0;
-	for (int32_t i = 0; i < fit->n_cols; i++)
-		if (pos_of[i] > 0)
-		{
-			pos_of[i] = st->n_active;
-			st->active[st->n_active++] = i;
-		}
-	st->rank = rg_alloc_array(int32_t, RG_MAX(nnz, 1));
-	for (int64_t p = 0; p < nnz; p++)
-		st->rank[p] = pos_of[fit->indices[p]];
-	rg_free(pos_of);
 }
 
 /* Allocate the graph, the weights and the scratch; initialise E0. */
@@ -198,7 +167,6 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	st->ti = rg_alloc_array(int32_t, nb);
 	st->tj = rg_alloc_array(int32_t, nb);
 	factor_user_of_positives(fit, st->user_of);
-	LightgcnActiveItems(st, fit);
 
 	rng_seed(&st->rng, seed);
 	init_normal(st->e0, (float) opt[OPT_INIT_STD], (int64_t) nf, &st->rng);
@@ -226,9 +194,8 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 		int			nb = (int) RG_MIN((int64_t) st->batch, nnz - p0);
 		double		l;
 
-		sample_bpr_triples_active(&st->rng, fit->indptr, fit->indices, st->rank, st->active,
-								  st->n_active, st->user_of, st->order + p0, nb, st->tu,
-								  st->ti, st->tj);
+		sample_bpr_triples(&st->rng, fit->indptr, fit->indices, fit->n_cols, st->user_of,
+								   st->order + p0, nb, st->tu, st->ti, st->tj);
 		l = lightgcn_bpr_loss(st->g, &st->work, &st->adj, st->e0, st->model->n_users,
 							  st->layers, st->f, st->tu, st->ti, st->tj, nb, st->reg);
 		adam_update_zero(st->e0, &st->opt, st->g, &st->adam);	/* g is zero again */

@@ -721,47 +721,23 @@ sample_negative(Rng *rng, int32_t n_items, const int32_t *pos, int32_t n_pos)
 	return negative_by_rank((int32_t) rng_below(rng, (uint64_t) n_neg), pos, n_pos);
 }
 
-/*
- * (user, positive, uniform negative) for nb positives in the given order;
- * the negative is drawn among the n_items items of active (all items when
- * active is NULL), whose positions of the user's positives rank lists
- * (indices when active is NULL).
- */
-static inline void
-bpr_triples(Rng *rng, const int64_t *indptr, const int32_t *indices, const int32_t *rank,
-			const int32_t *active, int32_t n_items, const int32_t *user_of,
-			const int32_t *order, int nb, int32_t *tu, int32_t *ti, int32_t *tj)
-{
-	for (int b = 0; b < nb; b++)
-	{
-		int32_t		p = order[b],
-					u = user_of[p],
-					j = sample_negative(rng, n_items, rank + indptr[u],
-										(int32_t) (indptr[u + 1] - indptr[u]));
-
-		tu[b] = u;
-		ti[b] = indices[p];
-		tj[b] = j < 0 ? ti[b] : active != NULL ? active[j] : j;
-	}
-}
-
-/* BPR triples, negatives among all items (nn.h). */
+/* (user, positive, uniform negative) for nb positives in the given order. */
 void
 sample_bpr_triples(Rng *rng, const int64_t *indptr, const int32_t *indices, int32_t n_items,
 				   const int32_t *user_of, const int32_t *order, int nb, int32_t *tu,
 				   int32_t *ti, int32_t *tj)
 {
-	bpr_triples(rng, indptr, indices, indices, NULL, n_items, user_of, order, nb, tu, ti, tj);
-}
+	for (int b = 0; b < nb; b++)
+	{
+		int32_t		p = order[b],
+					u = user_of[p],
+					j = sample_negative(rng, n_items, indices + indptr[u],
+										(int32_t) (indptr[u + 1] - indptr[u]));
 
-/* BPR triples, negatives among the active items (nn.h). */
-void
-sample_bpr_triples_active(Rng *rng, const int64_t *indptr, const int32_t *indices,
-						  const int32_t *rank, const int32_t *active, int32_t n_active,
-						  const int32_t *user_of, const int32_t *order, int nb, int32_t *tu,
-						  int32_t *ti, int32_t *tj)
-{
-	bpr_triples(rng, indptr, indices, rank, active, n_active, user_of, order, nb, tu, ti, tj);
+		tu[b] = u;
+		ti[b] = indices[p];
+		tj[b] = j >= 0 ? j : ti[b];
+	}
 }
 
 /* k distinct sorted negative items, or -1 when there are fewer than k. */

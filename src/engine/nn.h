@@ -369,16 +369,4 @@ void		sample_bpr_triples(Rng *rng, const int64_t *indptr, const int32_t *indices
 							   int32_t n_items, const int32_t *user_of, const int32_t *order,
 							   int nb, int32_t *tu, int32_t *ti, int32_t *tj);
 
-/*
- * sample_bpr_triples with the negatives drawn among the n_active items of
- * active (ascending) only: rank (P) is the position in active of each
- * positive's item, so every positive's item must be active (LightGCN's
- * items with a training positive).
- */
-void		sample_bpr_triples_active(Rng *rng, const int64_t *indptr, const int32_t *indices,
-									  const int32_t *rank, const int32_t *active,
-									  int32_t n_active, const int32_t *user_of,
-									  const int32_t *order, int nb, int32_t *tu, int32_t *ti,
-									  int32_t *tj);
-
 #endif							/* RECGAN_NN_H */

@@ -1208,67 +1208,6 @@ test_sample_negative_rank(void)
 	CHECK(bad == 0, "sample_negative disagrees with a linear scan in %d of %d draws", bad, draws);
 }
 
-/*
- * sample_bpr_triples_active: each triple's user and item are the
- * positive's, its negative an active item the user has no positive for
- * (every such item drawn); with every item active it draws what
- * sample_bpr_triples draws.
- */
-static void
-test_bpr_triples_active(void)
-{
-	enum
-	{
-		NU = 3, NI = 8, P = 7, DRAWS = 4000
-	};
-	/* items 2 and 6 have no positive */
-	const int64_t indptr[NU + 1] = {0, 2, 3, 7};
-	const int32_t indices[P] = {0, 3, 5, 0, 1, 3, 4},
-				active[6] = {0, 1, 3, 4, 5, 7},
-				rank[P] = {0, 2, 4, 0, 1, 2, 3},
-				all[NI] = {0, 1, 2, 3, 4, 5, 6, 7};
-	int32_t		user_of[P],
-				order[P],
-				tu[P],
-				ti[P],
-				tj[P],
-				tu2[P],
-				ti2[P],
-				tj2[P];
-	int			seen[NU][NI] = {{0}},
-				bad = 0;
-	Rng			rng,
-				twin;
-
-	for (int32_t u = 0; u < NU; u++)
-		for (int64_t p = indptr[u]; p < indptr[u + 1]; p++)
-			user_of[p] = u;
-	rng_seed(&rng, 71);
-	for (int d = 0; d < DRAWS; d++)
-	{
-		sample_permutation(order, P, &rng);
-		sample_bpr_triples_active(&rng, indptr, indices, rank, active, 6, user_of, order, P,
-								  tu, ti, tj);
-		for (int b = 0; b < P; b++)
-		{
-			bad += tu[b] != user_of[order[b]] || ti[b] != indices[order[b]];
-			for (int64_t p = indptr[tu[b]]; p < indptr[tu[b] + 1]; p++)
-				bad += tj[b] == indices[p];
-			bad += tj[b] == 2 || tj[b] == 6;
-			seen[tu[b]][tj[b]]++;
-		}
-		twin = rng;
-		sample_bpr_triples_active(&rng, indptr, indices, indices, all, NI, user_of, order, P,
-								  tu, ti, tj);
-		sample_bpr_triples(&twin, indptr, indices, NI, user_of, order, P, tu2, ti2, tj2);
-		for (int b = 0; b < P; b++)
-			bad += tu[b] != tu2[b] || ti[b] != ti2[b] || tj[b] != tj2[b];
-	}
-	CHECK(bad == 0, "%d triples with a wrong user, item or negative", bad);
-	CHECK(seen[0][1] > 0 && seen[0][4] > 0 && seen[0][7] > 0 && seen[1][7] > 0 && seen[2][5] > 0 &&
-		  seen[2][7] > 0, "an active negative never drawn");
-}
-
 /* sample_negatives: k sorted distinct negatives, even inclusion, limits. */
 static void
 test_sample_negatives(void)
@@ -1397,7 +1336,6 @@ main(void)
 	RUN(test_mlp_training);
 	RUN(test_sample_negative);
 	RUN(test_sample_negative_rank);
-	RUN(test_bpr_triples_active);
 	RUN(test_sample_negatives);
 	RUN(test_permutation);
 	RUN(test_rows_sum);
