@@ -17,9 +17,10 @@
  * once per batch; graph.c computes it exactly but only where the batch
  * needs it (see there), and the backward goes through all K products.
  *
- * After each epoch the full propagation E is computed once: the model's
- * tensors are E's user and item rows (what validation scores and what is
- * stored), not E0.  Scoring is X_q Y^T through sgemm.
+ * After an epoch whose tensors the training loop reads (it validates, or
+ * the epoch is the run's last) the full propagation E is computed once:
+ * the model's tensors are E's user and item rows (what validation scores
+ * and what is stored), not E0.  Scoring is X_q Y^T through sgemm.
  *
  * Fold-in (recgan_recommend_items): a new user joins the graph with no
  * layer-0 embedding of their own, so their layer-1 embedding is the
@@ -117,10 +118,10 @@ LightgcnWorkAlloc(LightgcnWork *work, int32_t n, size_t nf, int nb, int f)
 	work->rows = rg_alloc_array(int32_t, 3 * (size_t) nb);
 	work->inc_ptr = rg_alloc_array(int32_t, 3 * (size_t) nb + 1);
 	work->inc = rg_alloc_array(int32_t, 3 * (size_t) nb);
-	work->emb = rg_alloc(sizeof(float) * 3 * (size_t) nb * f);
+	work->emb = rg_alloc_lines(sizeof(float) * 3 * (size_t) nb * f);
 	work->norm = rg_alloc_array(float, 3 * (size_t) nb);
-	work->dE = rg_alloc0(sizeof(float) * nf);
-	work->scratch = rg_alloc(sizeof(float) * 2 * nf);
+	work->dE = rg_alloc_lines0(sizeof(float) * nf);
+	work->scratch = rg_alloc_lines(sizeof(float) * 2 * nf);
 	work->sp = rg_alloc_array(float, nb);
 	work->sn = rg_alloc_array(float, nb);
 	work->dp = rg_alloc_array(float, nb);
@@ -154,10 +155,11 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	st->adj.values = rg_alloc(sizeof(float) * RG_MAX(2 * nnz, 1));
 	graph_build_adjacency(&st->adj, fit->indptr, fit->indices, model->n_users, model->n_items,
 						  rg_alloc(sizeof(int64_t) * RG_MAX(model->n_items, 1)));
-	st->e0 = rg_alloc(sizeof(float) * nf);
-	st->g = rg_alloc0(sizeof(float) * nf);
-	st->final = rg_alloc(sizeof(float) * nf);
-	adam_init(&st->opt, rg_alloc(sizeof(float) * nf), rg_alloc(sizeof(float) * nf), (int64_t) nf);
+	st->e0 = rg_alloc_lines(sizeof(float) * nf);
+	st->g = rg_alloc_lines0(sizeof(float) * nf);
+	st->final = rg_alloc_lines(sizeof(float) * nf);
+	adam_init(&st->opt, rg_alloc_lines(sizeof(float) * nf), rg_alloc_lines(sizeof(float) * nf),
+			  (int64_t) nf);
 	LightgcnWorkAlloc(&st->work, n, nf, nb, f);
 	st->user_of = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
 	st->order = rg_alloc(sizeof(int32_t) * RG_MAX(nnz, 1));
@@ -177,7 +179,7 @@ LightgcnBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, 
 	return RG_OK;
 }
 
-/* One epoch over every positive, then the full propagation for the tensors. */
+/* One epoch over every positive, then the full propagation when the tensors are read. */
 static RgStatus
 LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 {
@@ -201,7 +203,8 @@ LightgcnEpoch(void *state, TrainLoop *loop, double *loss, double *aux_loss)
 		sum += l * nb;
 	}
 	st->adam.lr *= st->lr_decay;
-	lightgcn_forward(st->final, &st->adj, st->e0, st->layers, st->f, st->work.scratch);
+	if (train_loop_reads_tensors(loop))
+		lightgcn_forward(st->final, &st->adj, st->e0, st->layers, st->f, st->work.scratch);
 	*loss = nnz > 0 ? sum / nnz : NAN;
 	*aux_loss = NAN;
 	return RG_OK;

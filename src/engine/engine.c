@@ -149,6 +149,25 @@ rg_free(void *ptr)
 		rg_host.free(ptr);
 }
 
+/* Allocate size bytes at a 64-byte boundary (engine.h); freed with the scope. */
+void *
+rg_alloc_lines(size_t size)
+{
+	uintptr_t	p = (uintptr_t) rg_alloc(size + 63);
+
+	return (void *) ((p + 63) & ~(uintptr_t) 63);
+}
+
+/* rg_alloc_lines, zeroed. */
+void *
+rg_alloc_lines0(size_t size)
+{
+	void	   *p = rg_alloc_lines(size);
+
+	memset(p, 0, size);
+	return p;
+}
+
 /* Allocate in the scope around the current one. */
 void *
 rg_alloc_outer(size_t size)

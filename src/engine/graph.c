@@ -164,7 +164,7 @@ spmm_row_slice(float *restrict yr, float *restrict sum, float scale, const Graph
 typedef struct SpmmJob
 {
 	float	   *y;				/* (N, F), or NULL: the product is not stored */
-	float	   *sum;			/* (N, F), (n_rows, F) when rows is set, or NULL */
+	float	   *sum;			/* (N, F), (n_rows, F) when rows or slot is set, or NULL */
 	float		scale;			/* sum += scale y */
 	float		post_scale;		/* then, with rows set, sum *= post_scale */
 	const GraphAdj *adj;
@@ -172,6 +172,8 @@ typedef struct SpmmJob
 	int			F;
 	const int32_t *rows;		/* (n_rows) rows to compute, or NULL: all */
 	int32_t		n_rows;
+	const int32_t *slot;		/* (N) or NULL; with rows NULL, row r adds to sum's
+								 * row slot[r] only, none when slot[r] < 0 */
 } SpmmJob;
 
 /* First row of part `part`: where indptr[r] + r reaches its share. */
@@ -215,7 +217,9 @@ spmm_part_clones(void *arg, int part, int n_parts)
 	{
 		int32_t		r = j->rows ? j->rows[k] : (int32_t) k;
 		float	   *restrict yr = j->y ? j->y + (int64_t) r * F : NULL;
-		float	   *restrict s = j->sum ? j->sum + (j->rows ? k : r) * F : NULL;
+		float	   *restrict s = j->sum == NULL ? NULL :
+			j->slot == NULL ? j->sum + (j->rows ? k : r) * F :
+			j->slot[r] >= 0 ? j->sum + (int64_t) j->slot[r] * F : NULL;
 
 		for (int f0 = 0; f0 < F; f0 += SPMM_CHUNK)
 		{
@@ -248,7 +252,7 @@ spmm_run(SpmmJob *job)
 void
 graph_spmm(float *y, const GraphAdj *adj, const float *x, int F)
 {
-	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, NULL, 0};
+	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, NULL, 0, NULL};
 
 	spmm_run(&job);
 }
@@ -258,7 +262,7 @@ void
 graph_spmm_accumulate(float *y, float *sum, float scale, const GraphAdj *adj,
 					  const float *x, int F)
 {
-	SpmmJob		job = {y, sum, scale, 1.0f, adj, x, F, NULL, 0};
+	SpmmJob		job = {y, sum, scale, 1.0f, adj, x, F, NULL, 0, NULL};
 
 	spmm_run(&job);
 }
@@ -268,7 +272,7 @@ void
 graph_spmm_rows(float *y, const GraphAdj *adj, const float *x, int F,
 				const int32_t *rows, int32_t n_rows)
 {
-	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, rows, n_rows};
+	SpmmJob		job = {y, NULL, 0.0f, 1.0f, adj, x, F, rows, n_rows, NULL};
 
 	spmm_run(&job);
 }
@@ -318,7 +322,7 @@ graph_spmm_ref(float *y, const GraphAdj *adj, const float *x, int F)
 		}
 }
 
-/* out (n_rows, F) = (or +=) the listed rows of m (N, F), split over threads. */
+/* out (n_rows, F) = the listed rows of m (N, F), split over threads. */
 typedef struct RowsJob
 {
 	float	   *out;			/* (n_rows, F) */
@@ -326,12 +330,11 @@ typedef struct RowsJob
 	const int32_t *rows;		/* (n_rows) */
 	int32_t		n_rows;
 	int			F;
-	int			add;			/* 0: out = m's rows, 1: out += them */
 } RowsJob;
 
 /* The listed rows of one part. */
-RECGAN_VECTOR_CLONES static void
-rows_part_clones(void *arg, int part, int n_parts)
+static void
+rows_part(void *arg, int part, int n_parts)
 {
 	const RowsJob *j = arg;
 	int64_t		b,
@@ -339,52 +342,37 @@ rows_part_clones(void *arg, int part, int n_parts)
 
 	parallel_range(j->n_rows, part, n_parts, 1, &b, &e);
 	for (int64_t k = b; k < e; k++)
-	{
-		float	   *restrict o = j->out + k * j->F;
-		const float *restrict src = j->m + (int64_t) j->rows[k] * j->F;
-
-		if (j->add)
-			for (int f = 0; f < j->F; f++)
-				o[f] += src[f];
-		else
-			memcpy(o, src, sizeof(float) * (size_t) j->F);
-	}
-}
-PARALLEL_CLONED_PART(rows_part)
-
-/* out = or += the listed rows of m. */
-static void
-gather_rows(float *out, const float *m, const int32_t *rows, int32_t n_rows, int F, int add)
-{
-	RowsJob		job = {out, m, rows, n_rows, F, add};
-
-	parallel_run(rows_part, &job, (double) n_rows * F);
+		memcpy(j->out + k * j->F, j->m + (int64_t) j->rows[k] * j->F, sizeof(float) * (size_t) j->F);
 }
 
 /*
- * Mean of layers 0..K at the listed rows; the last layer is computed only
- * there, added to out without being stored, and the mean taken in the same
+ * Mean of layers 0..K at the listed rows: out starts as E0's rows; each
+ * full product adds its listed rows to out while they are in registers
+ * (slot says where), and the last layer is computed only at the listed
+ * rows, added to out without being stored, and the mean taken in the same
  * pass.
  */
 void
 lightgcn_forward_rows(float *out, const GraphAdj *adj, const float *e0, int K, int F,
-					  const int32_t *rows, int32_t n_rows, float *scratch)
+					  const int32_t *rows, const int32_t *slot, int32_t n_rows,
+					  float *scratch)
 {
 	const float *cur = e0;
 	float		scale = 1.0f / (float) (K + 1);
+	RowsJob		copy = {out, e0, rows, n_rows, F};
 
-	gather_rows(out, e0, rows, n_rows, F, 0);
+	parallel_run(rows_part, &copy, (double) n_rows * F);
 	for (int k = 1; k < K; k++)
 	{
 		float	   *next = scratch + (int64_t) ((k - 1) % 2) * adj->n * F;
+		SpmmJob		job = {next, out, 1.0f, 1.0f, adj, cur, F, NULL, 0, slot};
 
-		graph_spmm(next, adj, cur, F);
-		gather_rows(out, next, rows, n_rows, F, 1);
+		spmm_run(&job);
 		cur = next;
 	}
 	if (K >= 1)
 	{
-		SpmmJob		job = {NULL, out, 1.0f, scale, adj, cur, F, rows, n_rows};
+		SpmmJob		job = {NULL, out, 1.0f, scale, adj, cur, F, rows, n_rows, NULL};
 
 		spmm_run(&job);
 	}
@@ -575,10 +563,68 @@ bpr_scores_part_clones(void *arg, int part, int n_parts)
 PARALLEL_CLONED_PART(bpr_scores_part)
 
 /*
+ * Columns [f0, f0 + w) of row k's BPR gradient: g += the sum over the row's
+ * incidences q0..q1 (triple order) of gp e_i + gn e_j (a user) or gw e_u (an
+ * item).  Inlined with w = SPMM_CHUNK, a constant: the slice of g is summed
+ * in registers and stored once (a store and reload per incidence cost half
+ * the pass); or with the remainder width, in place.  Either way each column
+ * is summed in incidence order, as the serial loop over triples does.
+ */
+static RECGAN_ALWAYS_INLINE void
+bpr_row_slice(float *restrict g, const BprJob *j, int32_t q0, int32_t q1, int32_t q_end,
+			  int f0, int w)
+{
+	const LightgcnWork *w_ = j->w;
+	v8			acc[SPMM_CHUNK / 8];
+
+	if (w == SPMM_CHUNK)
+		for (int k = 0; k < SPMM_CHUNK / 8; k++)
+			acc[k] = ((const v8 *) (g + f0))[k];
+	for (int32_t q = q0; q < q1; q++)
+	{
+		int			b = w_->inc[q] / 3,
+					role = w_->inc[q] % 3;
+
+		if (q + BPR_AHEAD < q_end)
+			bpr_prefetch(j, w_->inc[q + BPR_AHEAD]);
+		if (role == 0)
+		{
+			const float *ei = bpr_emb(j, b, 1) + f0,
+					   *ej = bpr_emb(j, b, 2) + f0;
+			float		gp = w_->dp[b],
+						gn = w_->dn[b];
+
+			if (w == SPMM_CHUNK)
+				for (int k = 0; k < SPMM_CHUNK / 8; k++)
+					acc[k] += gp * ((const v8 *) ei)[k] + gn * ((const v8 *) ej)[k];
+			else
+				for (int f = 0; f < w; f++)
+					g[f0 + f] += gp * ei[f] + gn * ej[f];
+		}
+		else
+		{
+			const float *eu = bpr_emb(j, b, 0) + f0;
+			float		gw = role == 1 ? w_->dp[b] : w_->dn[b];
+
+			if (w == SPMM_CHUNK)
+				for (int k = 0; k < SPMM_CHUNK / 8; k++)
+					acc[k] += gw * ((const v8 *) eu)[k];
+			else
+				for (int f = 0; f < w; f++)
+					g[f0 + f] += gw * eu[f];
+		}
+	}
+	if (w == SPMM_CHUNK)
+		for (int k = 0; k < SPMM_CHUNK / 8; k++)
+			((v8 *) (g + f0))[k] = acc[k];
+}
+
+/*
  * The rows of one part: the squared norm of the layer-0 row and, unless
- * de0 is NULL, its BPR gradient into dE and its L2 gradient into de0, each
- * summed over the row's incidences in triple order: the order of the
- * serial loop over triples, so the same bits at any thread count.
+ * de0 is NULL, its BPR gradient into dE (bpr_row_slice) and its L2
+ * gradient reg/B e0_r into de0 once per incidence, each summed in triple
+ * order: the order of the serial loop over triples, so the same bits at
+ * any thread count.
  */
 RECGAN_VECTOR_CLONES static void
 bpr_rows_part_clones(void *arg, int part, int n_parts)
@@ -586,6 +632,7 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 	const BprJob *j = arg;
 	const LightgcnWork *w = j->w;
 	int			F = j->F;
+	float		reg_b = j->reg_b;
 	int64_t		k0,
 				k1;
 
@@ -593,6 +640,8 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 	for (int64_t k = k0; k < k1; k++)
 	{
 		int32_t		r = w->rows[k],
+					q0 = w->inc_ptr[k],
+					q1 = w->inc_ptr[k + 1],
 					q_end = w->inc_ptr[k1];
 		const float *restrict e = j->e0 + (int64_t) r * F;
 		float	   *restrict d,
@@ -614,35 +663,16 @@ bpr_rows_part_clones(void *arg, int part, int n_parts)
 			continue;
 		d = j->de0 + (int64_t) r * F;
 		g = w->dE + (int64_t) r * F;
-		for (int32_t q = w->inc_ptr[k]; q < w->inc_ptr[k + 1]; q++)
+		for (int f0 = 0; f0 < F; f0 += SPMM_CHUNK)
 		{
-			int			b = w->inc[q] / 3,
-						role = w->inc[q] % 3;
-			const float *eu = bpr_emb(j, b, 0);
-
-			if (q + BPR_AHEAD < q_end)
-				bpr_prefetch(j, w->inc[q + BPR_AHEAD]);
-
-			if (role == 0)
-			{
-				const float *ei = bpr_emb(j, b, 1),
-						   *ej = bpr_emb(j, b, 2);
-				float		gp = w->dp[b],
-							gn = w->dn[b];
-
-				for (int f = 0; f < F; f++)
-					g[f] += gp * ei[f] + gn * ej[f];
-			}
+			if (F - f0 >= SPMM_CHUNK)
+				bpr_row_slice(g, j, q0, q1, q_end, f0, SPMM_CHUNK);
 			else
-			{
-				float		gw = role == 1 ? w->dp[b] : w->dn[b];
-
-				for (int f = 0; f < F; f++)
-					g[f] += gw * eu[f];
-			}
-			for (int f = 0; f < F; f++)
-				d[f] += j->reg_b * e[f];
+				bpr_row_slice(g, j, q0, q1, q_end, f0, F - f0);
 		}
+		for (int32_t q = q0; q < q1; q++)
+			for (int f = 0; f < F; f++)
+				d[f] += reg_b * e[f];
 	}
 }
 PARALLEL_CLONED_PART(bpr_rows_part)
@@ -685,7 +715,7 @@ lightgcn_bpr_loss(float *de0, LightgcnWork *w, const GraphAdj *adj, const float 
 	if (B <= 0)
 		return 0.0;
 	job.n_rows = batch_rows(w, U, users, pos, neg, B);
-	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, job.n_rows, w->scratch);
+	lightgcn_forward_rows(w->emb, adj, e0, K, F, w->rows, w->slot, job.n_rows, w->scratch);
 	parallel_run(bpr_scores_part, &job, work);
 	loss = bpr_loss(w->dp, w->dn, w->sp, w->sn, B);
 	/* row by row: dE (the BPR gradient on E), the L2 gradient, the norms */

@@ -56,13 +56,14 @@ void		graph_spmm_ref(float *y, const GraphAdj *adj, const float *x, int F);
 
 /*
  * LightGCN propagation, E = (1 / (K + 1)) sum_{k=0..K} Â^k E0, evaluated
- * only at the n_rows rows listed (out (n_rows, F), row r of out is node
- * rows[r]): the layers 1..K-1 are full products, the last layer only at the
+ * only at the n_rows distinct rows listed (out (n_rows, F), row r of out is
+ * node rows[r]; slot (N) is each node's position in rows, -1 for the
+ * others): the layers 1..K-1 are full products, the last layer only at the
  * listed rows.  scratch is 2 (N, F).  K = 0 gives E0's rows.
  */
 void		lightgcn_forward_rows(float *out, const GraphAdj *adj, const float *e0,
-								  int K, int F, const int32_t *rows, int32_t n_rows,
-								  float *scratch);
+								  int K, int F, const int32_t *rows, const int32_t *slot,
+								  int32_t n_rows, float *scratch);
 
 /* The same propagation at every node: out (N, F); scratch is 2 (N, F). */
 void		lightgcn_forward(float *out, const GraphAdj *adj, const float *e0,

@@ -696,19 +696,18 @@ param_arena_zero_grad(ParamArena *arena)
 static int32_t
 negative_by_rank(int32_t r, const int32_t *pos, int32_t n_pos)
 {
-	int32_t		lo = 0,
-				hi = n_pos;
+	int32_t		lo = 0,			/* every j < lo has pos[j] - j <= r ... */
+				len = n_pos;	/* ... and the count is in [lo, lo + len] */
 
-	while (lo < hi)
+	/* halve without a branch on the data: a random rank mispredicts half the steps */
+	while (len > 1)
 	{
-		int32_t		mid = lo + (hi - lo) / 2;
+		int32_t		half = len / 2;
 
-		if (pos[mid] - mid <= r)
-			lo = mid + 1;
-		else
-			hi = mid;
+		lo += (pos[lo + half - 1] - (lo + half - 1) <= r) ? half : 0;
+		len -= half;
 	}
-	return r + lo;
+	return r + lo + (len == 1 && pos[lo] - lo <= r);
 }
 
 /* One uniform negative item, or -1 when there is none. */

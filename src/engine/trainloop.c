@@ -186,6 +186,13 @@ train_loop_batch(TrainLoop *loop, double loss)
 	return RG_OK;
 }
 
+/* Whether the tensors are read after this epoch (validation, or the run's last epoch). */
+bool
+train_loop_reads_tensors(const TrainLoop *loop)
+{
+	return (loop->h.n_val_users > 0 && !loop->refitting) || loop->epoch >= loop->run_epochs;
+}
+
 /* The loop's error, for a model's own failures. */
 RgError *
 train_loop_error(TrainLoop *loop)

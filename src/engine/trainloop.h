@@ -122,6 +122,14 @@ extern RgStatus train_loop_check_memory(TrainLoop *loop, double model_bytes,
 /* After every batch: honour interrupts; RG_DATA_EXCEPTION unless loss is finite. */
 extern RgStatus train_loop_batch(TrainLoop *loop, double loss);
 
+/*
+ * Whether the loop reads the model's tensors after the running epoch: when
+ * it validates, and after the run's last epoch.  A model whose tensors are
+ * derived from its weights (LightGCN's propagation) may skip deriving them
+ * otherwise.
+ */
+extern bool train_loop_reads_tensors(const TrainLoop *loop);
+
 /* The loop's error, for a model's own failures inside begin or epoch. */
 extern RgError *train_loop_error(TrainLoop *loop);
 

@@ -431,6 +431,52 @@ test_ids_find(void)
 	CHECK(bad == 0, "ids_find disagrees with a linear search in %d of %d lookups", bad, checked);
 }
 
+/* A bump allocator whose blocks start 8 bytes past a 16-byte boundary, as palloc's do. */
+static unsigned char odd_arena[1 << 16] __attribute__((aligned(64)));
+static size_t odd_used;
+
+static void *
+odd_alloc(size_t size)
+{
+	void	   *p = odd_arena + odd_used + 8;
+
+	odd_used += (size + 8 + 15) & ~(size_t) 15;
+	if (odd_used > sizeof(odd_arena))
+		abort();
+	return p;
+}
+
+/*
+ * rg_alloc_lines returns cache-line-aligned memory of the asked size even
+ * when the host's blocks are not 16-byte aligned (the backend's palloc),
+ * and rg_alloc_lines0 zeroes it.
+ */
+static void
+test_alloc_lines(void)
+{
+	RgHost		saved = rg_host;
+	int			bad = 0;
+
+	rg_host.alloc = odd_alloc;
+	for (size_t size = 1; size < 4096; size = size * 3 + 1)
+	{
+		unsigned char *a = rg_alloc(size),
+				   *p = rg_alloc_lines(size),
+				   *z;
+
+		bad += (uintptr_t) a % 16 != 8;	/* the host is as odd as meant */
+		bad += (uintptr_t) p % 64 != 0;
+		memset(p, 0xff, size);
+		memset(odd_arena + odd_used, 0xff, 128);	/* what the next block gets */
+		z = rg_alloc_lines0(size);
+		bad += (uintptr_t) z % 64 != 0 || z < p + size;
+		for (size_t i = 0; i < size; i++)
+			bad += z[i] != 0;
+	}
+	rg_host = saved;
+	CHECK(bad == 0, "rg_alloc_lines: %d misaligned, overlapping or unzeroed", bad);
+}
+
 int
 main(void)
 {
@@ -445,5 +491,6 @@ main(void)
 	RUN(test_topk_matches_sort);
 	RUN(test_ids_find);
 	RUN(test_topk_scratch_same);
+	RUN(test_alloc_lines);
 	return unit_summary();
 }

@@ -169,9 +169,12 @@ test_forward(void)
 				out[TN * TF],
 				rows_out[2 * TF],
 				scratch[2 * TN * TF];
-	int32_t		rows[2] = {8, 2};
+	int32_t		rows[2] = {8, 2},
+				slot[TN];
 	Rng			rng;
 
+	for (int r = 0; r < TN; r++)
+		slot[r] = r == 8 ? 0 : r == 2 ? 1 : -1;
 	rng_seed(&rng, 11);
 	fill_normal(e0, TN * TF, 1.0, &rng);
 	dense_adjacency(a);
@@ -194,10 +197,54 @@ test_forward(void)
 		lightgcn_forward(out, &adj, e0, K, TF, scratch);
 		for (int e = 0; e < TN * TF; e++)
 			CHECK_CLOSE(out[e], mean[e] / (K + 1), 1e-5, "lightgcn_forward");
-		lightgcn_forward_rows(rows_out, &adj, e0, K, TF, rows, 2, scratch);
+		lightgcn_forward_rows(rows_out, &adj, e0, K, TF, rows, slot, 2, scratch);
 		for (int k = 0; k < 2; k++)
 			CHECK(max_abs_diff(rows_out + k * TF, out + rows[k] * TF, TF) < 1e-6,
 				  "forward_rows K=%d row %d", K, rows[k]);
+	}
+}
+
+/*
+ * lightgcn_forward_rows at widths that take the products' register-blocked
+ * path and its remainder (the listed rows are added to out inside the
+ * products): the rows of lightgcn_forward, bit for bit (the same sums in the
+ * same order), at K = 1 to 3.
+ */
+static void
+test_forward_rows_wide(void)
+{
+	static const int widths[] = {64, 130};
+	int32_t		rows[3] = {8, 2, 5},
+				slot[TN];
+
+	for (int r = 0; r < TN; r++)
+		slot[r] = -1;
+	for (int k = 0; k < 3; k++)
+		slot[rows[k]] = k;
+	for (int wi = 0; wi < 2; wi++)
+	{
+		int			F = widths[wi];
+		size_t		n = (size_t) TN * F;
+		float	   *e0 = malloc(sizeof(float) * n),
+				   *out = malloc(sizeof(float) * n),
+				   *rows_out = malloc(sizeof(float) * 3 * F),
+				   *scratch = malloc(sizeof(float) * 2 * n);
+		Rng			rng;
+
+		rng_seed(&rng, 300 + F);
+		fill_normal(e0, (int) n, 1.0, &rng);
+		for (int K = 1; K <= 3; K++)
+		{
+			lightgcn_forward(out, &adj, e0, K, F, scratch);
+			lightgcn_forward_rows(rows_out, &adj, e0, K, F, rows, slot, 3, scratch);
+			for (int k = 0; k < 3; k++)
+				CHECK(memcmp(rows_out + k * F, out + rows[k] * F, sizeof(float) * F) == 0,
+					  "forward_rows F=%d K=%d row %d: lightgcn_forward's bits", F, K, rows[k]);
+		}
+		free(e0);
+		free(out);
+		free(rows_out);
+		free(scratch);
 	}
 }
 
@@ -514,6 +561,7 @@ main(void)
 	RUN(test_spmm);
 	RUN(test_spmm_wide);
 	RUN(test_forward);
+	RUN(test_forward_rows_wide);
 	RUN(test_backward_paths);
 	RUN(test_loss_gradient);
 	RUN(test_threads);

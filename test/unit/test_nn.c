@@ -1151,6 +1151,63 @@ test_sample_negative(void)
 	CHECK(sample_negative(&rng, 1, NULL, 0) == 0, "one item, no positives");
 }
 
+/*
+ * sample_negative draws a rank below the number of negatives with
+ * rng_below and maps it to the negative of that rank: the same item as a
+ * linear scan, on random positive lists of 0 to 40 items out of 48 (full
+ * lists included), first, middle and last ranks among the draws.
+ */
+static void
+test_sample_negative_rank(void)
+{
+	enum
+	{
+		NI = 48, LISTS = 3000
+	};
+	int32_t		pos[NI];
+	int			bad = 0,
+				draws = 0;
+	Rng			rng,
+				twin;
+
+	rng_seed(&rng, 211);
+	for (int l = 0; l < LISTS; l++)
+	{
+		int32_t		n_pos = 0,
+					want_n = (int32_t) rng_below(&rng, 41 + (l % 50 == 0) * 8);
+
+		for (int32_t i = 0; i < NI && n_pos < want_n; i++)	/* a sorted random subset */
+			if ((int32_t) rng_below(&rng, (uint64_t) (NI - i)) < want_n - n_pos)
+				pos[n_pos++] = i;
+		for (int d = 0; d < 8; d++)
+		{
+			int32_t		got,
+						r,
+						want = -1;
+
+			twin = rng;
+			got = sample_negative(&rng, NI, pos, n_pos);
+			if (n_pos < NI)
+			{
+				r = (int32_t) rng_below(&twin, (uint64_t) (NI - n_pos));
+				for (int32_t i = 0, h = 0, seen = 0; i < NI; i++)
+				{
+					if (h < n_pos && pos[h] == i)
+						h++;
+					else if (seen++ == r)
+					{
+						want = i;
+						break;
+					}
+				}
+			}
+			bad += got != want;
+			draws++;
+		}
+	}
+	CHECK(bad == 0, "sample_negative disagrees with a linear scan in %d of %d draws", bad, draws);
+}
+
 /* sample_negatives: k sorted distinct negatives, even inclusion, limits. */
 static void
 test_sample_negatives(void)
@@ -1278,6 +1335,7 @@ main(void)
 	RUN(test_mlp_gradient);
 	RUN(test_mlp_training);
 	RUN(test_sample_negative);
+	RUN(test_sample_negative_rank);
 	RUN(test_sample_negatives);
 	RUN(test_permutation);
 	RUN(test_rows_sum);
