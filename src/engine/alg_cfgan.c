@@ -251,7 +251,7 @@ CfganBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uin
 	}
 	RG_TRY(train_loop_check_memory(loop, bytes + csr_bytes + CfganScoreBytes(model, d, model->n_users),
 								   (double) cfgan_g_count(d)));
-	mem = rg_alloc(bytes);
+	mem = rg_alloc_lines(bytes);	/* vector kernels: cache-line aligned (engine.h) */
 	if (cfgan_trainer_init(&st->trainer, &cfg, E, st->entities.indptr,
 						   st->entities.indices, seed, mem, bytes) != 0)
 		return rg_fail(train_loop_error(loop), RG_INTERNAL,

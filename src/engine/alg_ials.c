@@ -503,13 +503,14 @@ IalsBegin(TrainLoop *loop, Model *model, const double *opt, const Csr *fit, uint
 								   (double) (model->n_users + model->n_items) * f * 4 +
 								   (double) CsrNnz(fit) * 4 + ((double) longest + 2 * f + 5) * f * 4 + longest * 4.0,
 								   (double) (model->n_users + model->n_items) * f));
-	st->x = rg_alloc_array(float, (size_t) model->n_users * f);
-	st->y = rg_alloc_array(float, (size_t) model->n_items * f);
-	st->gram = rg_alloc_array(float, (size_t) f * f);
-	st->a = rg_alloc_array(float, (size_t) f * f);
-	st->b = rg_alloc_array(float, f);
-	st->rows = rg_alloc_array(float, (size_t) RG_MAX(longest, 1) * f);
-	st->cg = rg_alloc_array(float, (size_t) PARALLEL_MAX_THREADS * 3 * f);
+	/* the solvers' vector kernels read these: cache-line aligned (engine.h) */
+	st->x = rg_alloc_lines(sizeof(float) * (size_t) model->n_users * f);
+	st->y = rg_alloc_lines(sizeof(float) * (size_t) model->n_items * f);
+	st->gram = rg_alloc_lines(sizeof(float) * (size_t) f * f);
+	st->a = rg_alloc_lines(sizeof(float) * (size_t) f * f);
+	st->b = rg_alloc_lines(sizeof(float) * f);
+	st->rows = rg_alloc_lines(sizeof(float) * (size_t) RG_MAX(longest, 1) * f);
+	st->cg = rg_alloc_lines(sizeof(float) * (size_t) PARALLEL_MAX_THREADS * 3 * f);
 
 	rng_seed(&rng, seed);
 	init_normal(st->x, (float) opt[OPT_INIT_STD], (int64_t) model->n_users * f, &rng);
