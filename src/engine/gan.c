@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "nn.h"
-#include "parallel.h"
 
 /* Carve n floats off *mem. */
 static float *
@@ -702,8 +701,7 @@ run_passes(CfganTrainer *t, int generator, CfganEpochStats *st,
 				zr_sum = 0.0;
 	int64_t		n = 0;
 
-	/* the fused update runs its pieces on one thread; with more, Adam's split wins */
-	bool		fused = generator && t->fused_g_update && parallel_threads() == 1;
+	bool		fused = generator && t->fused_g_update;
 
 	if (!generator && t->fakes != NULL && passes > 0)
 	{

@@ -174,12 +174,11 @@ double		cfgan_g_step_flops(const CfganDims *d, int B);
  * as a generator forward per D batch, steps_d times fewer products), when
  * those E x C floats are no more than the 4 floats per parameter of the two
  * networks' arenas (so that the cache at most doubles the trainer's memory);
- * otherwise each D step runs the generator.  Without noise and on one
- * thread (parallel.h), a G step also applies the generator's Adam step as
- * the gradients of W2 and W1 are formed (fused_g_update; the same bits as
- * cfgan_g_step then the update, with less memory traffic; with more threads
- * the update is one Adam call split over them); the unit tests turn it off
- * to compare.
+ * otherwise each D step runs the generator.  Without noise, a G step also
+ * applies the generator's Adam step as the gradients of W2 and W1 are formed
+ * (fused_g_update; the same bits as cfgan_g_step then the update, with less
+ * memory traffic; each piece of the update is split over recgan.threads as
+ * its size warrants); the unit tests turn it off to compare.
  */
 
 typedef struct CfganConfig

@@ -446,7 +446,7 @@ test_trainer_paths(void)
 			  max_abs_diff(t[0].g_arena.params, t[1].g_arena.params, n));
 		CHECK(st[0].g_loss == st[1].g_loss && st[0].d_loss == st[1].d_loss &&
 			  st[0].flops == st[1].flops, "C %d: fused epoch stats differ", data.C);
-		/* two threads take the split Adam call instead: the same bits again */
+		/* on two threads: the same bits again */
 		CHECK(cfgan_trainer_init(&t[1], &cfg, data.E, data.indptr, data.indices, 11,
 								 mem[1], bytes) == 0, "trainer init again");
 		parallel_set_threads(2);
